@@ -1,0 +1,254 @@
+"""The backend contract. Every model backend (built-in or third-party) is a subclass of `Backend`.
+
+A backend covers the four stages of the workflow and nothing else:
+  1. data preparation  `prepare_training_data`: the core's checked, split data -> what it trains on
+  2. training          `start_training`
+  3. monitoring        `poll_job`, `cancel_job` (and `pause_job`/`resume_job` where it can)
+  4. classification    `classify`
+The core (finsent.service) owns job records, events, metric history, evaluation, bulk runs and exports.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from finsent.dataset import PreparedDataset
+from finsent.errors import FinsentError
+from finsent.labels import LabelSet
+from finsent.settings import Settings
+from finsent.textnorm import InputFormat
+
+UNKNOWN_LABEL = "unknown"
+
+
+class JobStatus(str, enum.Enum):
+    """OpenAI's job statuses, plus `interrupted` for a local worker that died."""
+
+    VALIDATING_FILES = "validating_files"
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED}
+)
+
+
+class Capability(str, enum.Enum):
+    TRAIN = "train"
+    CANCEL = "cancel"
+    PAUSE = "pause"
+    CLASSIFY = "classify"
+    BATCH = "batch"  # a provider-side batch API for large bulk runs
+    ATTACH = "attach"  # follow a job created elsewhere, by its external id
+
+
+class BackendOptions(BaseModel):
+    """Training options. Subclass per backend with typed, described and bounded fields.
+
+    The UI builds its form and the CLI its flags from the fields (title, description, ge/le, Literal choices).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    base_model: str = Field("", description="Base model to train from.")
+    seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed, for reproducible training.")
+
+
+@dataclass(frozen=True)
+class BaseModelInfo:
+    """A model a backend can train from (or classify with, for zero-shot)."""
+
+    id: str
+    label: str
+    #: "completion" (prompt/completion files, " ->" separator), "chat" (messages) or "local"
+    kind: str = "local"
+    can_train: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    reason: str | None = None
+
+
+@dataclass
+class TrainingData:
+    """What a backend made of the prepared dataset in stage 1 (files written, uploads made...)."""
+
+    dataset: PreparedDataset
+    files: dict[str, Path] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    #: the model input format this backend trains on; classification uses the same one
+    input_format: InputFormat = field(default_factory=InputFormat)
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    external_id: str
+    status: JobStatus
+    base_model: str = ""
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    created_at: float  # unix seconds
+    message: str
+    level: str = "info"  # info | warning | error
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One point of the training curve. Any metric may be missing for a given backend or step."""
+
+    step: int
+    epoch: float | None = None
+    train_loss: float | None = None
+    train_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_accuracy: float | None = None
+
+
+@dataclass
+class JobUpdate:
+    """What changed since `cursor`: the core appends events and metrics and stores the new cursor."""
+
+    status: JobStatus
+    events: list[JobEvent] = field(default_factory=list)
+    metrics: list[MetricPoint] = field(default_factory=list)
+    cursor: str | None = None
+    fine_tuned_model: str | None = None
+    error: str | None = None
+    #: 0..1 when the backend knows it
+    progress: float | None = None
+    #: extra facts worth keeping (trained tokens, checkpoints...)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    base_model: str = ""
+    created_at: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Everything a backend needs to classify with a model: its id, input format and label set."""
+
+    id: str
+    labels: LabelSet
+    input_format: InputFormat = field(default_factory=InputFormat)
+    #: backend-specific facts recorded at training time (e.g. completion vs chat)
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str  # a label of the set, or UNKNOWN_LABEL (raw answer kept in `raw`)
+    confidence: float  # 0..1
+    scores: Mapping[str, float] = field(default_factory=dict)  # one per label, 0..1
+    raw: str | None = None
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """Handed to a backend when it is built: settings, the resolved key (never stored) and config."""
+
+    settings: Settings
+    api_key: str | None = None
+    config: Mapping[str, str] = field(default_factory=dict)
+
+    def workdir(self, backend_name: str) -> Path:
+        path = self.settings.home / "backends" / backend_name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class UnsupportedOperation(FinsentError):
+    code = "unsupported"
+
+
+class Backend(ABC):
+    """Base class of every backend. Class attributes describe it; methods do the four stages."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    needs_key: ClassVar[bool] = False
+    key_env_var: ClassVar[str | None] = None
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRAIN, Capability.CLASSIFY})
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+    #: how many texts the core sends per `classify` call in bulk runs (one chunk = one stored unit)
+    classify_batch_size: ClassVar[int] = 1000
+
+    def __init__(self, context: BackendContext) -> None:
+        self.context = context
+
+    # -- description --------------------------------------------------------------------------
+    def availability(self) -> Availability:
+        """Whether this backend can be used now, and why not (e.g. "OPENAI_API_KEY is not set")."""
+        if self.needs_key and not self.context.api_key:
+            return Availability(False, f"needs an API key ({self.key_env_var or 'key'} is not set)")
+        return Availability(True)
+
+    @abstractmethod
+    def base_models(self) -> list[BaseModelInfo]:
+        """Models this backend trains from."""
+
+    # -- 1. data preparation ------------------------------------------------------------------
+    @abstractmethod
+    def prepare_training_data(
+        self, dataset: PreparedDataset, options: BackendOptions, workdir: Path
+    ) -> TrainingData:
+        """Turn the prepared dataset into what this backend trains on (files in `workdir`, uploads)."""
+
+    # -- 2. training --------------------------------------------------------------------------
+    @abstractmethod
+    def start_training(self, data: TrainingData, options: BackendOptions) -> StartedJob:
+        """Start a job and return at once; the job runs elsewhere (process, thread, service)."""
+
+    # -- 3. monitoring ------------------------------------------------------------------------
+    @abstractmethod
+    def poll_job(self, external_id: str, cursor: str | None = None) -> JobUpdate:
+        """Status plus the events and metric points that are new since `cursor`."""
+
+    def cancel_job(self, external_id: str) -> JobStatus:
+        raise UnsupportedOperation(f"The {self.label} backend cannot cancel jobs.")
+
+    def pause_job(self, external_id: str) -> JobStatus:
+        raise UnsupportedOperation(f"The {self.label} backend cannot pause jobs.")
+
+    def resume_job(self, external_id: str) -> JobStatus:
+        raise UnsupportedOperation(f"The {self.label} backend cannot resume jobs.")
+
+    def list_models(self) -> list[ModelInfo]:
+        """Models this backend can classify with that it knows of outside finsent's store."""
+        return []
+
+    # -- 4. classification --------------------------------------------------------------------
+    @abstractmethod
+    def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
+        """One prediction per text, in order. `texts` are raw; apply `model.input_format` yourself."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients, processes or files; called when the service drops the backend."""

@@ -1,0 +1,63 @@
+"""The `finsent` command line: the old CLI's workflow, for every backend. A thin shell over the core."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from finsent import __version__
+from finsent.errors import FinsentError
+
+# Each module adds its sub-commands with `add_commands(subparsers)`; a sub-command sets `func(args) -> int`.
+COMMAND_MODULES = ("finsent.cli.data_cmds", "finsent.cli.job_cmds", "finsent.cli.classify_cmds")
+
+DESCRIPTION = """\
+Turn labelled financial news into a sentiment classifier, and use it.
+
+workflow:
+  finsent prepare data.csv --out prepared/        check, clean and split a labelled file
+  finsent train --backend local --data prepared/ --follow
+  finsent results JOB                             accuracy curve and final metrics
+  finsent classify --backend local --model M "삼성전자 영업이익 급증"
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finsent", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"finsent {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:  # a command group still being written must not break the rest
+            if exc.name != module_name:
+                raise
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except FinsentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

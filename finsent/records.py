@@ -1,0 +1,98 @@
+"""What the store keeps, as the service hands it to the UI and the CLI. Plain frozen dataclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from finsent.backend import JobStatus
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    id: str
+    name: str  # the input's file name
+    directory: str  # the prepared directory
+    input_sha256: str
+    rows: int
+    created_at: float
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str  # finsent's own id, e.g. "job-20261125-ab12cd"
+    backend: str
+    external_id: str | None
+    dataset_id: str | None
+    base_model: str
+    options: Mapping[str, Any]  # never contains a key
+    status: JobStatus
+    created_at: float
+    updated_at: float
+    finished_at: float | None = None
+    fine_tuned_model: str | None = None
+    error: str | None = None
+    progress: float | None = None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    job_id: str
+    seq: int
+    created_at: float
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    id: str  # the id the backend classifies with
+    backend: str
+    job_id: str | None
+    base_model: str
+    labels: tuple[str, ...]
+    input_format: Mapping[str, Any]
+    created_at: float
+    path: str | None = None  # model file for local backends
+    sha256: str | None = None  # of the model file; finsent loads only files whose hash it recorded
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    id: str
+    job_id: str | None
+    model_id: str
+    backend: str
+    dataset_id: str | None
+    split: str
+    accuracy: float
+    macro_f1: float
+    #: label -> {"precision", "recall", "f1", "support"}
+    per_class: Mapping[str, Mapping[str, float]]
+    labels: tuple[str, ...]
+    #: confusion[i][j]: true labels[i] predicted labels[j] (an extra last column counts "unknown")
+    confusion: tuple[tuple[int, ...], ...]
+    created_at: float
+    n: int = 0
+
+
+@dataclass(frozen=True)
+class BulkRunRecord:
+    id: str
+    backend: str
+    model_id: str
+    source_name: str
+    text_column: str
+    status: str  # queued | running | succeeded | failed | cancelled | interrupted
+    rows_total: int
+    rows_done: int
+    created_at: float
+    updated_at: float
+    error: str | None = None
+    #: rows per second measured over the run so far
+    rate: float | None = None
+    #: seconds left at the current rate
+    eta_seconds: float | None = None

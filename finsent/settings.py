@@ -1,0 +1,70 @@
+"""Settings read from the environment. All data finsent writes goes under FINSENT_HOME."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where finsent keeps its data and the limits it applies. Build with `Settings.from_env()`."""
+
+    home: Path
+    default_backend: str = "local"
+    #: largest input file accepted, in megabytes (uploads and CLI inputs)
+    max_input_mb: int = 200
+    #: default UI language: "ko" or "en"
+    language: str = "ko"
+    plugins_dir: Path | None = None
+    #: comma-separated plugin names to load (None: all)
+    load_plugins: tuple[str, ...] | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, home: Path | str | None = None) -> Settings:
+        root = Path(home or os.environ.get("FINSENT_HOME") or Path.home() / ".finsent").expanduser()
+        plugins_dir = os.environ.get("FINSENT_PLUGINS_DIR")
+        load = os.environ.get("FINSENT_LOAD_PLUGINS")
+        return cls(
+            home=root,
+            default_backend=os.environ.get("FINSENT_DEFAULT_BACKEND", "local") or "local",
+            max_input_mb=_int_env("FINSENT_MAX_INPUT_MB", 200),
+            language=os.environ.get("FINSENT_LANG", "ko") if os.environ.get("FINSENT_LANG") in ("ko", "en") else "ko",
+            plugins_dir=Path(plugins_dir).expanduser() if plugins_dir else None,
+            load_plugins=tuple(p.strip() for p in load.split(",") if p.strip()) if load is not None else None,
+        )
+
+    # Folders under home; created on first use by whoever writes there.
+    @property
+    def db_path(self) -> Path:
+        return self.home / "finsent.db"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.home / "jobs"
+
+    @property
+    def bulk_dir(self) -> Path:
+        return self.home / "bulk"
+
+    @property
+    def corpus_path(self) -> Path:
+        return self.home / "corpus" / "finance_data.csv"

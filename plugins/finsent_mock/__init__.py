@@ -1,0 +1,1 @@
+"""finsent built-in backend: mock (being written)."""

@@ -1,0 +1,1 @@
+"""finsent built-in backend: openai (being written)."""
