@@ -12,12 +12,24 @@ class FinsentError(Exception):
     #: machine-readable kind, also the key for translated UI messages
     code = "error"
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, ko: str | None = None, hint_ko: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # The Korean UI shows `ko`/`hint_ko` where the raise site wrote them; English otherwise.
+        self.ko = ko
+        self.hint_ko = hint_ko
 
     def __str__(self) -> str:
+        return self.text("en")
+
+    def text(self, lang: str = "en") -> str:
+        """The message and hint in `lang` ("ko" or "en"), falling back to English."""
+        if lang == "ko" and self.ko:
+            hint = self.hint_ko or self.hint
+            return f"{self.ko} {hint}" if hint else self.ko
         return f"{self.message} {self.hint}" if self.hint else self.message
 
 
