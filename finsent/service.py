@@ -1,18 +1,42 @@
-"""FinsentService: the only API the UI and the CLI call. (INTERFACE DRAFT: bodies to be implemented.)
+"""FinsentService: the only API the UI and the CLI call.
 
-Thread-safe, cheap to keep for the life of a process (the UI keeps one in st.cache_resource and shares it
-between browser sessions), so nothing per-user lives in it: API keys are passed per call and never stored.
+Thread-safe and cheap to keep for the life of a process (the UI keeps one in st.cache_resource and shares it
+between browser sessions), so nothing per-user lives in it: API keys are passed per call and never stored
+(backend instances built with a key are cached in memory by a hash of it, never written anywhere).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from finsent.backend import Backend, Prediction
+from finsent import bulk as bulk_runs
+from finsent import training
+from finsent.backend import (
+    Availability,
+    Backend,
+    BackendContext,
+    BaseModelInfo,
+    Capability,
+    JobStatus,
+    ModelRef,
+    Prediction,
+    UnsupportedOperation,
+)
+from finsent.dataset import PreparedDataset
+from finsent.errors import BackendUnavailableError, FinsentError, InputError
+from finsent.evaluation import classify_in_batches, evaluate_model, misclassified_view
+from finsent.labels import LabelSet
+from finsent.plugins import BackendRegistry, get_plugin_manager
 from finsent.records import (
     BulkRunRecord,
     DatasetRecord,
@@ -22,96 +46,412 @@ from finsent.records import (
     ModelRecord,
 )
 from finsent.settings import Settings
+from finsent.store import Store
+from finsent.textnorm import InputFormat
+
+#: backend instances kept per (name, key hash); older ones are closed
+BACKEND_CACHE_SIZE = 16
 
 
-class BackendInfo:  # noqa: B903 - replaced by a dataclass in the implementation
-    """name, label, description, needs_key, key_env_var, capabilities, available, reason, options_schema."""
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    label: str
+    description: str
+    needs_key: bool
+    key_env_var: str | None
+    capabilities: tuple[str, ...]
+    available: bool
+    reason: str | None
+    #: the backend's Options as a pydantic JSON schema (forms and flags are generated from it)
+    options_schema: Mapping[str, Any]
+    base_models: tuple[BaseModelInfo, ...]
+    #: the plugin that registered it
+    plugin: str = ""
 
 
 class FinsentService:
-    def __init__(self, settings: Settings | None = None) -> None:
-        raise NotImplementedError
+    def __init__(self, settings: Settings | None = None, registry: BackendRegistry | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.registry = registry or BackendRegistry.from_plugin_manager(get_plugin_manager(self.settings))
+        self.store = Store(self.settings.db_path)
+        self._lock = threading.RLock()
+        self._backends: OrderedDict[tuple[str, str], Backend] = OrderedDict()
+        self._job_locks: dict[str, threading.Lock] = {}
+        self._bulk_threads: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        # Runs left running by a process that is gone can never finish by themselves.
+        self.store.interrupt_orphaned_runs(bulk_runs.owner_alive(self.store.path))
+
+    def close(self) -> None:
+        with self._lock:
+            for backend in self._backends.values():
+                backend.close()
+            self._backends.clear()
 
     # -- backends -------------------------------------------------------------------------------
-    def backends(self, api_keys: dict[str, str] | None = None) -> list[BackendInfo]:
-        """Every registered backend with availability; plugin load problems in `plugin_problems()`."""
-        raise NotImplementedError
-
     def plugin_problems(self) -> list[str]:
-        raise NotImplementedError
+        return list(self.registry.problems)
+
+    def _resolve_key(self, backend_class: type[Backend], api_key: str | None) -> str | None:
+        if api_key:
+            return api_key
+        return os.environ.get(backend_class.key_env_var) if backend_class.key_env_var else None
 
     def backend(self, name: str, api_key: str | None = None) -> Backend:
-        raise NotImplementedError
+        """The backend instance (built once per key); raises NotFoundError for an unknown name."""
+        backend_class = self.registry.get(name)
+        key = self._resolve_key(backend_class, api_key)
+        cache_key = (name, hashlib.sha256(key.encode()).hexdigest() if key else "")
+        with self._lock:
+            instance = self._backends.get(cache_key)
+            if instance is None:
+                instance = backend_class(BackendContext(settings=self.settings, api_key=key))
+                self._backends[cache_key] = instance
+                while len(self._backends) > BACKEND_CACHE_SIZE:
+                    _, old = self._backends.popitem(last=False)
+                    old.close()
+            else:
+                self._backends.move_to_end(cache_key)
+            return instance
+
+    def usable_backend(self, name: str, api_key: str | None = None) -> Backend:
+        """The backend, or BackendUnavailableError saying why it cannot be used (e.g. missing key)."""
+        instance = self.backend(name, api_key)
+        availability = self._availability(instance)
+        if not availability.ok:
+            hint = (
+                f"Set {instance.key_env_var} or pass a key."
+                if instance.needs_key and instance.key_env_var
+                else None
+            )
+            raise BackendUnavailableError(
+                f"The {instance.label} backend cannot be used: {availability.reason}.",
+                hint=hint,
+                ko=f"{instance.label} 백엔드를 사용할 수 없습니다: {availability.reason}.",
+                hint_ko=f"{instance.key_env_var} 환경 변수를 설정하거나 키를 입력하세요." if hint else None,
+            )
+        return instance
+
+    @staticmethod
+    def _availability(instance: Backend) -> Availability:
+        try:
+            return instance.availability()
+        except Exception as exc:
+            return Availability(False, f"{type(exc).__name__}: {exc}")
+
+    def backends(self, api_keys: dict[str, str] | None = None) -> list[BackendInfo]:
+        """Every registered backend with availability; plugin load problems in `plugin_problems()`."""
+        infos = []
+        for name, backend_class in self.registry.backends.items():
+            try:
+                instance = self.backend(name, (api_keys or {}).get(name))
+                availability = self._availability(instance)
+                models = tuple(instance.base_models())
+            except Exception as exc:  # a plugin that cannot even be built is shown as unavailable
+                availability, models = Availability(False, f"{type(exc).__name__}: {exc}"), ()
+            try:
+                schema = backend_class.Options.model_json_schema()
+            except Exception:
+                schema = {}
+            infos.append(
+                BackendInfo(
+                    name=name,
+                    label=backend_class.label,
+                    description=backend_class.description,
+                    needs_key=backend_class.needs_key,
+                    key_env_var=backend_class.key_env_var,
+                    capabilities=tuple(sorted(c.value for c in backend_class.capabilities)),
+                    available=availability.ok,
+                    reason=availability.reason,
+                    options_schema=schema,
+                    base_models=models,
+                    plugin=self.registry.providers.get(name, ""),
+                )
+            )
+        return infos
 
     # -- data -----------------------------------------------------------------------------------
-    def prepare(self, source: Path | bytes, name: str, options: Any, sheet: str | None = None) -> tuple[
-        DatasetRecord, Any
-    ]:
+    def prepare(
+        self, source: Path | bytes, name: str, options: Any, sheet: str | None = None
+    ) -> tuple[DatasetRecord, Any]:
         """Read, check, split and write under FINSENT_HOME/datasets/<id>; returns the record and report."""
-        raise NotImplementedError
+        from finsent.prepare import prepare_dataset
+        from finsent.reading import read_table
+
+        table = read_table(source, name, sheet=sheet, max_mb=self.settings.max_input_mb)
+        out_dir = self.settings.datasets_dir / training.new_id("ds")
+        _, report = prepare_dataset(table, options, out_dir)
+        return self.register_dataset(out_dir, name=table.source_name or name), report
+
+    def register_dataset(self, directory: Path | str, name: str | None = None) -> DatasetRecord:
+        """Record a prepared directory (output of `finsent prepare`); returns the existing record if known."""
+        prepared = PreparedDataset.open(directory)
+        manifest = dict(prepared.manifest)
+        counts = manifest.get("counts", {})
+        rows = sum(sum(dict(c).values()) for c in counts.values()) if isinstance(counts, dict) else 0
+        raw_source = manifest.get("input")
+        source: dict[str, Any] = raw_source if isinstance(raw_source, dict) else {}
+        record = DatasetRecord(
+            id=training.new_id("ds"),
+            name=name or str(source.get("name") or manifest.get("source_name") or prepared.directory.name),
+            directory=str(prepared.directory.resolve()),
+            input_sha256=str(manifest.get("input_sha256") or source.get("sha256") or ""),
+            rows=int(rows),
+            created_at=time.time(),
+            manifest=manifest,
+        )
+        return self.store.add_dataset(record)
 
     def datasets(self) -> list[DatasetRecord]:
-        raise NotImplementedError
+        return self.store.list_datasets()
 
     def dataset(self, dataset_id: str) -> DatasetRecord:
-        raise NotImplementedError
+        return self.store.get_dataset(dataset_id)
 
     # -- training and monitoring ----------------------------------------------------------------
     def start_training(
         self, backend: str, dataset_id: str, options: dict[str, Any], api_key: str | None = None
     ) -> JobRecord:
-        raise NotImplementedError
+        """Validate options, then prepare -> start -> store; a failure leaves the job `failed` and raises."""
+        instance = self.usable_backend(backend, api_key)
+        if Capability.TRAIN not in instance.capabilities:
+            raise UnsupportedOperation(
+                f"The {instance.label} backend cannot train models.",
+                ko=f"{instance.label} 백엔드는 학습을 지원하지 않습니다.",
+            )
+        validated = training.validate_options(type(instance), options)
+        dataset = self.store.get_dataset(dataset_id)
+        return training.start_job(self.store, self.settings.jobs_dir, instance, dataset, validated)
 
     def attach_job(
         self, backend: str, external_id: str, dataset_id: str | None = None, api_key: str | None = None
     ) -> JobRecord:
-        raise NotImplementedError
+        """Follow a job created elsewhere (or before a restart) by its external id."""
+        instance = self.usable_backend(backend, api_key)
+        input_format: dict[str, Any] = {}
+        if dataset_id:
+            input_format = PreparedDataset.open(
+                self.store.get_dataset(dataset_id).directory
+            ).input_format.to_dict()
+        now = time.time()
+        job = JobRecord(
+            id=training.new_id("job"), backend=instance.name, external_id=external_id, dataset_id=dataset_id,
+            base_model="", options={}, status=JobStatus.QUEUED, created_at=now, updated_at=now,
+        )  # fmt: skip
+        self.store.insert_job(job, input_format=input_format)
+        self.store.add_event(job.id, f"Attached to {instance.label} job {external_id}.")
+        return self.refresh_job(job.id, api_key=api_key)
 
-    def jobs(self) -> list[JobRecord]:
-        """Newest first, every backend."""
-        raise NotImplementedError
+    def jobs(
+        self, refresh: bool = True, api_keys: dict[str, str] | None = None, min_interval: float = 2.0
+    ) -> list[JobRecord]:
+        """Newest first, every backend. Jobs not yet finished are polled first (at most every
+        `min_interval` s) so nothing shows "running" when nothing runs it."""
+        states = self.store.list_job_states()
+        if refresh:
+            now = time.time()
+            for state in states:
+                if state.record.status.is_terminal or (
+                    state.polled_at and now - state.polled_at < min_interval
+                ):
+                    continue
+                try:
+                    self.refresh_job(state.record.id, api_key=(api_keys or {}).get(state.record.backend))
+                except FinsentError:
+                    continue  # unknown or unavailable backend: show the job as stored
+            states = self.store.list_job_states()
+        return [s.record for s in states]
 
     def job(self, job_id: str) -> JobRecord:
-        raise NotImplementedError
+        return self.store.get_job(job_id)
 
-    def refresh_job(self, job_id: str, api_key: str | None = None) -> JobRecord:
+    def _job_lock(self, job_id: str) -> threading.Lock:
+        with self._lock:
+            return self._job_locks.setdefault(job_id, threading.Lock())
+
+    def refresh_job(self, job_id: str, api_key: str | None = None, evaluate: bool = True) -> JobRecord:
         """Poll the backend once, store new events/metrics/status; evaluate when it has just succeeded."""
-        raise NotImplementedError
+        with self._job_lock(job_id):
+            state = self.store.job_state(job_id)
+            job = state.record
+            if not job.status.is_terminal:
+                if not job.external_id:
+                    training.fail_if_never_started(self.store, state)
+                    return self.store.get_job(job_id)
+                training.poll_once(self.store, self.usable_backend(job.backend, api_key), state)
+                state = self.store.job_state(job_id)
+            if evaluate and state.record.status == JobStatus.SUCCEEDED and state.evaluation_state is None:
+                training.evaluate_job(self.store, self.usable_backend(job.backend, api_key), job_id)
+        return self.store.get_job(job_id)
 
     def follow_job(
-        self, job_id: str, on_update: Callable[[JobRecord], None], interval: float = 2.0, api_key: str | None = None
+        self,
+        job_id: str,
+        on_update: Callable[[JobRecord], None],
+        interval: float = 2.0,
+        api_key: str | None = None,
+        stop: threading.Event | None = None,
     ) -> JobRecord:
-        raise NotImplementedError
+        """Refresh until the job ends (or `stop` is set), calling `on_update` after every poll."""
+        stop = stop or threading.Event()
+        while True:
+            job = self.refresh_job(job_id, api_key=api_key)
+            on_update(job)
+            if job.status.is_terminal or stop.is_set():
+                return job
+            stop.wait(interval)
 
     def cancel_job(self, job_id: str, api_key: str | None = None) -> JobRecord:
-        raise NotImplementedError
+        job = self.store.get_job(job_id)
+        if job.status.is_terminal:
+            return job
+        if not job.external_id:
+            self.store.update_job(job_id, status=JobStatus.CANCELLED, finished_at=time.time())
+            self.store.add_event(job_id, "Cancelled before it started.")
+            return self.store.get_job(job_id)
+        instance = self.usable_backend(job.backend, api_key)
+        status = instance.cancel_job(job.external_id)
+        self.store.add_event(job_id, "Cancel requested.")
+        if status.is_terminal:
+            self.store.update_job(job_id, status=status, finished_at=time.time())
+        return self.refresh_job(job_id, api_key=api_key, evaluate=False)
+
+    def pause_job(self, job_id: str, api_key: str | None = None) -> JobRecord:
+        job = self.store.get_job(job_id)
+        self.usable_backend(job.backend, api_key).pause_job(str(job.external_id))
+        self.store.add_event(job_id, "Pause requested.")
+        return self.refresh_job(job_id, api_key=api_key)
+
+    def resume_job(self, job_id: str, api_key: str | None = None) -> JobRecord:
+        job = self.store.get_job(job_id)
+        self.usable_backend(job.backend, api_key).resume_job(str(job.external_id))
+        self.store.add_event(job_id, "Resume requested.")
+        return self.refresh_job(job_id, api_key=api_key)
 
     def job_events(self, job_id: str, after_seq: int = 0) -> list[EventRecord]:
-        raise NotImplementedError
+        self.store.get_job(job_id)  # NotFoundError for an unknown job
+        return self.store.events(job_id, after_seq)
 
     def job_metrics(self, job_id: str) -> pd.DataFrame:
         """Columns: step, epoch, train_loss, train_accuracy, valid_loss, valid_accuracy."""
-        raise NotImplementedError
+        self.store.get_job(job_id)
+        return self.store.metrics_frame(job_id)
 
     # -- models and evaluation ------------------------------------------------------------------
     def models(self, backend: str | None = None) -> list[ModelRecord]:
-        raise NotImplementedError
+        return self.store.list_models(backend)
+
+    def add_model(
+        self,
+        backend: str,
+        model_id: str,
+        dataset_id: str | None = None,
+        base_model: str = "",
+        details: Mapping[str, Any] | None = None,
+        labels: Sequence[str] | None = None,
+        input_format: InputFormat | None = None,
+    ) -> ModelRecord:
+        """Record a model not trained in finsent (an existing fine-tuned model, a zero/few-shot chat
+        model, a model on an OpenAI-compatible server) so it can classify and be evaluated."""
+        self.registry.get(backend)
+        label_set, fmt = LabelSet(), input_format or InputFormat()
+        if dataset_id:
+            prepared = PreparedDataset.open(self.store.get_dataset(dataset_id).directory)
+            label_set, fmt = prepared.labels, input_format or prepared.input_format
+        if labels:
+            label_set = LabelSet.from_names(labels)
+        record = ModelRecord(
+            id=model_id, backend=backend, job_id=None, base_model=base_model or model_id,
+            labels=tuple(label_set.names), input_format=fmt.to_dict(), created_at=time.time(),
+            details=dict(details or {}),
+        )  # fmt: skip
+        self.store.add_model(record, dataset_id=dataset_id, replace=True)
+        return self.store.get_model(backend, model_id)
+
+    def model_ref(self, backend: str, model_id: str, api_key: str | None = None) -> ModelRef:
+        """What a backend classifies with; a model the backend lists itself is recorded on first use."""
+        record = self.store.find_model(backend, model_id)
+        if record is None:
+            known = self.usable_backend(backend, api_key).list_models()
+            info = next((m for m in known if m.id == model_id), None)
+            if info is None:
+                record = self.store.get_model(backend, model_id)  # raises the NotFoundError
+            record = self.add_model(backend, model_id, base_model=info.base_model if info else "")
+        return training.model_ref(record)
 
     def evaluation(self, job_id: str) -> EvaluationRecord | None:
-        raise NotImplementedError
+        return self.store.latest_evaluation(job_id)
 
-    def evaluate(self, backend: str, model_id: str, dataset_id: str, api_key: str | None = None) -> EvaluationRecord:
-        raise NotImplementedError
+    def evaluations(self, backend: str | None = None, model_id: str | None = None) -> list[EvaluationRecord]:
+        return self.store.list_evaluations(backend, model_id)
+
+    def evaluate(
+        self, backend: str, model_id: str, dataset_id: str, api_key: str | None = None
+    ) -> EvaluationRecord:
+        instance = self.usable_backend(backend, api_key)
+        ref = self.model_ref(backend, model_id, api_key)
+        dataset = self.store.get_dataset(dataset_id)
+        model = self.store.find_model(backend, model_id)
+        record, predictions = evaluate_model(
+            instance, ref, PreparedDataset.open(dataset.directory),
+            job_id=model.job_id if model else None, dataset_id=dataset.id,
+        )  # fmt: skip
+        self.store.add_evaluation(record, predictions)
+        return record
 
     def misclassified(self, evaluation_id: str) -> pd.DataFrame:
         """Columns: row, text, label, predicted, confidence."""
-        raise NotImplementedError
+        self.store.get_evaluation(evaluation_id)
+        return misclassified_view(self.store.evaluation_predictions(evaluation_id))
+
+    def evaluation_predictions(self, evaluation_id: str) -> pd.DataFrame:
+        self.store.get_evaluation(evaluation_id)
+        return self.store.evaluation_predictions(evaluation_id)
 
     # -- classification -------------------------------------------------------------------------
     def classify(
         self, backend: str, model_id: str, texts: Sequence[str], api_key: str | None = None
     ) -> list[Prediction]:
-        raise NotImplementedError
+        instance = self.usable_backend(backend, api_key)
+        return classify_in_batches(instance, self.model_ref(backend, model_id, api_key), list(texts))
+
+    def _create_bulk_run(
+        self,
+        backend: str,
+        model_id: str,
+        frame: pd.DataFrame,
+        text_column: str,
+        source_name: str,
+        api_key: str | None,
+    ) -> tuple[str, Backend, ModelRef]:
+        instance = self.usable_backend(backend, api_key)
+        ref = self.model_ref(backend, model_id, api_key)
+        if text_column not in frame.columns:
+            columns = ", ".join(str(c) for c in frame.columns)
+            raise InputError(
+                f"The table has no column {text_column!r} (columns: {columns}).",
+                hint="Choose the column that holds the text to classify.",
+                ko=f"표에 {text_column!r} 열이 없습니다 (열: {columns}).",
+                hint_ko="분류할 문장이 든 열을 고르세요.",
+            )
+        run_id = training.new_id("run")
+        directory = self.settings.bulk_dir / run_id
+        bulk_runs.store_input(frame, directory)
+        self.store.insert_bulk_run(
+            run_id, backend, model_id, source_name, str(text_column), tuple(ref.labels.names), str(directory),
+            bulk_runs.chunk_size_for(instance), len(frame),
+        )  # fmt: skip
+        return run_id, instance, ref
+
+    def _launch(self, run_id: str, backend: Backend, ref: ModelRef) -> None:
+        cancel = threading.Event()
+        executor = bulk_runs.BulkExecutor(self.store, backend, ref, run_id, cancel)
+        executor.claim()
+        thread = threading.Thread(target=executor.run, name=f"finsent-bulk-{run_id}", daemon=True)
+        with self._lock:
+            self._bulk_threads[run_id] = (thread, cancel)
+        thread.start()
 
     def start_bulk_run(
         self,
@@ -123,17 +463,82 @@ class FinsentService:
         api_key: str | None = None,
     ) -> BulkRunRecord:
         """Store the input, then classify it chunk by chunk in a background thread (resumable)."""
-        raise NotImplementedError
+        run_id, instance, ref = self._create_bulk_run(
+            backend, model_id, frame, text_column, source_name, api_key
+        )
+        self._launch(run_id, instance, ref)
+        return self.bulk_run(run_id)
+
+    def run_bulk(
+        self,
+        backend: str,
+        model_id: str,
+        frame: pd.DataFrame,
+        text_column: str,
+        source_name: str,
+        api_key: str | None = None,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        on_created: Callable[[BulkRunRecord], None] | None = None,
+    ) -> BulkRunRecord:
+        """The same run in the calling thread (the CLI): Ctrl-C keeps finished chunks and re-raises."""
+        run_id, instance, ref = self._create_bulk_run(
+            backend, model_id, frame, text_column, source_name, api_key
+        )
+        if on_created:
+            on_created(self.bulk_run(run_id))
+        return self._run_here(run_id, instance, ref, on_progress)
+
+    def _run_here(
+        self,
+        run_id: str,
+        instance: Backend,
+        ref: ModelRef,
+        on_progress: Callable[[BulkRunRecord], None] | None,
+    ) -> BulkRunRecord:
+        executor = bulk_runs.BulkExecutor(self.store, instance, ref, run_id, on_progress=on_progress)
+        executor.claim()
+        return executor.run()
+
+    def resume_bulk_run(
+        self,
+        run_id: str,
+        api_key: str | None = None,
+        foreground: bool = False,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+    ) -> BulkRunRecord:
+        """Continue a cancelled, interrupted or failed run; finished chunks are never sent again."""
+        state = self.store.bulk_run_state(run_id)
+        if state.record.status == "succeeded":
+            return state.record
+        instance = self.usable_backend(state.record.backend, api_key)
+        ref = self.model_ref(state.record.backend, state.record.model_id, api_key)
+        if foreground:
+            return self._run_here(run_id, instance, ref, on_progress)
+        self._launch(run_id, instance, ref)
+        return self.bulk_run(run_id)
 
     def bulk_runs(self) -> list[BulkRunRecord]:
-        raise NotImplementedError
+        return [s.record for s in self.store.list_bulk_runs()]
 
     def bulk_run(self, run_id: str) -> BulkRunRecord:
-        raise NotImplementedError
+        return self.store.bulk_run_state(run_id).record
+
+    def wait_bulk_run(self, run_id: str, timeout: float = 600.0) -> BulkRunRecord:
+        return bulk_runs.wait_for(self.store, run_id, timeout)
 
     def cancel_bulk_run(self, run_id: str) -> BulkRunRecord:
-        raise NotImplementedError
+        """Stop after the chunk in flight; finished chunks are kept and the run can be resumed."""
+        with self._lock:
+            entry = self._bulk_threads.get(run_id)
+        if entry:
+            entry[1].set()
+        self.store.set_bulk_status(run_id, "cancelled", only_from=("queued", "running"))
+        return self.bulk_run(run_id)
 
-    def bulk_results(self, run_id: str) -> pd.DataFrame:
+    def bulk_results(self, run_id: str, include_pending: bool = False) -> pd.DataFrame:
         """Every input column, then label, confidence and score_<label> per label; finished chunks only."""
-        raise NotImplementedError
+        return bulk_runs.assemble_results(self.store, self.store.bulk_run_state(run_id), include_pending)
+
+    def bulk_input(self, run_id: str) -> pd.DataFrame:
+        state = self.store.bulk_run_state(run_id)
+        return pd.read_parquet(Path(state.directory) / bulk_runs.INPUT_FILE)

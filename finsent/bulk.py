@@ -1,0 +1,273 @@
+"""Bulk classification runs: a table in, the same table plus label, confidence and score_<label> out.
+
+The input is stored once under FINSENT_HOME/bulk/<run id>/input.parquet (every column, in order). A run is
+classified chunk by chunk (chunk = one `Backend.classify` call); each finished chunk is committed to the
+store, so cancelling keeps what is done, a crash loses at most the chunk in flight, and resuming never sends
+a finished chunk again. One executor per run: a claim in the store plus a per-process registry of the
+threads running here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from finsent.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
+from finsent.errors import FinsentError, InputError
+from finsent.records import BulkRunRecord
+from finsent.store import BulkRunState, ChunkPredictions, Store
+
+log = logging.getLogger(__name__)
+
+MAX_CHUNK = 2000
+INPUT_FILE = "input.parquet"
+#: the predicted columns, renamed with this prefix when the input already has a column of that name
+CLASH_PREFIX = "predicted_"
+
+# Runs executing in this process, by (database path, run id). Process-wide on purpose: two service
+# instances in one process (e.g. after a Streamlit cache clear) must not run the same run twice.
+_ACTIVE: dict[tuple[str, str], threading.Event] = {}
+_ACTIVE_LOCK = threading.Lock()
+
+
+def _process_start(pid: int) -> str:
+    """The kernel's start time of `pid` (guards against a recycled pid); "" where /proc is missing."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _pid_alive(pid: int, started: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not started or _process_start(pid) in ("", started)
+
+
+def owner_alive(db_path: Path) -> Callable[[str, str], bool]:
+    def alive(run_id: str, owner: str) -> bool:
+        host, _, rest = owner.partition(":")
+        pid_text, _, started = rest.partition(":")
+        if owner == OWNER:
+            return (str(db_path), run_id) in _ACTIVE
+        if host != socket.gethostname() or not pid_text.isdigit():
+            return True  # cannot tell for another machine: assume it is still at work
+        return _pid_alive(int(pid_text), started)
+
+    return alive
+
+
+class BulkRunBusy(FinsentError):
+    code = "bulk_busy"
+
+
+def chunk_size_for(backend: Backend) -> int:
+    return max(1, min(int(getattr(backend, "classify_batch_size", 1000) or 1000), MAX_CHUNK))
+
+
+def store_input(frame: pd.DataFrame, directory: Path) -> Path:
+    """Write the input table as parquet (every column, in order), atomically."""
+    names = [str(c) for c in frame.columns]
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(
+            f"The table has duplicate column names {dupes}.",
+            hint="Rename the columns so each name appears once.",
+            ko=f"표에 같은 이름의 열이 있습니다: {dupes}.",
+            hint_ko="열 이름이 겹치지 않도록 바꿔 주세요.",
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / INPUT_FILE
+    tmp = directory / f".{INPUT_FILE}.{os.getpid()}.tmp"
+    table = frame.reset_index(drop=True)
+    table.columns = pd.Index(names)
+    table.to_parquet(tmp, index=False, engine="pyarrow")
+    os.replace(tmp, path)
+    return path
+
+
+def read_texts(state: BulkRunState) -> list[str]:
+    column = pd.read_parquet(Path(state.directory) / INPUT_FILE, columns=[state.record.text_column])
+    series = column[state.record.text_column]
+    return series.astype("object").where(series.notna(), "").astype(str).tolist()
+
+
+def encode_predictions(
+    index: int, predictions: Sequence[Prediction], labels: Sequence[str]
+) -> ChunkPredictions:
+    """Predictions -> compact arrays: label codes (len(labels) = unknown), confidences, scores matrix."""
+    code_of = {name: i for i, name in enumerate(labels)}
+    unknown = len(labels)
+    codes = np.fromiter(
+        (code_of.get(p.label, unknown) for p in predictions), dtype=np.int16, count=len(predictions)
+    )
+    confidence = np.fromiter(
+        (float(p.confidence) for p in predictions), dtype=np.float64, count=len(predictions)
+    )
+    scores = np.array(
+        [[float(p.scores.get(name, 0.0)) for name in labels] for p in predictions], dtype=np.float64
+    )
+    scores = scores.reshape(len(predictions), len(labels))
+    raw = {
+        i: str(p.raw if p.raw is not None else p.label)
+        for i, p in enumerate(predictions)
+        if codes[i] == unknown
+    }
+    return ChunkPredictions(index=index, codes=codes, confidence=confidence, scores=scores, raw=raw)
+
+
+def output_names(input_columns: Sequence[str], labels: Sequence[str]) -> dict[str, str]:
+    """Predicted column -> name in the output, avoiding clashes with the input's own columns."""
+    taken = set(input_columns)
+    names = {}
+    for column in ["label", "confidence", *[f"score_{label}" for label in labels]]:
+        name = column
+        while name in taken:
+            name = CLASH_PREFIX + name
+        taken.add(name)
+        names[column] = name
+    return names
+
+
+def assemble_results(store: Store, state: BulkRunState, include_pending: bool = False) -> pd.DataFrame:
+    """Every input column, then label, confidence, score_<label>; rows of unfinished chunks left out
+    (or, with include_pending, kept with empty predictions). Rows are placed by chunk index: never shifted."""
+    frame = pd.read_parquet(Path(state.directory) / INPUT_FILE)
+    n, labels = len(frame), list(state.labels)
+    k = len(labels)
+    codes = np.full(n, -1, dtype=np.int64)
+    confidence = np.full(n, np.nan)
+    scores = np.full((n, k), np.nan)
+    for chunk in store.chunks(state.record.id, k):
+        start = chunk.index * state.chunk_size
+        stop = start + len(chunk.codes)
+        codes[start:stop] = chunk.codes
+        confidence[start:stop] = chunk.confidence
+        scores[start:stop] = chunk.scores
+    done = codes >= 0
+    vocabulary = np.array([*labels, UNKNOWN_LABEL, ""], dtype=object)
+    names = output_names([str(c) for c in frame.columns], labels)
+    out = frame.copy()
+    out[names["label"]] = vocabulary[np.where(done, codes, k + 1)]
+    out[names["confidence"]] = confidence
+    for j, label in enumerate(labels):
+        out[names[f"score_{label}"]] = scores[:, j]
+    if not include_pending:
+        out = out.loc[done].reset_index(drop=True)
+    return out
+
+
+class BulkExecutor:
+    """Runs one bulk run to its end (or cancel/failure) in the calling thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        backend: Backend,
+        model: ModelRef,
+        run_id: str,
+        cancel: threading.Event | None = None,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+    ) -> None:
+        self.store, self.backend, self.model, self.run_id = store, backend, model, run_id
+        self.cancel = cancel or threading.Event()
+        self.on_progress = on_progress
+
+    def claim(self) -> None:
+        key = (str(self.store.path), self.run_id)
+        with _ACTIVE_LOCK:
+            if key in _ACTIVE:
+                raise BulkRunBusy(
+                    f"Bulk run {self.run_id} is already running.", ko="이미 실행 중인 일괄 분류입니다."
+                )
+            if not self.store.claim_bulk_run(self.run_id, OWNER, owner_alive(self.store.path)):
+                state = self.store.bulk_run_state(self.run_id)
+                raise BulkRunBusy(
+                    f"Bulk run {self.run_id} is {state.record.status} (held by another process).",
+                    ko=f"일괄 분류 {self.run_id}은(는) 다른 프로세스에서 실행 중이거나 이미 끝났습니다.",
+                )
+            _ACTIVE[key] = self.cancel
+
+    def release(self) -> None:
+        with _ACTIVE_LOCK:
+            _ACTIVE.pop((str(self.store.path), self.run_id), None)
+
+    def run(self) -> BulkRunRecord:
+        """Execute the claimed run; always leaves it in a terminal state and releases the claim."""
+        try:
+            status, error = self._execute()
+        except KeyboardInterrupt:
+            self._finish("cancelled", "Interrupted from the keyboard; resume to finish the remaining rows.")
+            self.release()
+            raise
+        except FinsentError as exc:
+            status, error = "failed", exc.text("en")
+        except Exception as exc:  # a backend bug must not leave the run "running"
+            log.exception("bulk run %s failed", self.run_id)
+            status, error = (
+                "failed",
+                f"Unexpected error in the {self.backend.label} backend: {type(exc).__name__}: {exc}",
+            )
+        self._finish(status, error)
+        self.release()
+        return self.store.bulk_run_state(self.run_id).record
+
+    def _finish(self, status: str, error: str | None) -> None:
+        self.store.set_bulk_status(
+            self.run_id, status, error, owner=OWNER, only_from=("running", "cancelled")
+        )
+
+    def _cancel_requested(self) -> bool:
+        # In-process cancel is an Event; a cancel from another process shows up as the stored status.
+        return self.cancel.is_set() or self.store.bulk_run_state(self.run_id).record.status != "running"
+
+    def _execute(self) -> tuple[str, str | None]:
+        state = self.store.bulk_run_state(self.run_id)
+        texts = read_texts(state)
+        size, labels = state.chunk_size, state.labels
+        done = self.store.done_chunks(self.run_id)
+        for index in range((len(texts) + size - 1) // size):
+            if index in done:
+                continue
+            if self._cancel_requested():
+                return "cancelled", None
+            batch = texts[index * size : (index + 1) * size]
+            predictions = self.backend.classify(self.model, batch)
+            if len(predictions) != len(batch):
+                raise FinsentError(
+                    f"The {self.backend.label} backend returned {len(predictions)} predictions for {len(batch)} texts.",
+                    hint="This is a bug in the backend plugin; the finished chunks are kept.",
+                )
+            self.store.add_chunk(self.run_id, encode_predictions(index, predictions, labels))
+            if self.on_progress:
+                self.on_progress(self.store.bulk_run_state(self.run_id).record)
+        return "succeeded", None
+
+
+def wait_for(store: Store, run_id: str, timeout: float = 60.0, interval: float = 0.05) -> BulkRunRecord:
+    """Block until the run leaves queued/running (tests, CLI); returns its record."""
+    deadline = time.monotonic() + timeout
+    while True:
+        record = store.bulk_run_state(run_id).record
+        key = (str(store.path), run_id)
+        if record.status not in ("queued", "running") and key not in _ACTIVE:
+            return record
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"bulk run {run_id} still {record.status} after {timeout} s")
+        time.sleep(interval)

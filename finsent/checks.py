@@ -1,0 +1,325 @@
+"""The data checks: what the legacy `openai tools fine_tunes.prepare_data` looked at, and what it missed.
+
+Each check looks at a whole column at once (pandas, no Python loop per row) and returns a `Finding`; the
+checks that remove rows also return the mask of the rows they drop. `finsent.prepare` runs them in order.
+Example row numbers are 1-based data rows: row 1 is the first row under the header.
+
+Every check id, its severity and its remedy are listed in `CHECKS` and in docs/data-checks.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+SEVERITIES = ("error", "warning", "info")
+MAX_EXAMPLE_ROWS = 10
+#: OpenAI refuses fine-tuning with fewer than 10 examples; below this per class the split is meaningless too
+MIN_PER_CLASS = 10
+RECOMMENDED_PER_CLASS = 50
+IMBALANCE_RATIO = 3.0
+#: about the 2,048 tokens the legacy tool warned at, for Korean text (about one token per syllable)
+LONG_TEXT_CHARS = 2000
+#: texts that end in one of these in every row carry a legacy prompt separator, removed before training
+KNOWN_SEPARATORS = ("->", "=>", "###")
+
+# id -> (severity, what it means). The documented list; docs/data-checks.md explains each one.
+CHECKS: Mapping[str, tuple[str, str]] = {
+    "required_columns": ("error", "the text or label column is missing (or the file has one column only)"),
+    "no_rows": ("error", "no usable row is left after cleaning"),
+    "empty_text": ("warning", "rows without text; dropped"),
+    "empty_label": ("warning", "rows without a label; dropped"),
+    "unknown_label": ("warning", "labels outside the label set; dropped (error when they are most rows)"),
+    "label_variants": (
+        "info",
+        "labels written another way (case, spaces, 긍정/부정/중립) mapped onto the set",
+    ),
+    "text_whitespace": ("info", "texts with extra spaces, line breaks or non-NFC characters; normalised"),
+    "separator_suffix": ("info", "every text ends in a legacy separator such as ' ->'; removed"),
+    "common_prefix": ("warning", "every text starts with the same words; kept, consider removing them"),
+    "common_suffix": ("warning", "every text ends with the same words; kept, consider removing them"),
+    "separator_in_text": ("warning", "texts containing the completion separator ' ->'"),
+    "letter_case": ("info", "texts with capital letters: kept as written (or lower-cased with --lowercase)"),
+    "completion_format": (
+        "info",
+        "completions are written as ' <label>' (leading space), prompts end in ' ->'",
+    ),
+    "conflicting_labels": ("warning", "the same text with different labels; all its rows dropped"),
+    "duplicate_rows": ("warning", "rows repeating an earlier row exactly; the first kept"),
+    "near_duplicates": (
+        "warning",
+        "rows equal to an earlier row after whitespace/NFC/case normalisation; first kept",
+    ),
+    "long_text": ("warning", f"texts longer than {LONG_TEXT_CHARS:,} characters; kept"),
+    "over_token_limit": ("warning", "examples over the smallest model's token limit (estimate); kept"),
+    "formula_like": ("info", "texts starting with = + - @: kept as text, neutralised in spreadsheet exports"),
+    "class_below_minimum": ("error", f"a label with fewer than {MIN_PER_CLASS} examples"),
+    "class_below_recommended": ("warning", f"a label with fewer than {RECOMMENDED_PER_CLASS} examples"),
+    "class_imbalance": ("info", f"largest/smallest class ratio (warning above {IMBALANCE_RATIO:g})"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of a check: what was found, how often, where, and what was (or should be) done."""
+
+    id: str
+    severity: str  # "error" | "warning" | "info"
+    message: str
+    count: int = 0
+    rows: tuple[int, ...] = ()
+    remedy: str = ""
+    applied: bool = False
+    message_ko: str = ""
+    remedy_ko: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rows"] = list(self.rows)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        values = dict(data)
+        values["rows"] = tuple(values.get("rows", ()))
+        return cls(**values)
+
+
+def example_rows(rows: pd.Series, mask: pd.Series) -> tuple[int, ...]:
+    return tuple(int(r) for r in rows[mask].head(MAX_EXAMPLE_ROWS))
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+# -- checks that drop rows ------------------------------------------------------------------------------
+
+
+def empty_text(work: pd.DataFrame) -> tuple[Finding | None, pd.Series]:
+    mask = work["text"].str.len() == 0
+    count = int(mask.sum())
+    if not count:
+        return None, mask
+    return Finding(
+        "empty_text",
+        "warning",
+        f"{_n(count)} rows have no text.",
+        count,
+        example_rows(work["row"], mask),
+        "Dropped these rows.",
+        True,
+        f"{_n(count)}개 행에 문장이 없습니다.",
+        "이 행들을 제외했습니다.",
+    ), mask
+
+
+def empty_label(work: pd.DataFrame, active: pd.Series) -> tuple[Finding | None, pd.Series]:
+    mask = active & (work["raw_label"].str.strip() == "")
+    count = int(mask.sum())
+    if not count:
+        return None, mask
+    return Finding(
+        "empty_label",
+        "warning",
+        f"{_n(count)} rows have no label.",
+        count,
+        example_rows(work["row"], mask),
+        "Dropped these rows; label them and prepare again to use them.",
+        True,
+        f"{_n(count)}개 행에 라벨이 없습니다.",
+        "이 행들을 제외했습니다. 라벨을 붙여 다시 준비하면 사용할 수 있습니다.",
+    ), mask
+
+
+def unknown_label(
+    work: pd.DataFrame, active: pd.Series, names: tuple[str, ...]
+) -> tuple[Finding | None, pd.Series]:
+    mask = active & work["label"].isna()
+    count = int(mask.sum())
+    if not count:
+        return None, mask
+    values = work.loc[mask, "raw_label"].value_counts()
+    shown = {str(k): int(v) for k, v in values.head(20).items()}
+    listing = ", ".join(f"{k!r} ({v:,})" for k, v in shown.items())
+    severity = "error" if count * 2 > int(active.sum()) else "warning"
+    label_list = ",".join(names)
+    return Finding(
+        "unknown_label",
+        severity,
+        f"{_n(count)} rows have a label outside the label set ({', '.join(names)}): {listing}.",
+        count,
+        example_rows(work["row"], mask),
+        f"Dropped these rows. If these are your labels, pass them with --labels (now {label_list}).",
+        True,
+        f"{_n(count)}개 행의 라벨이 라벨 목록({', '.join(names)})에 없습니다: {listing}.",
+        f"이 행들을 제외했습니다. 이것이 실제 라벨이라면 --labels 로 지정하세요(현재 {label_list}).",
+        {"values": shown},
+    ), mask
+
+
+def conflicting_labels(work: pd.DataFrame, active: pd.Series) -> tuple[Finding | None, pd.Series]:
+    pairs = work.loc[active, ["text", "label"]].drop_duplicates()
+    texts = pairs.loc[pairs["text"].duplicated(), "text"].unique()
+    mask = active & work["text"].isin(texts)
+    if not len(texts):
+        return None, mask
+    rows = int(mask.sum())
+    examples = {
+        str(text)[:80]: sorted(set(work.loc[mask & (work["text"] == text), "label"].astype(str)))
+        for text in list(texts)[:5]
+    }
+    return Finding(
+        "conflicting_labels",
+        "warning",
+        f"{_n(len(texts))} texts appear with different labels ({_n(rows)} rows).",
+        len(texts),
+        example_rows(work["row"], mask),
+        "Dropped every row of these texts: a model cannot learn two answers for one text. "
+        "Decide the right label and prepare again to keep them.",
+        True,
+        f"같은 문장에 서로 다른 라벨이 붙은 경우가 {_n(len(texts))}건 있습니다({_n(rows)}개 행).",
+        "이 문장들의 행을 모두 제외했습니다. 올바른 라벨을 정해 다시 준비하면 사용할 수 있습니다.",
+        {"texts": examples, "rows_dropped": rows},
+    ), mask
+
+
+def duplicates(work: pd.DataFrame, active: pd.Series, lowercase: bool) -> tuple[list[Finding], pd.Series]:
+    """Exact repeats (same raw text and label) and near repeats (same model input and label)."""
+    kept = work.loc[active, ["raw_text", "text", "label"]]
+    repeat = kept.duplicated(["text", "label"])
+    exact = kept.duplicated(["raw_text", "label"]) & repeat
+    near = repeat & ~exact
+    findings: list[Finding] = []
+    rows = work.loc[active, "row"]
+    if int(exact.sum()):
+        count = int(exact.sum())
+        findings.append(
+            Finding(
+                "duplicate_rows",
+                "warning",
+                f"{_n(count)} rows repeat an earlier row (same text and label).",
+                count,
+                example_rows(rows, exact),
+                "Kept the first of each, dropped the repeats, so no text is in both training and validation.",
+                True,
+                f"{_n(count)}개 행이 앞의 행과 같습니다(문장과 라벨이 동일).",
+                "처음 행만 남기고 나머지는 제외했습니다. 학습/검증에 같은 문장이 들어가지 않습니다.",
+            )
+        )
+    if int(near.sum()):
+        count = int(near.sum())
+        how = "spacing, Unicode form or letter case" if lowercase else "spacing or Unicode form"
+        how_ko = "띄어쓰기, 유니코드 형태 또는 대소문자" if lowercase else "띄어쓰기 또는 유니코드 형태"
+        findings.append(
+            Finding(
+                "near_duplicates",
+                "warning",
+                f"{_n(count)} rows differ from an earlier row only in {how}.",
+                count,
+                example_rows(rows, near),
+                "Kept the first of each, dropped the rest (they are the same model input).",
+                True,
+                f"{_n(count)}개 행이 앞의 행과 {how_ko}만 다릅니다.",
+                "처음 행만 남기고 나머지는 제외했습니다(모델 입력이 같습니다).",
+            )
+        )
+    mask = pd.Series(False, index=work.index)
+    mask.loc[repeat.index[repeat.to_numpy()]] = True
+    return findings, mask
+
+
+# -- checks on the class counts ------------------------------------------------------------------------
+
+
+def class_counts(counts: Mapping[str, int]) -> list[Finding]:
+    """Too few examples per label (error / warning) and the imbalance between labels."""
+    findings: list[Finding] = []
+    tiny = {k: v for k, v in counts.items() if v < MIN_PER_CLASS}
+    small = {k: v for k, v in counts.items() if MIN_PER_CLASS <= v < RECOMMENDED_PER_CLASS}
+    listing = ", ".join(f"{k} {v:,}" for k, v in tiny.items())
+    if tiny:
+        findings.append(
+            Finding(
+                "class_below_minimum",
+                "error",
+                f"Fewer than {MIN_PER_CLASS} examples for: {listing}.",
+                len(tiny),
+                (),
+                f"Add examples until every label has at least {MIN_PER_CLASS} (OpenAI refuses fewer), or leave "
+                "unused labels out with --labels.",
+                False,
+                f"예시가 {MIN_PER_CLASS}개 미만인 라벨: {listing}.",
+                f"라벨마다 최소 {MIN_PER_CLASS}개가 되도록 예시를 더하거나, 쓰지 않는 라벨은 --labels 에서 빼세요.",
+                {"counts": tiny},
+            )
+        )
+    if small:
+        listing = ", ".join(f"{k} {v:,}" for k, v in small.items())
+        findings.append(
+            Finding(
+                "class_below_recommended",
+                "warning",
+                f"Fewer than {RECOMMENDED_PER_CLASS} examples for: {listing}.",
+                len(small),
+                (),
+                f"The model may do poorly on these labels; aim for {RECOMMENDED_PER_CLASS} or more each.",
+                False,
+                f"예시가 {RECOMMENDED_PER_CLASS}개 미만인 라벨: {listing}.",
+                f"이 라벨들은 성능이 낮을 수 있습니다. 라벨마다 {RECOMMENDED_PER_CLASS}개 이상을 권장합니다.",
+                {"counts": small},
+            )
+        )
+    present = {k: v for k, v in counts.items() if v > 0}
+    if len(present) >= 2 and not tiny:
+        largest = max(present, key=lambda k: present[k])
+        smallest = min(present, key=lambda k: present[k])
+        ratio = present[largest] / present[smallest]
+        shares = ", ".join(f"{k} {v / sum(present.values()):.1%}" for k, v in present.items())
+        warn = ratio > IMBALANCE_RATIO
+        findings.append(
+            Finding(
+                "class_imbalance",
+                "warning" if warn else "info",
+                f"The largest label ({largest}) has {ratio:.1f}x the examples of the smallest ({smallest}): {shares}.",
+                len(present),
+                (),
+                "Kept as is. Judge the model by macro-F1 and per-label scores, not accuracy alone; more "
+                f"examples of {smallest} help most."
+                if warn
+                else "Balanced enough; nothing to do.",
+                False,
+                f"가장 많은 라벨({largest})이 가장 적은 라벨({smallest})의 {ratio:.1f}배입니다: {shares}.",
+                "그대로 두었습니다. 정확도만 보지 말고 macro-F1 과 라벨별 점수로 평가하세요."
+                if warn
+                else "균형이 충분합니다.",
+                {"ratio": round(ratio, 3), "largest": largest, "smallest": smallest},
+            )
+        )
+    return findings
+
+
+def no_rows(rows_read: int) -> Finding:
+    return Finding(
+        "no_rows",
+        "error",
+        f"No usable row is left of the {rows_read:,} rows read.",
+        0,
+        (),
+        "See the findings above: fill in texts and labels, or pass the labels your file uses with --labels.",
+        False,
+        f"읽은 {rows_read:,}개 행 가운데 사용할 수 있는 행이 없습니다.",
+        "위의 항목을 확인하세요. 문장과 라벨을 채우거나 파일의 라벨을 --labels 로 지정하세요.",
+    )
+
+
+def required_columns(message: str, remedy: str, message_ko: str = "", remedy_ko: str = "") -> Finding:
+    return Finding("required_columns", "error", message, 0, (), remedy, False, message_ko, remedy_ko)

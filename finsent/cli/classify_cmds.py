@@ -1,0 +1,168 @@
+"""`finsent classify`: a few texts on the command line, or a whole file through the bulk runner."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from finsent.cli.output import ProgressBar, service
+from finsent.errors import InputError
+from finsent.records import BulkRunRecord
+from finsent.service import FinsentService
+
+CLASSIFY_HELP = """\
+Classify texts with a model (see `finsent models`).
+
+examples:
+  finsent classify --backend local --model M "삼성전자 영업이익 급증" "Shares fell sharply"
+  finsent classify --backend local --model M --input news.xlsx --text-col 제목 --output scored.xlsx
+  finsent classify --resume run-20261125-ab12cd34 --output scored.csv
+
+The output file keeps every input column and adds label, confidence and score_<label> (CSV with a BOM for
+Excel, XLSX or JSONL by its extension). Ctrl-C keeps the finished rows and prints the command to resume.
+"""
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "classify",
+        help="classify texts, or a CSV/XLSX/JSONL file, with a model",
+        description=CLASSIFY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
+    p.add_argument("--backend", metavar="B", help="backend name (default: FINSENT_DEFAULT_BACKEND or local)")
+    p.add_argument("--model", metavar="M", help="model id (see `finsent models`)")
+    p.add_argument("--input", metavar="FILE", help="a CSV, TSV, XLSX or JSONL file to classify in bulk")
+    p.add_argument("--text-col", metavar="C", help="column with the text (default: guessed from the header)")
+    p.add_argument("--sheet", metavar="S", help="XLSX sheet to read (default: the first)")
+    p.add_argument("--output", metavar="FILE", help="where to write the result (.csv, .xlsx, .jsonl, .tsv)")
+    p.add_argument("--resume", metavar="RUN", help="resume an interrupted or cancelled bulk run")
+    p.add_argument("--json", action="store_true", help="print one JSON object per text")
+    p.set_defaults(func=run_classify)
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    if args.resume:
+        if not args.output:
+            raise InputError("--resume needs --output FILE.", ko="--resume에는 --output FILE이 필요합니다.")
+        return resume(args)
+    if args.input:
+        if args.texts:
+            raise InputError("Give either TEXT arguments or --input FILE, not both.")
+        if not args.output:
+            raise InputError(
+                "--input needs --output FILE (.csv, .xlsx or .jsonl).",
+                ko="--input에는 --output FILE(.csv, .xlsx, .jsonl)이 필요합니다.",
+            )
+    elif not args.texts:
+        raise InputError(
+            "Nothing to classify.", hint="Give TEXT arguments, --input FILE, or --resume RUN.",
+            ko="분류할 문장이 없습니다.", hint_ko="문장, --input FILE 또는 --resume RUN을 주세요.",
+        )  # fmt: skip
+    if not args.model:
+        raise InputError(
+            "--model M is required.", hint="`finsent models` lists the models.", ko="--model이 필요합니다."
+        )
+    svc = service()
+    backend = args.backend or svc.settings.default_backend
+    if args.input:
+        return bulk(svc, args, backend)
+    for text, prediction in zip(args.texts, svc.classify(backend, args.model, args.texts)):
+        scores = {k: round(float(v), 4) for k, v in prediction.scores.items()}
+        if args.json:
+            row = {
+                "text": text,
+                "label": prediction.label,
+                "confidence": round(prediction.confidence, 4),
+                "scores": scores,
+            }
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            shown = "  ".join(f"{k}={v:.3f}" for k, v in scores.items())
+            print(f"{prediction.label:<10} {prediction.confidence:.3f}  {shown}  {text}")
+    return 0
+
+
+def _finish(svc: FinsentService, record: BulkRunRecord, output: str) -> int:
+    from finsent.export import table_format, write_table
+
+    resume_cmd = f"finsent classify --resume {record.id} --output {shlex.quote(output)}"
+    if record.status != "succeeded":
+        print(
+            f"error: bulk run {record.id} {record.status} after {record.rows_done:,} of {record.rows_total:,} rows"
+            + (f": {record.error}" if record.error else "."),
+            file=sys.stderr,
+        )
+        print(f"The finished rows are kept. Resume with: {resume_cmd}", file=sys.stderr)
+        return 2
+    path = write_table(output, svc.bulk_results(record.id))
+    rate = f" ({record.rate:,.0f} rows/s)" if record.rate else ""
+    print(
+        f"Classified {record.rows_done:,} rows{rate}; wrote {path} ({table_format(path)}).", file=sys.stderr
+    )
+    return 0
+
+
+def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
+    from finsent.export import table_format
+    from finsent.reading import guess_columns, read_table
+
+    table_format(args.output)  # refuse a bad output name before any work
+    table = read_table(Path(args.input).expanduser(), sheet=args.sheet)
+    column = args.text_col or guess_columns(table.frame).text
+    if not column:
+        raise InputError(
+            f"Could not tell which column of {table.source_name} holds the text.",
+            hint=f"Pass --text-col (columns: {', '.join(map(str, table.frame.columns))}).",
+            ko=f"{table.source_name}에서 문장 열을 찾지 못했습니다.",
+            hint_ko="--text-col 로 열을 지정하세요.",
+        )
+    bar = ProgressBar()
+    created: list[BulkRunRecord] = []
+    try:
+        record = svc.run_bulk(
+            backend,
+            args.model,
+            table.frame,
+            column,
+            table.source_name,
+            on_progress=bar,
+            on_created=created.append,
+        )
+    except KeyboardInterrupt:
+        bar.close()
+        if created:
+            done = svc.bulk_run(created[0].id)
+            print(
+                f"\nStopped; {done.rows_done:,} of {done.rows_total:,} rows are kept. Resume with:"
+                f" finsent classify --resume {done.id} --output {shlex.quote(args.output)}",
+                file=sys.stderr,
+            )
+        return 130
+    bar.close()
+    return _finish(svc, record, args.output)
+
+
+def resume(args: argparse.Namespace) -> int:
+    from finsent.export import table_format
+
+    table_format(args.output)
+    svc = service()
+    bar = ProgressBar()
+    try:
+        record = svc.resume_bulk_run(args.resume, foreground=True, on_progress=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        done = svc.bulk_run(args.resume)
+        print(
+            f"\nStopped; {done.rows_done:,} of {done.rows_total:,} rows are kept. Resume with:"
+            f" finsent classify --resume {done.id} --output {shlex.quote(args.output)}",
+            file=sys.stderr,
+        )
+        return 130
+    bar.close()
+    return _finish(svc, record, args.output)

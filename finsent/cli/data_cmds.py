@@ -1,0 +1,185 @@
+"""`finsent prepare` and `finsent data fetch|info`: the data side of the command line."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from finsent.errors import InputError
+
+PREPARE_HELP = """\
+Check, clean and split a labelled file (CSV/TSV in any common encoding, XLSX, JSONL) and write
+training files for every backend. Prints a report; nothing is written when an error blocks preparation.
+
+examples:
+  finsent prepare news.csv
+  finsent prepare 뉴스.xlsx --sheet 2024 --text-col 제목 --label-col 감성 --out prepared/
+  finsent prepare data.jsonl --labels positive,negative --format chat --report-json report.json
+"""
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 < number <= 0.5:
+        raise argparse.ArgumentTypeError("must be above 0 and at most 0.5 (e.g. 0.2)")
+    return number
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    prep = subparsers.add_parser(
+        "prepare",
+        help="check, clean and split a labelled file into training data",
+        description=PREPARE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    prep.add_argument("input", metavar="INPUT", help="the labelled file (.csv, .tsv, .txt, .xlsx, .jsonl)")
+    prep.add_argument(
+        "--text-col", metavar="C", help="column with the text (default: guessed from the header)"
+    )
+    prep.add_argument("--label-col", metavar="C", help="column with the label (default: guessed)")
+    prep.add_argument(
+        "--labels",
+        metavar="L1,L2,...",
+        help="the label set, comma-separated (default: positive,negative,neutral; 긍정/부정/중립 map onto it)",
+    )
+    prep.add_argument(
+        "--format",
+        choices=("completion", "chat", "csv", "all"),
+        default="all",
+        help="OpenAI files to write besides train/valid.csv: completion (babbage-002, davinci-002), "
+        "chat (gpt-4o-mini, gpt-4.1-...), csv (none), all (default)",
+    )
+    prep.add_argument(
+        "--valid-fraction", type=_fraction, default=0.2, metavar="F", help="validation share (0.2)"
+    )
+    prep.add_argument("--seed", type=int, default=42, metavar="N", help="seed of the train/valid split (42)")
+    prep.add_argument(
+        "--lowercase", action="store_true", help="fold letter case for training and classification alike"
+    )
+    prep.add_argument("--sheet", metavar="S", help="XLSX sheet to read (default: the first)")
+    prep.add_argument(
+        "--out", metavar="DIR", help="output folder (default: FINSENT_HOME/datasets/<name>-<sha>)"
+    )
+    prep.add_argument("--report-json", metavar="FILE", help="also write the report as JSON to FILE")
+    prep.add_argument("--check", action="store_true", help="only check and print the report; write nothing")
+    prep.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the printed report")
+    prep.set_defaults(func=run_prepare)
+
+    data = subparsers.add_parser("data", help="the Korean Finance PhraseBank corpus and the bundled sample")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    fetch = data_sub.add_parser(
+        "fetch", help="download the corpus into FINSENT_HOME (checks its sha256)", description=_licence_text()
+    )
+    fetch.add_argument("--out", metavar="PATH", help="where to save it (default: FINSENT_HOME/corpus/...)")
+    fetch.add_argument("--timeout", type=float, default=30.0, help="network timeout in seconds (30)")
+    fetch.add_argument("--url", help="download from this mirror instead (the sha256 must still match)")
+    fetch.set_defaults(func=run_fetch)
+    info = data_sub.add_parser("info", help="where the corpus and the sample data are, and their licences")
+    info.set_defaults(func=run_info)
+    data.set_defaults(func=lambda args: (data.print_help(), 0)[1])
+
+
+def _licence_text() -> str:
+    from finsent.corpus import LICENCE
+
+    return LICENCE
+
+
+def default_out_dir(name: str, sha256: str) -> Path:
+    """FINSENT_HOME/datasets/<file stem>-<first 8 hex of its sha256>."""
+    from finsent.settings import Settings
+
+    stem = Path(name).stem
+    slug = re.sub(r"[^\w.-]+", "-", stem, flags=re.UNICODE).strip("-.") or "dataset"
+    return Settings.from_env().datasets_dir / f"{slug[:60]}-{sha256[:8]}"
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from finsent.atomic import atomic_write_text
+    from finsent.labels import LabelSet
+    from finsent.prepare import PreparationError, PrepareOptions, check_table, prepare_dataset
+    from finsent.reading import read_table
+
+    labels = LabelSet()
+    if args.labels:
+        try:
+            labels = LabelSet.from_names(args.labels.split(","))
+        except ValueError as exc:
+            raise InputError(
+                f"--labels {args.labels!r}: {exc}.",
+                hint="Give at least two different labels, e.g. --labels positive,negative.",
+                ko=f"--labels {args.labels!r}: 라벨이 잘못되었습니다.",
+                hint_ko="서로 다른 라벨을 두 개 이상 주세요(예: --labels positive,negative).",
+            ) from None
+    formats = {"all": ("completion", "chat"), "csv": (), "completion": ("completion",), "chat": ("chat",)}
+    options = PrepareOptions(
+        text_column=args.text_col,
+        label_column=args.label_col,
+        labels=labels,
+        valid_fraction=args.valid_fraction,
+        seed=args.seed,
+        lowercase=args.lowercase,
+        formats=formats[args.format],
+    )
+    table = read_table(Path(args.input), sheet=args.sheet)
+    if args.check:
+        report = check_table(table, options)
+        _emit(report, args)
+        return 2 if report.has_errors else 0
+    out_dir = Path(args.out).expanduser() if args.out else default_out_dir(table.source_name, table.sha256)
+    try:
+        dataset, report = prepare_dataset(table, options, out_dir)
+    except PreparationError as exc:
+        _emit(exc.report, args)
+        raise
+    _emit(report, args)
+    files = ", ".join(sorted(dataset.manifest["files"]))
+    print(f"Wrote {dataset.directory}: {files}, manifest.json")
+    if args.report_json:
+        atomic_write_text(Path(args.report_json).expanduser(), report.to_json())
+    return 0
+
+
+def _emit(report: object, args: argparse.Namespace) -> None:
+    from finsent.atomic import atomic_write_text
+    from finsent.report import Report
+
+    assert isinstance(report, Report)
+    sys.stdout.write(report.to_text(args.lang))
+    sys.stdout.flush()
+    if args.report_json and (args.check or report.has_errors):
+        atomic_write_text(Path(args.report_json).expanduser(), report.to_json())
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from finsent.corpus import CORPUS_URL, LICENCE, fetch_corpus
+
+    dest = Path(args.out).expanduser() if args.out else None
+    path = fetch_corpus(dest, url=args.url or CORPUS_URL, timeout=args.timeout)
+    print(f"Saved the Korean Finance PhraseBank to {path} (sha256 checked).")
+    print(LICENCE)
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from finsent.corpus import LICENCE, SAMPLE_NOTE, corpus_status, sample_path
+
+    status = corpus_status()
+    print(f"corpus: {status['path']}")
+    print(f"  present: {'yes' if status['present'] else 'no'}", end="")
+    if status["present"]:
+        print(f", sha256 {'ok' if status['sha256_ok'] else 'DIFFERENT from the published file'}", end="")
+    else:
+        print(" (run `finsent data fetch`)", end="")
+    print()
+    print(f"  source: {status['url']}")
+    print(f"sample: {sample_path()}")
+    print(f"  {SAMPLE_NOTE}")
+    print()
+    print(LICENCE)
+    return 0

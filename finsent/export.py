@@ -1,0 +1,148 @@
+"""Tables out: CSV (UTF-8 with BOM, so Excel shows Korean), XLSX and JSONL, written atomically.
+
+Spreadsheet exports neutralise cells that a spreadsheet would run as a formula (they start with =, +, -, @,
+a tab or a carriage return) by prefixing a single quote; plain numbers such as "-3.5" are left alone.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from finsent.errors import InputError
+
+FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)*|\.\d+)([eE][+-]?\d+)?%?$")
+XLSX_MAX_ROWS = 1_048_575  # one row is the header
+XLSX_MAX_CELL = 32_767
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl"}
+
+
+def _neutralise_series(series: pd.Series) -> pd.Series:
+    if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
+        return series
+    text = series.astype("object")
+    is_str = text.map(lambda v: isinstance(v, str))
+    as_str = text.where(is_str, "").astype(str)
+    risky = is_str & as_str.str.match(FORMULA_START) & ~as_str.str.match(PLAIN_NUMBER)
+    if not risky.any():
+        return series
+    result = text.copy()
+    result[risky] = "'" + as_str[risky]
+    return result
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy where every string cell a spreadsheet would evaluate is prefixed with a single quote.
+    Column names are cells too."""
+    out = frame.copy()
+    for position in range(out.shape[1]):
+        out.isetitem(position, _neutralise_series(out.iloc[:, position]).to_numpy())
+    out.columns = pd.Index(
+        _neutralise_series(pd.Series([str(c) for c in frame.columns], dtype=object)).tolist()
+    )
+    return out
+
+
+def to_csv_bytes(frame: pd.DataFrame, sep: str = ",") -> bytes:
+    buffer = io.BytesIO()
+    neutralise_formulas(frame).to_csv(
+        buffer, index=False, encoding="utf-8-sig", sep=sep, lineterminator="\r\n"
+    )
+    return buffer.getvalue()
+
+
+_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xlsx_cell(value: object) -> object:
+    if value is None or (isinstance(value, float) and value != value):  # NaN
+        return None
+    if isinstance(value, str):
+        value = _ILLEGAL_XLSX.sub("", value)
+        return value[:XLSX_MAX_CELL]
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str = "finsent") -> bytes:
+    """XLSX through openpyxl's write-only mode (streams rows; far faster than the default mode)."""
+    from openpyxl import Workbook
+
+    if len(frame) > XLSX_MAX_ROWS:
+        raise InputError(
+            f"{len(frame):,} rows do not fit in one Excel sheet (at most {XLSX_MAX_ROWS:,}).",
+            hint="Export as CSV or JSONL instead.",
+            ko=f"{len(frame):,}행은 엑셀 시트 하나에 들어가지 않습니다 (최대 {XLSX_MAX_ROWS:,}행).",
+            hint_ko="CSV나 JSONL로 내보내세요.",
+        )
+    safe = neutralise_formulas(frame)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(sheet_name)
+    sheet.append([_xlsx_cell(str(c)) for c in safe.columns])
+    for row in safe.itertuples(index=False, name=None):
+        sheet.append([_xlsx_cell(v) for v in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def to_jsonl_bytes(frame: pd.DataFrame) -> bytes:
+    """One JSON object per row, UTF-8, Korean kept readable. No formula neutralisation: this is data."""
+    if frame.empty:
+        return b""
+    text = frame.to_json(orient="records", lines=True, force_ascii=False)
+    return text.encode("utf-8") if text.endswith("\n") else (text + "\n").encode("utf-8")
+
+
+def table_format(path: Path | str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(
+            f"Cannot write {Path(path).name}: use a .csv, .tsv, .xlsx or .jsonl file name.",
+            ko=f"{Path(path).name} 형식으로는 저장할 수 없습니다. .csv, .tsv, .xlsx, .jsonl 중 하나를 쓰세요.",
+        )
+    return FORMATS[suffix]
+
+
+def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    if fmt == "csv":
+        return to_csv_bytes(frame)
+    if fmt == "tsv":
+        return to_csv_bytes(frame, sep="\t")
+    if fmt == "xlsx":
+        return to_xlsx_bytes(frame)
+    if fmt == "jsonl":
+        return to_jsonl_bytes(frame)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    try:
+        from finsent.atomic import atomic_write_bytes  # the data helper's module, where it exists
+    except ImportError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return
+    atomic_write_bytes(path, data)
+
+
+def write_table(path: Path | str, frame: pd.DataFrame) -> Path:
+    """Write `frame` in the format its extension names (.csv, .tsv, .xlsx, .jsonl); never half-written."""
+    target = Path(path).expanduser()
+    data = table_bytes(frame, table_format(target))
+    _atomic_write_bytes(target, data)
+    return target

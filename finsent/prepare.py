@@ -1,0 +1,293 @@
+"""The successor of `openai tools fine_tunes.prepare_data`: check, clean, split and write a labelled table.
+
+Pipeline: map columns -> normalise labels (LabelSet) -> build the model input with
+`finsent.textnorm.build_model_input` (the same function classification uses) -> drop empty texts and
+unknown labels -> drop texts with conflicting labels and repeated rows, judged on the model input ->
+stratified train/valid split (numpy RandomState, per label in label-set order) -> write everything into a
+temporary folder that replaces the output folder only when complete. No timestamps anywhere: the same
+input and options give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finsent import __version__, checks, textchecks
+from finsent.atomic import atomic_directory
+from finsent.checks import Finding
+from finsent.columns import resolve_columns
+from finsent.dataset import MANIFEST, PreparedDataset
+from finsent.errors import DataError, InputError
+from finsent.labels import LabelSet
+from finsent.reading import LoadedTable
+from finsent.report import Report
+from finsent.textnorm import InputFormat, build_model_input
+from finsent.trainfiles import chat_lines, completion_lines
+
+__all__ = ["FORMATS", "PreparationError", "PrepareOptions", "Report", "check_table", "prepare_dataset"]
+
+FORMATS = ("completion", "chat")
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    text_column: str | None = None
+    label_column: str | None = None
+    labels: LabelSet = field(default_factory=LabelSet)
+    valid_fraction: float = 0.2
+    seed: int = 42
+    lowercase: bool = False
+    #: OpenAI training files to write besides train/valid.csv: "completion", "chat"
+    formats: tuple[str, ...] = FORMATS
+    #: token limit per example for the over_token_limit check; None: the smallest trainable model's
+    token_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 < float(self.valid_fraction) <= 0.5:
+            raise InputError(
+                f"The validation fraction must be above 0 and at most 0.5, not {self.valid_fraction}.",
+                hint="0.2 keeps one row in five for validation.",
+                ko=f"검증 비율은 0보다 크고 0.5 이하여야 합니다({self.valid_fraction}).",
+                hint_ko="0.2 는 다섯 행 중 하나를 검증에 씁니다.",
+            )
+        unknown = [f for f in self.formats if f not in FORMATS]
+        if unknown:
+            raise InputError(
+                f"Unknown output format(s): {', '.join(unknown)}.",
+                hint="Use completion, chat, csv or all.",
+                ko=f"알 수 없는 출력 형식: {', '.join(unknown)}.",
+                hint_ko="completion, chat, csv, all 중에서 고르세요.",
+            )
+        object.__setattr__(self, "formats", tuple(f for f in FORMATS if f in self.formats))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text_column": self.text_column,
+            "label_column": self.label_column,
+            "labels": list(self.labels.names),
+            "valid_fraction": float(self.valid_fraction),
+            "seed": int(self.seed),
+            "lowercase": bool(self.lowercase),
+            "formats": list(self.formats),
+            "token_limit": self.token_limit,
+        }
+
+
+class PreparationError(DataError):
+    """Preparation was blocked by error findings; `report` holds all findings. Nothing was written."""
+
+    def __init__(self, report: Report) -> None:
+        first = report.errors[0]
+        more = len(report.errors) - 1
+        suffix = f" (and {more} more error(s); see the report)" if more else ""
+        suffix_ko = f" (오류 {more}건 더 있음, 보고서 참조)" if more else ""
+        super().__init__(
+            first.message + suffix,
+            hint=first.remedy or None,
+            ko=(first.message_ko or first.message) + suffix_ko,
+            hint_ko=first.remedy_ko or None,
+        )
+        self.report = report
+
+
+@dataclass
+class _Analysis:
+    report: Report
+    kept: pd.DataFrame | None = None  # columns row, text, label, valid (bool)
+
+
+def _source_info(table: LoadedTable) -> dict[str, Any]:
+    return {
+        "name": table.source_name,
+        "format": table.file_format,
+        "encoding": table.encoding,
+        "sheet": table.sheet,
+        "delimiter": table.delimiter,
+        "sha256": table.sha256,
+    }
+
+
+def split_valid(labels: np.ndarray, names: tuple[str, ...], fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the validation rows: per label, round(n x fraction) rows (1 to n-1), chosen by one
+    RandomState(seed) drawing for the labels in label-set order. Same labels, fraction and seed: same split."""
+    rng = np.random.RandomState(seed)
+    valid = np.zeros(len(labels), dtype=bool)
+    for name in names:
+        positions = np.flatnonzero(labels == name)
+        n = len(positions)
+        if n < 2:
+            continue
+        k = min(max(math.floor(n * fraction + 0.5), 1), n - 1)
+        valid[positions[rng.permutation(n)[:k]]] = True
+    return valid
+
+
+def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
+    report = Report(source=_source_info(table), options=options.to_dict(), rows_read=table.rows)
+    try:
+        cols = resolve_columns(
+            table.frame,
+            options.text_column,
+            options.label_column,
+            source_name=table.source_name,
+            delimiter=table.delimiter,
+        )
+    except InputError as exc:
+        report.findings.append(
+            checks.required_columns(exc.message, exc.hint or "", exc.ko or "", exc.hint_ko or "")
+        )
+        return _Analysis(report)
+    assert cols.text is not None and cols.label is not None
+    report.columns = {"text": cols.text, "label": cols.label}
+    raw_text = table.frame[cols.text].astype(str)
+    raw_label = table.frame[cols.label].astype(str)
+    plain_list = [build_model_input(t) for t in raw_text.tolist()]
+    text_list = (
+        [build_model_input(t, lowercase=True) for t in raw_text.tolist()] if options.lowercase else plain_list
+    )
+    # Labels are few distinct values: normalise each once.
+    mapping = {raw: options.labels.normalise(raw) for raw in pd.unique(raw_label)}
+    work = pd.DataFrame(
+        {
+            "row": np.arange(1, len(raw_text) + 1),
+            "raw_text": raw_text.to_numpy(),
+            "raw_label": raw_label.to_numpy(),
+            "text": pd.array(text_list, dtype="str"),
+            "label": raw_label.map(mapping).to_numpy(dtype=object),
+        }
+    )
+    plain = pd.Series(pd.array(plain_list, dtype="str"), index=work.index)
+    found: list[Finding | None] = []
+
+    nonempty = work["text"].str.len() > 0
+    affix_findings, separator = textchecks.common_affixes(work.loc[nonempty, "text"], work["row"])
+    found.extend(affix_findings)
+    if separator:  # a legacy prompt file: take its separator off, then build the model input again
+        cut = len(separator)
+        rebuilt = [
+            build_model_input(t[:-cut], lowercase=options.lowercase) for t in work.loc[nonempty, "text"]
+        ]
+        work.loc[nonempty, "text"] = rebuilt
+        plain.loc[nonempty] = [build_model_input(t[:-cut]) for t in plain.loc[nonempty]]
+
+    active = pd.Series(True, index=work.index)
+    finding, mask = checks.empty_text(work)
+    found.append(finding)
+    active &= ~mask
+    for check in (checks.empty_label, lambda w, a: checks.unknown_label(w, a, options.labels.names)):
+        finding, mask = check(work, active)
+        found.append(finding)
+        active &= ~mask
+
+    live = work[active]
+    rows = live["row"]
+    limit, limit_model = (options.token_limit, "the configured limit") if options.token_limit else (None, "")
+    if limit is None:
+        from finsent.costs import smallest_context
+
+        limit, limit_model = smallest_context()
+    found += [
+        textchecks.text_whitespace(live["raw_text"], plain[active], rows),
+        textchecks.label_variants(live["raw_label"], live["label"], rows),
+        textchecks.separator_in_text(live["text"], rows),
+        textchecks.letter_case(live["raw_text"], rows, options.lowercase),
+        textchecks.formula_like(live["raw_text"], rows),
+        textchecks.long_text(live["text"], rows),
+        textchecks.over_token_limit(live["text"], rows, limit, limit_model),
+        textchecks.completion_format(options.formats),
+    ]
+    finding, mask = checks.conflicting_labels(work, active)
+    found.append(finding)
+    active &= ~mask
+    dup_findings, mask = checks.duplicates(work, active, options.lowercase)
+    found.extend(dup_findings)
+    active &= ~mask
+
+    kept = work.loc[active, ["row", "text", "label"]].reset_index(drop=True)
+    counts = kept["label"].value_counts()
+    per_label = {name: int(counts.get(name, 0)) for name in options.labels.names}
+    report.rows_kept = len(kept)
+    if kept.empty:
+        found.append(checks.no_rows(table.rows))
+    else:
+        found.extend(checks.class_counts(per_label))
+    report.findings = [f for f in found if f is not None]
+    if kept.empty:
+        return _Analysis(report)
+    labels = kept["label"].to_numpy(dtype=object)
+    kept["valid"] = split_valid(
+        labels, options.labels.names, float(options.valid_fraction), int(options.seed)
+    )
+    for split, flag in (("train", False), ("valid", True)):
+        split_counts = kept.loc[kept["valid"] == flag, "label"].value_counts()
+        report.counts[split] = {name: int(split_counts.get(name, 0)) for name in options.labels.names}
+    return _Analysis(report, kept)
+
+
+def check_table(table: LoadedTable, options: PrepareOptions | None = None) -> Report:
+    """Run every check and the split without writing anything."""
+    return _analyse(table, options or PrepareOptions()).report
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame[["row", "text", "label"]].to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def prepare_dataset(
+    table: LoadedTable, options: PrepareOptions | None, out_dir: Path | str
+) -> tuple[PreparedDataset, Report]:
+    """Check, clean, split and write `table` into `out_dir` (see finsent.dataset for the layout).
+
+    Raises PreparationError (a DataError with `.report`) when an error finding blocks preparation;
+    nothing is written then. An existing earlier output in `out_dir` is replaced as a whole.
+    """
+    options = options or PrepareOptions()
+    analysis = _analyse(table, options)
+    report = analysis.report
+    if report.has_errors or analysis.kept is None:
+        raise PreparationError(report)
+    kept = analysis.kept
+    labels = options.labels
+    files: dict[str, bytes] = {}
+    for split, flag in (("train", False), ("valid", True)):
+        part = kept[kept["valid"] == flag]
+        texts, answers = part["text"].tolist(), part["label"].tolist()
+        files[f"{split}.csv"] = _csv_bytes(part)
+        if "completion" in options.formats:
+            files[f"{split}.completion.jsonl"] = completion_lines(texts, answers).encode("utf-8")
+        if "chat" in options.formats:
+            files[f"{split}.chat.jsonl"] = chat_lines(texts, answers, labels.names).encode("utf-8")
+    files["report.json"] = report.to_json().encode("utf-8")
+    files["report.txt"] = report.to_text().encode("utf-8")
+    manifest = {
+        "finsent_version": __version__,
+        "input": {
+            "name": table.source_name,
+            "sha256": table.sha256,
+            "rows": table.rows,
+            "format": table.file_format,
+            "encoding": table.encoding,
+            "sheet": table.sheet,
+            "text_column": report.columns.get("text"),
+            "label_column": report.columns.get("label"),
+        },
+        "options": options.to_dict(),
+        "input_format": InputFormat(lowercase=options.lowercase, separator="").to_dict(),
+        "labels": labels.to_dict(),
+        "rows": {"read": report.rows_read, "kept": report.rows_kept},
+        "counts": report.counts,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+    }
+    files[MANIFEST] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    with atomic_directory(out_dir, replace_if_contains=MANIFEST) as work_dir:
+        for name, data in files.items():
+            (work_dir / name).write_bytes(data)
+    return PreparedDataset.open(out_dir), report

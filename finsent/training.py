@@ -1,0 +1,235 @@
+"""The training job lifecycle in the core: start (prepare -> start -> store), refresh (poll -> store ->
+model record -> evaluation once), cancel. Used by FinsentService; backends only do their four stages."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from finsent.backend import (
+    Backend,
+    BackendOptions,
+    JobEvent,
+    JobStatus,
+    JobUpdate,
+    ModelRef,
+    TrainingData,
+)
+from finsent.dataset import PreparedDataset
+from finsent.errors import FinsentError, InputError
+from finsent.evaluation import evaluate_model
+from finsent.labels import LabelSet
+from finsent.records import DatasetRecord, JobRecord, ModelRecord
+from finsent.store import JobState, Store
+from finsent.textnorm import InputFormat
+
+log = logging.getLogger(__name__)
+
+#: a job without an external id this long after its last update was being started by a process that died
+STALE_START_S = 15 * 60
+_SECRET_WORDS = ("api_key", "apikey", "secret", "password", "token")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{time.strftime('%Y%m%d')}-{secrets.token_hex(4)}"
+
+
+def validate_options(backend_class: type[Backend], options: Mapping[str, Any]) -> BackendOptions:
+    """The backend's pydantic Options from user values, with a readable message when they are wrong."""
+    try:
+        return backend_class.Options.model_validate(dict(options))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}" for err in exc.errors()
+        )
+        raise InputError(
+            f"Invalid options for the {backend_class.label} backend: {problems}.",
+            hint=f"See `finsent train --backend {backend_class.name} --help` for the allowed values.",
+            ko=f"{backend_class.label} 백엔드 옵션이 올바르지 않습니다: {problems}.",
+        ) from None
+
+
+def storable_options(options: BackendOptions) -> dict[str, Any]:
+    """Options as JSON for the store, without anything that looks like a credential."""
+    values = options.model_dump(mode="json")
+    return {k: v for k, v in values.items() if not any(word in k.lower() for word in _SECRET_WORDS)}
+
+
+def _json_safe(details: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): (str(v) if isinstance(v, Path) else v) for k, v in details.items()}
+
+
+def error_text(exc: BaseException, backend: Backend) -> str:
+    if isinstance(exc, FinsentError):
+        return exc.text("en")
+    return f"Unexpected error in the {backend.label} backend: {type(exc).__name__}: {exc}"
+
+
+def start_job(
+    store: Store, settings_jobs_dir: Path, backend: Backend, dataset: DatasetRecord, options: BackendOptions
+) -> JobRecord:
+    """Stage 1 and 2 with a job record from the first moment: a failure leaves it `failed`, never stuck."""
+    now = time.time()
+    prepared = PreparedDataset.open(dataset.directory)
+    job = JobRecord(
+        id=new_id("job"),
+        backend=backend.name,
+        external_id=None,
+        dataset_id=dataset.id,
+        base_model=options.base_model,
+        options=storable_options(options),
+        status=JobStatus.VALIDATING_FILES,
+        created_at=now,
+        updated_at=now,
+    )
+    store.insert_job(job, input_format=prepared.input_format.to_dict())
+    store.add_event(job.id, f"Preparing the training data for the {backend.label} backend.")
+    try:
+        workdir = settings_jobs_dir / job.id
+        workdir.mkdir(parents=True, exist_ok=True)
+        data: TrainingData = backend.prepare_training_data(prepared, options, workdir)
+        training = {**_json_safe(data.details), "files": {k: str(v) for k, v in data.files.items()}}
+        store.update_job(job.id, input_format=data.input_format.to_dict(), training=training)
+        started = backend.start_training(data, options)
+    except BaseException as exc:
+        message = error_text(exc, backend)
+        store.update_job(job.id, status=JobStatus.FAILED, error=message, finished_at=time.time())
+        store.add_event(job.id, f"Could not start: {message}", level="error")
+        raise
+    store.update_job(
+        job.id,
+        external_id=started.external_id,
+        status=started.status,
+        base_model=started.base_model or options.base_model,
+        finished_at=time.time() if started.status.is_terminal else None,
+    )
+    store.add_event(job.id, f"Started {backend.label} job {started.external_id}.")
+    return store.get_job(job.id)
+
+
+def model_ref(record: ModelRecord) -> ModelRef:
+    details: dict[str, Any] = dict(record.details)
+    if record.path:
+        details["path"] = record.path
+    if record.sha256:
+        details["sha256"] = record.sha256
+    return ModelRef(
+        id=record.id,
+        labels=LabelSet.from_names(record.labels),
+        input_format=InputFormat.from_dict(record.input_format),
+        details=details,
+    )
+
+
+def _model_from_update(store: Store, state: JobState, update: JobUpdate) -> ModelRecord:
+    job = state.record
+    labels: tuple[str, ...] = LabelSet().names
+    if job.dataset_id:
+        with contextlib.suppress(FinsentError):  # a deleted dataset folder must not lose the model
+            labels = PreparedDataset.open(store.get_dataset(job.dataset_id).directory).labels.names
+    details = {**_json_safe(state.training), **_json_safe(update.details)}
+    model_file = details.pop("model_file", None) or {}
+    details.pop("files", None)
+    return ModelRecord(
+        id=str(update.fine_tuned_model),
+        backend=job.backend,
+        job_id=job.id,
+        base_model=job.base_model,
+        labels=tuple(labels),
+        input_format=dict(state.input_format),
+        created_at=time.time(),
+        path=model_file.get("path") if isinstance(model_file, dict) else None,
+        sha256=model_file.get("sha256") if isinstance(model_file, dict) else None,
+        details=details,
+    )
+
+
+def _record_poll_problem(store: Store, job_id: str, message: str) -> None:
+    """A poll that failed is an event (once per distinct message in a row), never a crash."""
+    last = store.last_event(job_id)
+    if last is None or last.message != message:
+        store.add_event(job_id, message, level="error")
+    store.update_job(job_id, polled_at=time.time())
+
+
+def poll_once(store: Store, backend: Backend, state: JobState) -> bool:
+    """Poll the backend with the stored cursor and store what is new; True when something was stored."""
+    job = state.record
+    try:
+        update = backend.poll_job(str(job.external_id), state.poll_cursor)
+    except Exception as exc:
+        _record_poll_problem(store, job.id, f"Could not check the job: {error_text(exc, backend)}")
+        return False
+    fields: dict[str, Any] = {"status": update.status}
+    if update.progress is not None:
+        fields["progress"] = max(0.0, min(1.0, float(update.progress)))
+    if update.error:
+        fields["error"] = update.error
+    if update.fine_tuned_model:
+        fields["fine_tuned_model"] = update.fine_tuned_model
+    if update.status.is_terminal and job.finished_at is None:
+        fields["finished_at"] = time.time()
+        if update.status == JobStatus.SUCCEEDED:
+            fields["progress"] = 1.0
+    events = list(update.events)
+    if update.status != job.status:
+        events.append(JobEvent(created_at=time.time(), message=f"Status: {update.status.value}."))
+    stored = store.apply_poll(job.id, state.poll_cursor, update.cursor, events, update.metrics, fields)
+    if stored and update.status == JobStatus.SUCCEEDED:
+        if update.fine_tuned_model:
+            store.add_model(
+                _model_from_update(store, state, update), dataset_id=job.dataset_id, replace=False
+            )
+        else:
+            store.add_event(job.id, "The backend reported success but no model id.", level="warning")
+    return stored
+
+
+def evaluate_job(
+    store: Store, backend: Backend, job_id: str, on_progress: Callable[[int, int], None] | None = None
+) -> None:
+    """The core evaluation of a succeeded job's model on its validation split, run once per job."""
+    if not store.claim_evaluation(job_id):
+        return
+    job = store.get_job(job_id)
+    try:
+        if not job.fine_tuned_model or not job.dataset_id:
+            store.update_job(job_id, evaluation_state="failed: no model or no dataset")
+            return
+        dataset = store.get_dataset(job.dataset_id)
+        ref = model_ref(store.get_model(job.backend, job.fine_tuned_model))
+        store.add_event(job_id, "Evaluating the model on the validation split.")
+        record, predictions = evaluate_model(
+            backend, ref, PreparedDataset.open(dataset.directory), job_id=job_id, dataset_id=dataset.id,
+            on_progress=on_progress,
+        )  # fmt: skip
+        store.add_evaluation(record, predictions)
+        store.update_job(job_id, evaluation_state="done")
+        store.add_event(
+            job_id,
+            f"Evaluation on {record.n} validation examples: accuracy {record.accuracy:.3f},"
+            f" macro-F1 {record.macro_f1:.3f}.",
+        )
+    except Exception as exc:
+        message = error_text(exc, backend)
+        log.warning("evaluation of job %s failed: %s", job_id, message)
+        store.update_job(job_id, evaluation_state=f"failed: {message}")
+        store.add_event(job_id, f"Evaluation failed: {message}", level="error")
+
+
+def fail_if_never_started(store: Store, state: JobState) -> bool:
+    """A job with no external id whose starter has been silent for long will never start: fail it."""
+    job = state.record
+    if job.external_id or job.status.is_terminal or time.time() - job.updated_at < STALE_START_S:
+        return False
+    message = "The job never started (the process starting it stopped). Start it again."
+    store.update_job(job.id, status=JobStatus.FAILED, error=message, finished_at=time.time())
+    store.add_event(job.id, message, level="error")
+    return True

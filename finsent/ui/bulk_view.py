@@ -1,0 +1,264 @@
+"""Bulk classification on the Classify page: upload, run with live progress, results, charts, downloads.
+
+A run lives in the service's store, not in the browser: the page only remembers which run it shows, so a
+page switch or a reload finds it again in `service.bulk_runs()`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from finsent import charts
+from finsent.ui import state
+from finsent.ui.errors import reported_errors
+from finsent.ui.i18n import label_names, status_name, t
+from finsent.ui.markdown import plain
+
+BULK_TYPES = ["csv", "tsv", "txt", "xlsx", "jsonl"]
+ACTIVE = ("queued", "running")
+TABLE_ROWS_SHOWN = 2000
+_SCORE = re.compile(r"^(predicted_)*score_")
+
+
+def predicted_columns(frame: pd.DataFrame) -> tuple[str, str, list[str]]:
+    """(label column, confidence column, score columns): the service appends them after the input's own."""
+    columns = [str(c) for c in frame.columns]
+    k = 0
+    while k < len(columns) and _SCORE.match(columns[len(columns) - 1 - k]):
+        k += 1
+    if len(columns) < k + 2:
+        return "label", "confidence", []
+    return columns[-(k + 2)], columns[-(k + 1)], columns[len(columns) - k :]
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner=False)
+def _results(run_id: str, rows_done: int, status: str) -> pd.DataFrame:
+    """Results so far; (rows_done, status) in the key: new rows invalidate the cached copy."""
+    return state.get_service().bulk_results(run_id)
+
+
+def _upload_and_start(backend: str, model: str) -> None:
+    upload = st.file_uploader(
+        t("bulk.upload"),
+        type=BULK_TYPES,
+        key="cls_bulk_upload",
+        help=t("bulk.upload_help", mb=state.get_settings().max_input_mb),
+        max_upload_size=state.get_settings().max_input_mb,
+    )
+    if upload is None:
+        return
+    from finsent.reading import guess_columns
+
+    table = state.load_table(
+        upload.file_id, upload.name, None, upload.getvalue(), state.get_settings().max_input_mb
+    )
+    columns = [str(c) for c in table.frame.columns]
+    guess = guess_columns(table.frame).text
+    text_col = st.selectbox(
+        t("bulk.text_column"),
+        columns,
+        index=columns.index(guess) if guess in columns else 0,
+        key=f"cls_bulk_col_{table.sha256[:10]}",
+    )
+    rows = len(table.frame)
+    st.markdown(t("bulk.row_count", rows=f"{rows:,}", name=plain(upload.name)))
+    info = next(
+        (b for b in state.get_service().backends(api_keys=state.api_keys()) if b.name == backend), None
+    )
+    confirmed = True
+    if info is not None and info.needs_key:
+        _paid_estimate(table.frame[text_col], backend, model)
+        confirmed = st.checkbox(t("bulk.confirm_paid"), key="cls_bulk_confirm")
+    if st.button(t("bulk.start"), type="primary", disabled=not confirmed, key="cls_bulk_start"):
+        run = state.get_service().start_bulk_run(
+            backend, model, table.frame, text_col, upload.name, api_key=state.api_key(backend)
+        )
+        st.session_state["bulk_run_id"] = run.id
+        st.rerun()
+
+
+def _paid_estimate(texts: pd.Series, backend: str, model: str) -> None:
+    """Input tokens (and cost where the price list knows the model's base) before a paid run starts."""
+    from finsent import costs
+
+    counts, _exact = costs.count_tokens(texts.astype(str).tolist())
+    tokens = sum(counts)
+    record = next((m for m in state.get_service().models(backend) if m.id == model), None)
+    try:
+        price = float(costs.base_model(record.base_model)["input_per_1m"]) if record else None
+    except Exception:  # a base model missing from the price list: show the tokens only
+        price = None
+    if price is None:
+        st.info(t("bulk.cost_tokens_only", tokens=f"{tokens:,}"))
+    else:
+        st.info(t("bulk.cost", tokens=f"{tokens:,}", usd=f"{tokens / 1_000_000 * price:.4f}"))
+
+
+def _run_label(run: Any) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created_at))
+    return f"{when} · {run.source_name} · {status_name(run.status)} · {run.rows_done:,}/{run.rows_total:,}"
+
+
+def _progress(run_id: str) -> None:
+    """Live progress of a running run; refreshes itself, not the page, and reruns the page when it ends."""
+
+    @st.fragment(run_every=1.0)
+    def panel() -> None:
+        run = state.get_service().bulk_run(run_id)
+        total = max(run.rows_total, 1)
+        st.progress(min(run.rows_done / total, 1.0), text=_progress_text(run))
+        if st.button(t("bulk.cancel"), icon=":material/stop_circle:", key="cls_bulk_cancel"):
+            state.get_service().cancel_bulk_run(run_id)
+            st.rerun()
+        if run.status not in ACTIVE:
+            st.rerun()
+
+    panel()
+
+
+def _progress_text(run: Any) -> str:
+    rate = f"{run.rate:,.0f}" if run.rate else "–"
+    eta = f"{run.eta_seconds:,.0f}" if run.eta_seconds is not None else "–"
+    return t("bulk.progress", done=f"{run.rows_done:,}", total=f"{run.rows_total:,}", rate=rate, eta=eta)
+
+
+def _filters(frame: pd.DataFrame, label_col: str, conf_col: str) -> pd.DataFrame:
+    labels = sorted(frame[label_col].dropna().astype(str).unique().tolist())
+    a, b, c = st.columns([2, 1, 2])
+    chosen = a.multiselect(
+        t("bulk.filter_labels"), labels, default=labels, format_func=lambda v: label_names([v])[v]
+    )
+    low = b.slider(t("bulk.filter_confidence"), 0.0, 1.0, 0.0, 0.05, key="cls_bulk_minconf")
+    needle = c.text_input(t("bulk.filter_text"), key="cls_bulk_search")
+    mask = frame[label_col].astype(str).isin(chosen) & (frame[conf_col].fillna(0) >= low)
+    if needle:
+        mask &= (
+            frame.astype(str).apply(lambda col: col.str.contains(needle, case=False, regex=False)).any(axis=1)
+        )
+    return frame.loc[mask]
+
+
+def _charts(frame: pd.DataFrame, label_col: str, conf_col: str, order: list[str]) -> None:
+    names = label_names([*order, *frame[label_col].astype(str).unique()])
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**{t('bulk.distribution')}**")
+        counts = charts.count_labels(frame[label_col], order=order)
+        st.altair_chart(
+            charts.prediction_distribution(
+                counts, label_title=t("chart.label"), count_title=t("chart.count"), order=order, names=names
+            ),
+            width="stretch",
+        )
+    with right:
+        st.markdown(f"**{t('bulk.histogram')}**")
+        bins = charts.confidence_bins(frame[conf_col], frame[label_col])
+        st.altair_chart(
+            charts.confidence_histogram(
+                bins,
+                confidence_title=t("chart.confidence"),
+                count_title=t("chart.count"),
+                label_title=t("chart.label"),
+                order=order,
+                names=names,
+            ),
+            width="stretch",
+        )
+
+
+def _downloads(run: Any, frame: pd.DataFrame) -> None:
+    from finsent.export import to_csv_bytes, to_xlsx_bytes
+
+    stem = re.sub(r"[^\w.-]+", "_", run.source_name.rsplit(".", 1)[0]) or "finsent"
+    a, b = st.columns(2)
+    a.download_button(
+        t("bulk.download_csv"),
+        data=lambda: to_csv_bytes(frame),
+        file_name=f"{stem}.finsent.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+        key="cls_bulk_dl_csv",
+    )
+    from finsent.export import XLSX_MAX_ROWS
+
+    if len(frame) > XLSX_MAX_ROWS:
+        b.caption(t("bulk.xlsx_too_big"))
+        return
+    b.download_button(
+        t("bulk.download_xlsx"),
+        data=lambda: to_xlsx_bytes(frame),
+        file_name=f"{stem}.finsent.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        on_click="ignore",
+        icon=":material/download:",
+        key="cls_bulk_dl_xlsx",
+    )
+
+
+def _results_panel(run: Any) -> None:
+    if run.status in ACTIVE:
+        _progress(run.id)
+    else:
+        st.caption(_progress_text(run))
+    if run.status == "failed" and run.error:
+        st.error(t("bulk.failed", error=plain(run.error)))
+    elif run.status in ("cancelled", "interrupted"):
+        st.warning(t("bulk.partial", status=status_name(run.status), done=f"{run.rows_done:,}"))
+    frame = _results(run.id, run.rows_done, run.status)
+    if frame.empty:
+        st.caption(t("bulk.no_results_yet"))
+        return
+    label_col, conf_col, score_cols = predicted_columns(frame)
+    order = [c.split("score_", 1)[1] for c in score_cols]
+    _charts(frame, label_col, conf_col, order)
+    shown = _filters(frame, label_col, conf_col)
+    st.caption(
+        t("bulk.table_caption", shown=f"{min(len(shown), TABLE_ROWS_SHOWN):,}", total=f"{len(shown):,}")
+    )
+    st.dataframe(
+        shown.head(TABLE_ROWS_SHOWN),
+        width="stretch",
+        column_config={
+            conf_col: st.column_config.ProgressColumn(t("chart.confidence"), min_value=0, max_value=1)
+        },
+    )
+    if run.status not in ACTIVE:
+        _downloads(run, frame)
+
+
+def _picked() -> None:
+    st.session_state["bulk_run_id"] = st.session_state["cls_bulk_pick"]
+
+
+def render_bulk(backend: str, model: str) -> None:
+    st.caption(t("bulk.intro"))
+    with reported_errors():
+        _upload_and_start(backend, model)
+    runs = sorted(state.get_service().bulk_runs(), key=lambda r: r.created_at, reverse=True)
+    if not runs:
+        return
+    st.divider()
+    st.subheader(t("bulk.runs"))
+    ids = [r.id for r in runs]
+    current = st.session_state.get("bulk_run_id")
+    if st.session_state.get("cls_bulk_pick") not in ids or (
+        current in ids and current != st.session_state.get("cls_bulk_pick")
+    ):
+        st.session_state["cls_bulk_pick"] = current if current in ids else ids[0]
+    by_id = {r.id: r for r in runs}
+    chosen = st.selectbox(
+        t("bulk.pick_run"),
+        ids,
+        format_func=lambda i: _run_label(by_id[i]),
+        key="cls_bulk_pick",
+        on_change=_picked,
+    )
+    st.session_state["bulk_run_id"] = chosen
+    with reported_errors():
+        _results_panel(state.get_service().bulk_run(chosen))

@@ -1,0 +1,174 @@
+"""One training job on the Monitor page: status, progress, curves, events, final metrics, cancel.
+
+`render_job` draws the panel; `live_job` wraps it in a fragment that polls the backend every few seconds
+(only that panel reruns, not the page) and reruns the page once the job has ended.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from finsent import charts
+from finsent.ui import state
+from finsent.ui.errors import reported_errors
+from finsent.ui.i18n import label_names, status_name, t
+from finsent.ui.markdown import plain
+
+POLL_SECONDS = 2.0
+STATUS_BADGES = {
+    "validating_files": ("blue", ":material/fact_check:"),
+    "queued": ("gray", ":material/schedule:"),
+    "running": ("blue", ":material/autorenew:"),
+    "paused": ("orange", ":material/pause:"),
+    "succeeded": ("green", ":material/check_circle:"),
+    "failed": ("red", ":material/error:"),
+    "cancelled": ("gray", ":material/cancel:"),
+    "interrupted": ("orange", ":material/warning:"),
+}
+STATUS_MARKS = {"succeeded": "✅", "failed": "❌", "cancelled": "⏹", "interrupted": "⚠️", "running": "⏳"}
+
+
+def status_value(status: Any) -> str:
+    return str(getattr(status, "value", status))
+
+
+def is_terminal(status: Any) -> bool:
+    return status_value(status) in ("succeeded", "failed", "cancelled", "interrupted")
+
+
+def status_badge(status: Any) -> None:
+    value = status_value(status)
+    colour, icon = STATUS_BADGES.get(value, ("gray", ":material/help:"))
+    st.badge(status_name(value), color=colour, icon=icon)  # type: ignore[arg-type]
+
+
+def status_text(status: Any) -> str:
+    value = status_value(status)
+    return f"{STATUS_MARKS.get(value, '•')} {status_name(value)}"
+
+
+def curve_charts(metrics: pd.DataFrame, key: str) -> None:
+    """Accuracy and loss curves (train and validation) side by side."""
+    if metrics is None or metrics.empty:
+        st.caption(t("monitor.no_metrics"))
+        return
+    series = {"train": t("split.train"), "valid": t("split.valid")}
+    left, right = st.columns(2)
+    for col, metric in ((left, "accuracy"), (right, "loss")):
+        with col:
+            st.markdown(f"**{t(f'chart.{metric}_curve')}**")
+            st.altair_chart(
+                charts.metric_curve(
+                    metrics,
+                    metric,
+                    step_title=t("chart.step"),
+                    value_title=t(f"chart.{metric}"),
+                    series_title=t("chart.series"),
+                    series_names=series,
+                ),
+                width="stretch",
+                key=f"{key}_{metric}",
+            )
+
+
+def final_metrics(evaluation: Any) -> None:
+    a, b, c = st.columns(3)
+    a.metric(t("eval.accuracy"), f"{evaluation.accuracy:.1%}")
+    b.metric(t("eval.macro_f1"), f"{evaluation.macro_f1:.3f}")
+    c.metric(t("eval.examples"), f"{evaluation.n:,}")
+    st.dataframe(per_class_table(evaluation), width="stretch")
+
+
+def per_class_table(evaluation: Any) -> pd.DataFrame:
+    names = label_names(evaluation.per_class)
+    rows = {
+        names[label]: {
+            t("eval.precision"): round(float(s.get("precision", 0.0)), 3),
+            t("eval.recall"): round(float(s.get("recall", 0.0)), 3),
+            t("eval.f1"): round(float(s.get("f1", 0.0)), 3),
+            t("eval.support"): int(s.get("support", 0)),
+        }
+        for label, s in evaluation.per_class.items()
+    }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = t("chart.label")
+    return frame
+
+
+def events_table(events: list[Any]) -> pd.DataFrame:
+    rows = [
+        {
+            t("monitor.event_time"): time.strftime("%H:%M:%S", time.localtime(e.created_at)),
+            t("monitor.event_level"): e.level,
+            t("monitor.event_message"): e.message,
+        }
+        for e in reversed(events)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _use_model(job: Any) -> None:
+    state.request_widget_value("backend", job.backend)
+    state.request_widget_value("model_id", job.fine_tuned_model)
+
+
+def render_job(job: Any) -> None:
+    service = state.get_service()
+    head, actions = st.columns([3, 1])
+    with head:
+        st.markdown(f"#### {plain(job.id)}")
+        status_badge(job.status)
+        st.caption(
+            t(
+                "monitor.job_caption",
+                backend=job.backend,
+                model=plain(job.base_model),
+                external=job.external_id or "–",
+            )
+        )
+    with actions:
+        if not is_terminal(job.status) and st.button(
+            t("monitor.cancel"), icon=":material/stop_circle:", key=f"mon_cancel_{job.id}"
+        ):
+            with reported_errors():
+                service.cancel_job(job.id, api_key=state.api_key(job.backend))
+                st.rerun()
+        if status_value(job.status) == "succeeded" and job.fine_tuned_model:
+            st.button(t("monitor.use_model"), on_click=_use_model, args=(job,), key=f"mon_use_{job.id}")
+    if job.progress is not None:
+        st.progress(
+            min(max(float(job.progress), 0.0), 1.0), text=t("monitor.progress", pct=f"{job.progress:.0%}")
+        )
+    if job.error:
+        st.error(t("monitor.job_error", error=plain(job.error)))
+    if job.fine_tuned_model:
+        st.success(t("monitor.model_ready", model=plain(job.fine_tuned_model)))
+    curve_charts(service.job_metrics(job.id), key=f"mon_curve_{job.id}")
+    evaluation = service.evaluation(job.id)
+    if evaluation is not None:
+        st.markdown(f"**{t('monitor.final_metrics')}**")
+        final_metrics(evaluation)
+    with st.expander(t("monitor.events"), expanded=not is_terminal(job.status)):
+        events = service.job_events(job.id)
+        if events:
+            st.dataframe(events_table(events), hide_index=True, width="stretch", height=240)
+        else:
+            st.caption(t("monitor.no_events"))
+
+
+def live_job(job_id: str, backend: str) -> None:
+    """The selected job, refreshed from its backend every POLL_SECONDS while it runs."""
+
+    @st.fragment(run_every=POLL_SECONDS)
+    def panel() -> None:
+        with reported_errors():
+            job = state.get_service().refresh_job(job_id, api_key=state.api_key(backend))
+            render_job(job)
+            if is_terminal(job.status):
+                st.rerun()  # the whole page: the job list's badge changes and the polling stops
+
+    panel()

@@ -1,0 +1,129 @@
+"""A prepared dataset on the Data page: train/valid label counts, token and cost estimate, file downloads."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from finsent import charts
+from finsent.ui import state
+from finsent.ui.errors import reported_errors
+from finsent.ui.i18n import label_names, t
+from finsent.ui.markdown import plain
+
+MIME = {".csv": "text/csv", ".jsonl": "application/jsonl", ".json": "application/json", ".txt": "text/plain"}
+
+
+def zip_directory(directory: Path) -> bytes:
+    """Every file of a prepared directory in one zip (deterministic order)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in directory.iterdir() if p.is_file()):
+            archive.write(path, arcname=path.name)
+    return buffer.getvalue()
+
+
+def _reader(path: Path) -> Callable[[], bytes]:
+    # Deferred: the bytes are read only when the user clicks, not on every rerun.
+    return path.read_bytes
+
+
+def _split_chart(record: Any) -> None:
+    counts = (record.manifest or {}).get("counts") or {}
+    splits = {split: dict(counts.get(split) or {}) for split in ("train", "valid") if split in counts}
+    if not splits:
+        return
+    labels = list(((record.manifest or {}).get("labels") or {}).get("names") or [])
+    st.altair_chart(
+        charts.split_distribution(
+            splits,
+            label_title=t("chart.label"),
+            count_title=t("chart.count"),
+            split_title=t("chart.split"),
+            split_names={"train": t("split.train"), "valid": t("split.valid")},
+            order=labels,
+            names=label_names(labels),
+        ),
+        width="stretch",
+    )
+
+
+def cost_rows(dataset: Any, epochs: int = 3) -> pd.DataFrame:
+    """Training tokens and estimated cost for every priced (paid) base model, cheapest first."""
+    from finsent.costs import estimate_all
+
+    return pd.DataFrame(
+        [
+            {
+                t("cost.model"): e.base_model,
+                t("cost.tokens"): int(e.total_tokens),
+                t("cost.usd"): round(float(e.usd), 4),
+                t("cost.exact"): t("cost.exact_yes") if e.exact else t("cost.exact_no"),
+            }
+            for e in estimate_all(dataset, epochs)
+        ]
+    )
+
+
+def _costs(record: Any) -> None:
+    from finsent.dataset import PreparedDataset
+
+    dataset = PreparedDataset.open(record.directory)
+    epochs = st.number_input(t("cost.epochs"), 1, 50, 3, key="data_cost_epochs")
+    table = cost_rows(dataset, int(epochs))
+    if table.empty:
+        st.caption(t("cost.none"))
+        return
+    st.dataframe(table, hide_index=True, width="stretch")
+    from finsent.costs import prices_as_of
+
+    st.caption(t("cost.note", date=prices_as_of()))
+
+
+def _downloads(record: Any) -> None:
+    directory = Path(record.directory)
+    files = sorted(p for p in directory.iterdir() if p.is_file())
+    st.download_button(
+        t("data.download_all"),
+        data=lambda: zip_directory(directory),
+        file_name=f"{record.id}.zip",
+        mime="application/zip",
+        on_click="ignore",
+        icon=":material/folder_zip:",
+        key="data_dl_zip",
+    )
+    cols = st.columns(3)
+    for i, path in enumerate(files):
+        cols[i % 3].download_button(
+            path.name,
+            data=_reader(path),
+            file_name=path.name,
+            mime=MIME.get(path.suffix, "application/octet-stream"),
+            on_click="ignore",
+            key=f"data_dl_{path.name}",
+        )
+
+
+def render_prepared(record: Any) -> None:
+    st.divider()
+    st.subheader(t("data.prepared_title", name=plain(record.name)))
+    st.caption(
+        t("data.prepared_caption", id=record.id, rows=f"{record.rows:,}", directory=plain(record.directory))
+    )
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(f"**{t('data.split_distribution')}**")
+        _split_chart(record)
+    with right:
+        st.markdown(f"**{t('data.cost_title')}**")
+        with reported_errors():
+            _costs(record)
+    st.markdown(f"**{t('data.downloads')}**")
+    _downloads(record)
+    st.page_link(state.page_file("train"), label=t("data.go_train"), icon=":material/arrow_forward:")

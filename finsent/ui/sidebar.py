@@ -1,0 +1,161 @@
+"""The sidebar every page shares: language, backend (with why one is unavailable), model, API key.
+
+A key typed here stays in this browser session's state only: it is passed per call to the service and never
+written to disk, the database, logs or exports. It is shown masked as its last four characters.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+from finsent.ui import state
+from finsent.ui.errors import reported_errors
+from finsent.ui.i18n import LANGUAGE_NAMES, LANGUAGES, t
+
+KEY_INPUT = "sb_key_input"
+
+
+def masked(key: str) -> str:
+    """Only the last four characters of a key are ever shown."""
+    return "••••" + key[-4:] if len(key) > 4 else "••••"
+
+
+def key_configured(info: Any) -> bool:
+    """A key from the environment or .streamlit/secrets.toml (whose top-level keys land in os.environ)."""
+    env = getattr(info, "key_env_var", None)
+    return bool(env and os.environ.get(env))
+
+
+def _store_key(backend: str) -> None:
+    """on_change of the key field: move the key into the session's key store and empty the field."""
+    value = str(st.session_state.get(KEY_INPUT) or "").strip()
+    if value:
+        keys = dict(st.session_state.get("api_keys") or {})
+        keys[backend] = value
+        st.session_state["api_keys"] = keys
+    st.session_state[KEY_INPUT] = ""
+
+
+def _forget_key(backend: str) -> None:
+    keys = dict(st.session_state.get("api_keys") or {})
+    keys.pop(backend, None)
+    st.session_state["api_keys"] = keys
+
+
+def _language_switch() -> None:
+    st.radio(
+        t("sidebar.language"),
+        list(LANGUAGES),
+        key="lang",
+        format_func=lambda code: LANGUAGE_NAMES[code],
+        horizontal=True,
+    )
+    # Keep the URL in step so a reload (or a shared link) opens in the same language.
+    if st.query_params.get("lang") != st.session_state["lang"]:
+        st.query_params["lang"] = st.session_state["lang"]
+
+
+def _backend_label(infos: Sequence[Any], name: str) -> str:
+    info = next((i for i in infos if i.name == name), None)
+    if info is None:
+        return name
+    text = str(getattr(info, "label", "") or name)
+    return text if info.available else f"{text} — {t('sidebar.unavailable_short')}"
+
+
+def _pick_backend(infos: Sequence[Any]) -> Any | None:
+    names = [info.name for info in infos]
+    if not names:
+        st.warning(t("sidebar.no_backends"))
+        return None
+    state.apply_pending("backend")
+    if st.session_state.get("backend") not in names:
+        wanted = state.get_settings().default_backend
+        available = [i.name for i in infos if i.available]
+        st.session_state["backend"] = wanted if wanted in names else (available or names)[0]
+    name = st.selectbox(
+        t("sidebar.backend"),
+        names,
+        key="backend",
+        format_func=lambda n: _backend_label(infos, n),
+        help=t("sidebar.backend_help"),
+    )
+    info = next(i for i in infos if i.name == name)
+    if getattr(info, "description", ""):
+        st.caption(
+            t(f"backend.{name}.description") if _known(f"backend.{name}.description") else info.description
+        )
+    return info
+
+
+def _known(key: str) -> bool:
+    from finsent.ui.i18n import has
+
+    return has(key)
+
+
+def _key_field(info: Any) -> None:
+    if not getattr(info, "needs_key", False) or key_configured(info):
+        return
+    session_key = state.api_key(info.name)
+    if session_key:
+        st.caption(t("sidebar.key_in_use", masked=masked(session_key)))
+        st.button(t("sidebar.forget_key"), on_click=_forget_key, args=(info.name,), key="sb_forget_key")
+        return
+    st.text_input(
+        t("sidebar.api_key", env=info.key_env_var or "API key"),
+        type="password",
+        key=KEY_INPUT,
+        on_change=_store_key,
+        args=(info.name,),
+        help=t("sidebar.api_key_help"),
+        placeholder="sk-...",
+    )
+
+
+def _model_text(models: Sequence[Any], model_id: str) -> str:
+    record = next((m for m in models if m.id == model_id), None)
+    if record is None or not record.base_model:
+        return model_id
+    return f"{model_id} ({record.base_model})"
+
+
+def _pick_model(backend: str) -> None:
+    models = sorted(state.get_service().models(backend), key=lambda m: m.created_at, reverse=True)
+    ids = [m.id for m in models]
+    if not ids:
+        st.caption(t("sidebar.no_models"))
+        return
+    state.apply_pending("model_id")
+    if st.session_state.get("model_id") not in ids:
+        st.session_state["model_id"] = ids[0]
+    st.selectbox(
+        t("sidebar.model"),
+        ids,
+        key="model_id",
+        format_func=lambda m: _model_text(models, m),
+        help=t("sidebar.model_help"),
+    )
+
+
+def render_sidebar() -> None:
+    with st.sidebar:
+        _language_switch()
+        st.divider()
+        with reported_errors():
+            service = state.get_service()
+            infos = service.backends(api_keys=state.api_keys())
+            info = _pick_backend(infos)
+            if info is not None:
+                if not info.available and not (info.needs_key and not key_configured(info)):
+                    st.warning(t("sidebar.unavailable", reason=info.reason or "-"))
+                elif not info.available:
+                    st.info(t("sidebar.needs_key", env=info.key_env_var or "API key"))
+                _key_field(info)
+                _pick_model(info.name)
+            for problem in service.plugin_problems():
+                st.warning(t("sidebar.plugin_problem", problem=problem), icon=":material/extension:")

@@ -1,0 +1,117 @@
+"""Session state, the cached service and cached data. Nothing heavy runs at import time.
+
+Global keys are initialised once with `setdefault` in `init_session`; page-only keys carry the page's prefix
+(data_, train_, mon_, eval_, cls_). The service is one `st.cache_resource` shared by every browser session,
+so nothing per-user (API keys above all) ever goes into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from finsent.settings import Settings
+
+if TYPE_CHECKING:
+    from finsent.reading import LoadedTable
+    from finsent.service import FinsentService
+
+#: global session keys and their first values
+GLOBAL_DEFAULTS: Mapping[str, Any] = {
+    "backend": None,  # the sidebar's backend picker (widget key)
+    "model_id": None,  # the sidebar's model picker (widget key)
+    "api_keys": {},  # backend name -> key typed in this session; never written anywhere
+    "dataset_id": None,  # the dataset the Train page starts from (last one prepared)
+    "job_id": None,  # the job the Monitor page follows
+    "bulk_run_id": None,  # the bulk run the Classify page shows
+}
+#: set by pages to change a sidebar widget's value on the next run (a widget's key cannot be set after it is drawn)
+PENDING_PREFIX = "pending_"
+
+
+def init_session(default_lang: str) -> None:
+    for key, value in GLOBAL_DEFAULTS.items():
+        st.session_state.setdefault(key, dict(value) if isinstance(value, dict) else value)
+    st.session_state.setdefault("lang", default_lang)
+
+
+def request_widget_value(key: str, value: Any) -> None:
+    """Ask the sidebar to set widget `key` to `value` before it draws it on the next run."""
+    st.session_state[PENDING_PREFIX + key] = value
+
+
+def apply_pending(key: str) -> None:
+    pending = PENDING_PREFIX + key
+    if pending in st.session_state:
+        st.session_state[key] = st.session_state.pop(pending)
+
+
+@st.cache_resource(show_spinner=False)
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+@st.cache_resource(show_spinner=False)
+def get_service() -> FinsentService:
+    """One service per server process: it is thread-safe and keeps no per-user state."""
+    from finsent.service import FinsentService  # imported on first use: keeps the app's import light
+
+    return FinsentService(get_settings())
+
+
+def current_backend() -> str | None:
+    value = st.session_state.get("backend")
+    return str(value) if value else None
+
+
+def current_model() -> str | None:
+    value = st.session_state.get("model_id")
+    return str(value) if value else None
+
+
+def api_key(backend: str | None) -> str | None:
+    """The key typed in the sidebar for `backend` this session, if any (configured keys come from env)."""
+    if not backend:
+        return None
+    keys = st.session_state.get("api_keys") or {}
+    return keys.get(backend) or None
+
+
+def api_keys() -> dict[str, str]:
+    return {name: key for name, key in (st.session_state.get("api_keys") or {}).items() if key}
+
+
+# -- cached data ------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=3600, max_entries=6, show_spinner=False)
+def load_table(file_id: str, name: str, sheet: str | None, _data: bytes, max_mb: int) -> LoadedTable:
+    """Read an upload once per (file, sheet); `file_id` stands for the bytes so they are not hashed on reruns."""
+    from finsent.reading import read_table
+
+    return read_table(_data, name, sheet=sheet, max_mb=max_mb)
+
+
+@st.cache_data(ttl=3600, max_entries=4, show_spinner=False)
+def load_path(path: str, mtime: float, sheet: str | None, max_mb: int) -> LoadedTable:
+    """Read a file on disk (bundled sample, downloaded corpus); `mtime` invalidates the entry on change."""
+    from finsent.reading import read_table
+
+    return read_table(Path(path), Path(path).name, sheet=sheet, max_mb=max_mb)
+
+
+# -- navigation -------------------------------------------------------------------------------------
+
+VIEWS_DIR = Path(__file__).resolve().parent / "views"
+
+
+def page_file(name: str) -> str:
+    """The page module for `name` ("data", "train", ...), as st.switch_page and st.page_link want it."""
+    return str(VIEWS_DIR / f"{name}.py")
+
+
+def go_to(name: str) -> None:
+    st.switch_page(page_file(name))

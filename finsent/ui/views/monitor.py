@@ -1,0 +1,102 @@
+"""Monitor page: every job of every backend, newest first; the selected one live; attach a job by id."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from finsent.ui import state
+from finsent.ui.errors import reported_errors
+from finsent.ui.i18n import t
+from finsent.ui.job_view import is_terminal, live_job, render_job, status_text
+
+
+def _jobs_table(jobs: list[Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                t("monitor.col_id"): j.id,
+                t("monitor.col_status"): status_text(j.status),
+                t("monitor.col_backend"): j.backend,
+                t("monitor.col_base_model"): j.base_model,
+                t("monitor.col_created"): time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at)),
+                t("monitor.col_model"): j.fine_tuned_model or "",
+            }
+            for j in jobs
+        ]
+    )
+
+
+def _attach() -> None:
+    service = state.get_service()
+    infos = [b for b in service.backends(api_keys=state.api_keys()) if "attach" in _capabilities(b)]
+    with st.expander(t("monitor.attach"), icon=":material/link:"):
+        if not infos:
+            st.caption(t("monitor.attach_none"))
+            return
+        with st.form("mon_attach_form"):
+            names = [b.name for b in infos]
+            backend = st.selectbox(t("monitor.attach_backend"), names, key="mon_attach_backend")
+            external = st.text_input(
+                t("monitor.attach_id"), key="mon_attach_id", help=t("monitor.attach_help")
+            )
+            submitted = st.form_submit_button(t("monitor.attach_submit"))
+        if submitted:
+            if not external.strip():
+                st.warning(t("monitor.attach_empty"))
+                return
+            with reported_errors():
+                job = service.attach_job(backend, external.strip(), api_key=state.api_key(backend))
+                st.session_state["job_id"] = job.id
+                st.rerun()
+
+
+def _capabilities(info: Any) -> set[str]:
+    return {str(getattr(c, "value", c)) for c in (getattr(info, "capabilities", ()) or ())}
+
+
+def _picked() -> None:
+    st.session_state["job_id"] = st.session_state["mon_pick"]
+
+
+def main() -> None:
+    st.title(t("monitor.title"))
+    with reported_errors():
+        _attach()
+        jobs = state.get_service().jobs()
+        if not jobs:
+            st.info(t("monitor.no_jobs"))
+            st.page_link(
+                state.page_file("train"), label=t("monitor.go_train"), icon=":material/model_training:"
+            )
+            return
+        st.dataframe(
+            _jobs_table(jobs), hide_index=True, width="stretch", height=min(38 + 35 * len(jobs), 260)
+        )
+        ids = [j.id for j in jobs]
+        by_id = {j.id: j for j in jobs}
+        wanted = st.session_state.get("job_id")
+        if st.session_state.get("mon_pick") not in ids or (
+            wanted in ids and wanted != st.session_state["mon_pick"]
+        ):
+            st.session_state["mon_pick"] = wanted if wanted in ids else ids[0]
+        job_id = st.selectbox(
+            t("monitor.pick"),
+            ids,
+            format_func=lambda i: f"{i} · {status_text(by_id[i].status)}",
+            key="mon_pick",
+            on_change=_picked,
+        )
+        st.session_state["job_id"] = job_id
+        st.divider()
+        job = by_id[job_id]
+        if is_terminal(job.status):
+            render_job(job)
+        else:
+            live_job(job_id, job.backend)
+
+
+main()

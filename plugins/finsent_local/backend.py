@@ -1,0 +1,312 @@
+"""The local backend: real learning on the CPU with scikit-learn, offline, the default.
+
+Training runs in a worker process (`finsent_local.worker`) that reports through its job folder, so any
+process can poll the job and a worker that died is noticed (status `interrupted`). The trained model is
+one `.npz` file of plain arrays under FINSENT_HOME/models/<model id>/, loaded only after its checksum
+matches the one recorded at training time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from finsent.backend import (
+    Backend,
+    BackendOptions,
+    BaseModelInfo,
+    Capability,
+    JobStatus,
+    JobUpdate,
+    ModelInfo,
+    ModelRef,
+    Prediction,
+    StartedJob,
+    TrainingData,
+)
+from finsent.dataset import PreparedDataset
+from finsent.errors import DataError, InputError, NotFoundError
+
+from finsent_local.jobfiles import LOG, JobFolder, process_alive
+from finsent_local.model_file import MODEL_FILE_NAME, ModelFileError, load_model
+from finsent_local.training import TrainingPlan
+
+#: Popen handles of workers this process started, so finished ones are reaped (no zombies)
+_children: dict[str, subprocess.Popen[bytes]] = {}
+#: how long `cancel_job` waits for the worker to record the cancellation before killing it
+CANCEL_GRACE_SECONDS = 5.0
+
+
+class LocalOptions(BackendOptions):
+    """Options of the local backend."""
+
+    base_model: Literal["tfidf-logreg", "tfidf-kiwi-logreg"] = Field(
+        "tfidf-logreg",
+        description="Features: character + word n-grams (fast), or character n-grams + Korean morphemes (kiwipiepy).",
+    )
+    epochs: int = Field(20, ge=1, le=100, description="Passes of stochastic gradient descent over the training split.")
+    alpha: float = Field(
+        3e-5, gt=0.0, le=0.1, description="L2 regularisation strength (smaller fits the training data more closely)."
+    )
+    class_weight: Literal["balanced", "none"] = Field(
+        "balanced", description="Weigh rare labels up so each label counts equally, or not at all."
+    )
+    char_ngram_max: int | None = Field(
+        None, ge=2, le=6, description="Longest character n-gram (default: 4, or 5 with morphemes)."
+    )
+    epoch_delay_seconds: float = Field(
+        0.0, ge=0.0, le=60.0, description="Pause after each epoch, to watch (or test) a slow job."
+    )
+
+
+class LocalBackend(Backend):
+    name = "local"
+    label = "Local (scikit-learn, CPU)"
+    description = (
+        "Trains a calibrated linear classifier on character and word n-grams on this computer. "
+        "Offline, no key, a few seconds per thousand rows."
+    )
+    capabilities = frozenset({Capability.TRAIN, Capability.CANCEL, Capability.CLASSIFY, Capability.ATTACH})
+    Options = LocalOptions
+    classify_batch_size = 5000
+
+    @property
+    def jobs_dir(self) -> Path:
+        path = self.context.workdir(self.name) / "jobs"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def base_models(self) -> list[BaseModelInfo]:
+        return [
+            BaseModelInfo("tfidf-logreg", "TF-IDF character + word n-grams, NB-weighted logistic model"),
+            BaseModelInfo(
+                "tfidf-kiwi-logreg",
+                "TF-IDF character n-grams + Korean morphemes (kiwipiepy), NB-weighted logistic model",
+                description="Slower to classify: every text goes through the morphological analyser.",
+            ),
+        ]
+
+    # -- 1. data preparation ------------------------------------------------------------------
+    def prepare_training_data(
+        self, dataset: PreparedDataset, options: BackendOptions, workdir: Path
+    ) -> TrainingData:
+        self._options(options)
+        train = dataset.path("train")
+        if not train.is_file():
+            raise DataError(
+                f"The prepared dataset {dataset.directory} has no train.csv.",
+                hint="Prepare the data again with `finsent prepare`.",
+                ko=f"준비된 데이터셋 {dataset.directory} 에 train.csv 가 없습니다.",
+                hint_ko="`finsent prepare` 로 데이터를 다시 준비하세요.",
+            )
+        workdir.mkdir(parents=True, exist_ok=True)
+        files = {"train": Path(shutil.copyfile(train, workdir / "train.csv"))}
+        if dataset.path("valid").is_file():
+            files["valid"] = Path(shutil.copyfile(dataset.path("valid"), workdir / "valid.csv"))
+        # The texts in train.csv are already model input (without separator) for this format.
+        return TrainingData(dataset=dataset, files=files, input_format=dataset.input_format.with_separator(""))
+
+    # -- 2. training --------------------------------------------------------------------------
+    def start_training(self, data: TrainingData, options: BackendOptions) -> StartedJob:
+        opts = self._options(options)
+        token = uuid.uuid4().hex[:12]
+        job_id, model_id = f"localjob-{token}", f"local-{token}"
+        folder = JobFolder(self.jobs_dir / job_id)
+        folder.path.mkdir(parents=True)
+        files = {split: Path(shutil.copyfile(path, folder.path / f"{split}.csv")) for split, path in data.files.items()}
+        plan = TrainingPlan(
+            base_model=opts.base_model,
+            epochs=opts.epochs,
+            alpha=opts.alpha,
+            balanced=opts.class_weight == "balanced",
+            seed=opts.seed,
+            char_ngram_max=opts.char_ngram_max,
+        )
+        folder.write_job(
+            {
+                "id": job_id,
+                "model_id": model_id,
+                "created_at": time.time(),
+                "train_csv": str(files["train"]),
+                "valid_csv": str(files["valid"]) if "valid" in files else None,
+                "labels": list(data.dataset.labels.names),
+                "input_format": data.input_format.to_dict(),
+                "plan": plan.__dict__,
+                "options": opts.model_dump(),
+                "models_dir": str(self.context.settings.models_dir),
+                "epoch_delay_seconds": opts.epoch_delay_seconds,
+            }
+        )
+        folder.write_status(status=JobStatus.VALIDATING_FILES.value, progress=0.0)
+        folder.add_event("Job created; starting the training process")
+        env = dict(os.environ)
+        plugins_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (plugins_root, env.get("PYTHONPATH", "")) if p)
+        with open(folder.path / LOG, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "finsent_local.worker", str(folder.path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                start_new_session=True,  # its own process group: cancel stops it and anything it started
+            )
+        folder.write_pid(process.pid)
+        _children[job_id] = process
+        return StartedJob(job_id, JobStatus.VALIDATING_FILES, opts.base_model)
+
+    def _options(self, options: BackendOptions) -> LocalOptions:
+        if isinstance(options, LocalOptions):
+            return options
+        try:
+            return LocalOptions.model_validate(options.model_dump())
+        except ValueError as exc:
+            raise InputError(f"Invalid options for the local backend: {exc}") from exc
+
+    # -- 3. monitoring ------------------------------------------------------------------------
+    def _folder(self, external_id: str) -> JobFolder:
+        # Job ids become folder names: accept only the shape we create, so "../x" can never escape.
+        token = external_id.removeprefix("localjob-")
+        folder = JobFolder(self.jobs_dir / external_id)
+        if token == external_id or not token.isalnum() or not (folder.path / "status.json").is_file():
+            raise NotFoundError(
+                f"Unknown local job {external_id!r}.",
+                hint="Check the job id (`finsent jobs` lists them).",
+                ko=f"알 수 없는 로컬 작업입니다: {external_id!r}.",
+                hint_ko="작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
+            )
+        return folder
+
+    def _worker_alive(self, folder: JobFolder) -> bool:
+        child = _children.get(folder.path.name)
+        if child is not None and child.poll() is not None:
+            del _children[folder.path.name]  # reaped
+        pid = folder.read_pid()
+        return pid is not None and process_alive(pid, str(folder.path))
+
+    def _settle(self, folder: JobFolder) -> dict[str, object]:
+        """The status, turning a non-final status whose worker is gone into cancelled or interrupted."""
+        status = folder.read_status()
+        if JobStatus(status["status"]).is_terminal or self._worker_alive(folder):
+            return status
+        status = folder.read_status()  # the worker may have finished between the two reads
+        if JobStatus(status["status"]).is_terminal:
+            return status
+        if folder.cancel_requested:
+            folder.add_event("The job was cancelled", "warning")
+            return folder.write_status(status=JobStatus.CANCELLED.value)
+        message = (
+            f"worker_died: the training process (pid {folder.read_pid()}) stopped without finishing "
+            "(killed, out of memory or the computer restarted). Start the training again."
+        )
+        folder.add_event(message, "error")
+        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message)
+
+    def poll_job(self, external_id: str, cursor: str | None = None) -> JobUpdate:
+        folder = self._folder(external_id)
+        status = self._settle(folder)
+        try:
+            offset = max(0, int(cursor or 0))
+        except ValueError:
+            offset = 0
+        events, metrics, offset = folder.read_progress(offset)
+        details: dict[str, object] = {}
+        model_file = status.get("model_file")
+        if isinstance(model_file, dict):
+            details["model_file"] = model_file
+        for key in ("training_seconds", "n_features", "peak_memory_mb"):
+            if key in status:
+                details[key] = status[key]
+        progress = status.get("progress")
+        error = status.get("error")
+        model = status.get("fine_tuned_model")
+        return JobUpdate(
+            status=JobStatus(status["status"]),
+            events=events,
+            metrics=metrics,
+            cursor=str(offset),
+            fine_tuned_model=str(model) if model else None,
+            error=str(error) if error else None,
+            progress=float(progress) if isinstance(progress, (int, float)) else None,
+            details=details,
+        )
+
+    def cancel_job(self, external_id: str) -> JobStatus:
+        folder = self._folder(external_id)
+        status = JobStatus(self._settle(folder)["status"])
+        if status.is_terminal:
+            return status  # nothing to cancel: it already ended
+        folder.request_cancel()
+        pid = folder.read_pid()
+        if pid is not None and self._worker_alive(folder):
+            _signal_group(pid, signal.SIGTERM)  # the worker records "cancelled" itself
+            deadline = time.monotonic() + CANCEL_GRACE_SECONDS
+            while time.monotonic() < deadline and self._worker_alive(folder):
+                time.sleep(0.05)
+            if self._worker_alive(folder):
+                _signal_group(pid, signal.SIGKILL)
+        return JobStatus(self._settle(folder)["status"])
+
+    def list_models(self) -> list[ModelInfo]:
+        models: list[ModelInfo] = []
+        for status_file in sorted(self.jobs_dir.glob("localjob-*/status.json")):
+            folder = JobFolder(status_file.parent)
+            try:
+                status, job = folder.read_status(), folder.read_job()
+            except (OSError, ValueError):
+                continue
+            if status.get("status") == JobStatus.SUCCEEDED.value and status.get("fine_tuned_model"):
+                models.append(
+                    ModelInfo(
+                        str(status["fine_tuned_model"]),
+                        base_model=str(job.get("plan", {}).get("base_model", "")),
+                        created_at=float(status.get("updated_at", 0.0)),
+                    )
+                )
+        return models
+
+    # -- 4. classification --------------------------------------------------------------------
+    def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        path = model.details.get("path")
+        if not path:
+            raise ModelFileError(
+                f"The model {model.id!r} has no model file recorded.",
+                hint="Use a model trained with the local backend (`finsent models`).",
+                ko=f"{model.id!r} 모델에 기록된 모델 파일이 없습니다.",
+                hint_ko="로컬 백엔드로 학습한 모델을 사용하세요.",
+            )
+        linear = load_model(str(path), model.details.get("sha256"), self.context.settings.models_dir)
+        inputs = [model.input_format.apply(text) for text in texts]
+        probabilities = linear.predict_proba(inputs)
+        best = probabilities.argmax(axis=1)
+        labels = linear.labels
+        return [
+            Prediction(
+                label=labels[i],
+                confidence=float(row[i]),
+                scores={name: float(p) for name, p in zip(labels, row)},
+            )
+            for i, row in zip(best.tolist(), probabilities)
+        ]
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)  # the worker leads its own session, so its group id is its pid
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+__all__ = ["MODEL_FILE_NAME", "LocalBackend", "LocalOptions"]

@@ -1,0 +1,164 @@
+"""The local model on disk: one `.npz` file of plain arrays, loaded with `allow_pickle=False`.
+
+finsent never unpickles a model. A model file holds the featurizer (settings, vocabularies, idf weights),
+one linear scorer per label and a small calibrator that turns the scores into probabilities. Loading
+checks that the file lies under FINSENT_HOME/models and that its sha256 is the one recorded when it was
+trained, so a file someone swapped or edited is refused before a single byte of it is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from finsent.atomic import atomic_write_bytes
+from finsent.errors import FinsentError, InputError, NotFoundError
+
+from finsent_local.features import Featurizer
+
+MODEL_FILE_NAME = "model.npz"
+FORMAT = "finsent-local-linear/1"
+
+
+class ModelFileError(FinsentError):
+    """A model file that finsent will not load: outside its models folder, altered, or unreadable."""
+
+    code = "model_file"
+
+
+@dataclass
+class LinearModel:
+    """Scores = X @ weights.T + bias (one column per label); probabilities = softmax(scores @ calib.T + calib_bias)."""
+
+    labels: list[str]
+    featurizer: Featurizer
+    weights: np.ndarray  # (n_labels, n_features), float32
+    bias: np.ndarray  # (n_labels,)
+    calib: np.ndarray  # (n_labels, n_labels)
+    calib_bias: np.ndarray  # (n_labels,)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        features = self.featurizer.transform(texts)
+        return np.asarray(features @ self.weights.T) + self.bias
+
+    def probabilities_from_scores(self, scores: np.ndarray) -> np.ndarray:
+        logits = scores @ self.calib.T + self.calib_bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        return self.probabilities_from_scores(self.scores(texts))
+
+    # -- file ---------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        channels, arrays = self.featurizer.to_arrays()
+        header = {"format": FORMAT, "labels": self.labels, "channels": channels, "meta": self.meta}
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+            weights=self.weights.astype(np.float32),
+            bias=self.bias.astype(np.float64),
+            calib=self.calib.astype(np.float64),
+            calib_bias=self.calib_bias.astype(np.float64),
+            **arrays,
+        )
+        return buffer.getvalue()
+
+    def save(self, path: Path) -> str:
+        """Write atomically; return the file's sha256."""
+        data = self.to_bytes()
+        atomic_write_bytes(path, data)
+        return hashlib.sha256(data).hexdigest()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LinearModel:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            header = json.loads(arrays["header"].tobytes().decode("utf-8"))
+            if header.get("format") != FORMAT:
+                raise ValueError(f"unknown model format {header.get('format')!r}")
+            return cls(
+                labels=list(header["labels"]),
+                featurizer=Featurizer.from_arrays(header["channels"], arrays),
+                weights=arrays["weights"],
+                bias=arrays["bias"],
+                calib=arrays["calib"],
+                calib_bias=arrays["calib_bias"],
+                meta=dict(header.get("meta", {})),
+            )
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_cache: dict[tuple[str, str], LinearModel] = {}
+_cache_lock = threading.Lock()
+#: models kept in memory per process (each is a few MB)
+_CACHE_SIZE = 4
+
+
+def load_model(path: Path | str, sha256: str | None, models_dir: Path) -> LinearModel:
+    """The model at `path`, if it lies under `models_dir` and has the recorded `sha256` (cached)."""
+    if not sha256:
+        raise ModelFileError(
+            f"No checksum is recorded for the model file {path}; finsent loads only model files it wrote.",
+            hint="Train the model again with the local backend.",
+            ko=f"모델 파일 {path} 의 체크섬 기록이 없습니다. finsent 는 직접 만든 모델 파일만 불러옵니다.",
+            hint_ko="로컬 백엔드로 모델을 다시 학습하세요.",
+        )
+    resolved = Path(path).expanduser().resolve()
+    root = models_dir.expanduser().resolve()
+    if not resolved.is_relative_to(root):
+        raise ModelFileError(
+            f"Refusing to load the model file {resolved}: it is outside finsent's models folder {root}.",
+            hint="finsent loads only model files it wrote under FINSENT_HOME/models.",
+            ko=f"모델 파일 {resolved} 은(는) finsent 모델 폴더({root}) 밖에 있어 불러오지 않습니다.",
+            hint_ko="finsent 는 FINSENT_HOME/models 아래에 직접 만든 모델 파일만 불러옵니다.",
+        )
+    key = (str(resolved), sha256)
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        data = resolved.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"The model file {resolved} is missing.",
+            hint="Train the model again with the local backend.",
+            ko=f"모델 파일 {resolved} 이(가) 없습니다.",
+            hint_ko="로컬 백엔드로 모델을 다시 학습하세요.",
+        ) from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ModelFileError(
+            f"The model file {resolved} has changed since it was trained (checksum mismatch); it will not be loaded.",
+            hint="Train the model again with the local backend.",
+            ko=f"모델 파일 {resolved} 이(가) 학습 후 변경되었습니다 (체크섬 불일치). 불러오지 않습니다.",
+            hint_ko="로컬 백엔드로 모델을 다시 학습하세요.",
+        )
+    try:
+        model = LinearModel.from_bytes(data)
+    except (ValueError, KeyError, OSError) as exc:
+        raise InputError(f"The model file {resolved} cannot be read: {exc}") from exc
+    with _cache_lock:
+        while len(_cache) >= _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = model
+    return model

@@ -1,0 +1,186 @@
+"""How the local backend learns: TF-IDF features, one log-loss linear scorer per label, then calibration.
+
+The scorers are trained epoch by epoch with stochastic gradient descent (`SGDClassifier.partial_fit`), so
+the curve of train/valid loss and accuracy is the real one of the model that is saved. Each label's
+scorer sees the features scaled by that label's naive-Bayes log-count ratios (NB-LR, Wang & Manning
+2012), which beats plain TF-IDF on short sentiment sentences. One-vs-rest scores are not probabilities:
+a small multinomial calibrator is fitted on out-of-fold scores of the training split (never the valid
+split) and turns them into probabilities that sum to 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.class_weight import compute_sample_weight
+
+from finsent.backend import MetricPoint
+
+from finsent_local.features import Channel, Featurizer
+from finsent_local.model_file import LinearModel
+
+#: feature channels of each base model
+BASE_MODELS: dict[str, tuple[Channel, ...]] = {
+    "tfidf-logreg": (Channel("char", 1, 4), Channel("word", 1, 2)),
+    "tfidf-kiwi-logreg": (Channel("char", 1, 5), Channel("morph", 1, 3)),
+}
+CALIBRATION_FOLDS = 3
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    base_model: str
+    epochs: int
+    alpha: float
+    balanced: bool
+    seed: int
+    char_ngram_max: int | None = None
+
+    def channels(self) -> list[Channel]:
+        channels = list(BASE_MODELS[self.base_model])
+        if self.char_ngram_max is not None:
+            channels = [
+                Channel(c.kind, min(c.ngram_min, self.char_ngram_max), self.char_ngram_max) if c.kind == "char" else c
+                for c in channels
+            ]
+        return channels
+
+
+def nb_ratios(features: sp.csr_matrix, is_label: np.ndarray, smoothing: float = 1.0) -> np.ndarray:
+    """log((share of feature f among the label's rows) / (share among the other rows)), per feature."""
+    present = features.copy()
+    present.data[:] = 1.0
+    inside = smoothing + np.asarray(present[is_label].sum(axis=0)).ravel()
+    outside = smoothing + np.asarray(present[~is_label].sum(axis=0)).ravel()
+    return np.log((inside / inside.sum()) / (outside / outside.sum())).astype(np.float32)
+
+
+class OneVsRestSGD:
+    """One NB-scaled log-loss SGD scorer per label, trainable one epoch at a time."""
+
+    def __init__(self, features: sp.csr_matrix, y: np.ndarray, labels: Sequence[str], plan: TrainingPlan) -> None:
+        self.labels = list(labels)
+        self.y = y
+        self.ratios = [nb_ratios(features, y == i) for i in range(len(self.labels))]
+        self.scaled = [features.multiply(r).tocsr() for r in self.ratios]
+        self.weights = compute_sample_weight("balanced", y) if plan.balanced else np.ones(len(y))
+        self.models = [
+            SGDClassifier(loss="log_loss", alpha=plan.alpha, average=True, random_state=plan.seed + i)
+            for i in range(len(self.labels))
+        ]
+        self.rng = np.random.default_rng(plan.seed)
+
+    def epoch(self) -> None:
+        order = self.rng.permutation(len(self.y))
+        for i, model in enumerate(self.models):
+            target = (self.y[order] == i).astype(int)
+            model.partial_fit(self.scaled[i][order], target, classes=[0, 1], sample_weight=self.weights[order])
+
+    def effective_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(weights, bias) for raw features: the NB scaling folds into the coefficients."""
+        weights = np.vstack([m.coef_.ravel() * r for m, r in zip(self.models, self.ratios)]).astype(np.float32)
+        bias = np.array([m.intercept_[0] for m in self.models], dtype=np.float64)
+        return weights, bias
+
+
+def _scores(features: sp.csr_matrix, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    return np.asarray(features @ weights.T) + bias
+
+
+def _curve_point(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(cross-entropy, accuracy) of the normalised one-vs-rest probabilities."""
+    prob = 1.0 / (1.0 + np.exp(-np.clip(scores, -30, 30)))
+    prob /= prob.sum(axis=1, keepdims=True)
+    loss = float(-np.mean(np.log(np.clip(prob[np.arange(len(y)), y], 1e-12, None))))
+    return loss, float(np.mean(prob.argmax(axis=1) == y))
+
+
+def fit_calibrator(scores: np.ndarray, y: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """A multinomial logistic map from one-vs-rest scores to probabilities (Platt scaling, many classes)."""
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(scores, y)
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:  # scikit-learn keeps one row for two classes: split it into two logits
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    calib = np.zeros((n_labels, n_labels))
+    # A label absent from the training split keeps a logit far below the others.
+    calib_bias = np.full(n_labels, -30.0)
+    for row, cls in enumerate(model.classes_):
+        calib[cls] = coef[row]
+        calib_bias[cls] = intercept[row]
+    return calib, calib_bias
+
+
+def _out_of_fold_scores(
+    features: sp.csr_matrix, y: np.ndarray, labels: Sequence[str], plan: TrainingPlan
+) -> np.ndarray:
+    scores = np.zeros((len(y), len(labels)))
+    smallest = int(np.bincount(y, minlength=len(labels)).min())
+    folds = max(2, min(CALIBRATION_FOLDS, smallest))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=plan.seed)
+    for fit_rows, held_rows in splitter.split(np.zeros(len(y)), y):
+        scorer = OneVsRestSGD(features[fit_rows], y[fit_rows], labels, plan)
+        for _ in range(plan.epochs):
+            scorer.epoch()
+        weights, bias = scorer.effective_weights()
+        scores[held_rows] = _scores(features[held_rows], weights, bias)
+    return scores
+
+
+def train_model(
+    train_texts: Sequence[str],
+    train_labels: Sequence[str],
+    valid_texts: Sequence[str],
+    valid_labels: Sequence[str],
+    labels: Sequence[str],
+    plan: TrainingPlan,
+    on_epoch: Callable[[MetricPoint], None],
+    on_stage: Callable[[str], None],
+) -> LinearModel:
+    """Train, reporting each epoch's metric point and each stage; returns the calibrated model."""
+    index = {name: i for i, name in enumerate(labels)}
+    y = np.array([index[label] for label in train_labels])
+    y_valid = np.array([index[label] for label in valid_labels if label in index])
+    valid_texts = [t for t, label in zip(valid_texts, valid_labels) if label in index]
+
+    featurizer = Featurizer(plan.channels())
+    features = featurizer.fit_transform(train_texts)
+    valid_features = featurizer.transform(valid_texts) if valid_texts else None
+    on_stage(f"Features: {features.shape[1]:,} TF-IDF columns from {len(train_texts):,} training texts")
+
+    scorer = OneVsRestSGD(features, y, labels, plan)
+    for epoch in range(1, plan.epochs + 1):
+        scorer.epoch()
+        weights, bias = scorer.effective_weights()
+        train_loss, train_acc = _curve_point(_scores(features, weights, bias), y)
+        valid_loss = valid_acc = None
+        if valid_features is not None:
+            valid_loss, valid_acc = _curve_point(_scores(valid_features, weights, bias), y_valid)
+        on_epoch(
+            MetricPoint(
+                step=epoch,
+                epoch=float(epoch),
+                train_loss=round(train_loss, 5),
+                train_accuracy=round(train_acc, 5),
+                valid_loss=None if valid_loss is None else round(valid_loss, 5),
+                valid_accuracy=None if valid_acc is None else round(valid_acc, 5),
+            )
+        )
+
+    on_stage(f"Calibrating probabilities on {CALIBRATION_FOLDS}-fold out-of-fold scores of the training split")
+    weights, bias = scorer.effective_weights()
+    calib, calib_bias = fit_calibrator(_out_of_fold_scores(features, y, labels, plan), y, len(labels))
+    return LinearModel(
+        labels=list(labels),
+        featurizer=featurizer,
+        weights=weights,
+        bias=bias,
+        calib=calib,
+        calib_bias=calib_bias,
+        meta={"base_model": plan.base_model, "epochs": plan.epochs, "alpha": plan.alpha, "n_train": len(y)},
+    )

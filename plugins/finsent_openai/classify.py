@@ -1,0 +1,235 @@
+"""Classification through the OpenAI API, many requests in flight.
+
+Completion models: many prompts per request (`prompt` accepts a list, answers come back by index),
+max_tokens=1, temperature=0, logprobs, and a logit_bias limited to the first token of each label when
+the tokenizer is available offline. Chat models: one request per text with logprobs + top_logprobs.
+Retries (429 with Retry-After, 5xx, dropped connections, with backoff) are the SDK's; what is left after
+them is a typed finsent error for the whole call: every text gets exactly one prediction, or none does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from finsent import errors
+from finsent.backend import ModelRef, Prediction
+
+from .answers import AnswerMapper
+from .client import ClientConfig, openai_errors
+from .data import COMPLETION, base_of, model_kind
+from .prompts import SHOT_MODES, chat_messages
+
+# Where tiktoken keeps its encodings; used only when already on disk (finsent never downloads at run time).
+_ENCODING_URLS = {
+    "r50k_base": "https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken",
+    "p50k_base": "https://openaipublic.blob.core.windows.net/encodings/p50k_base.tiktoken",
+    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+}
+
+
+def _int(config: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(str(config.get(name) or default))
+    except ValueError:
+        value = default
+    return max(low, min(high, value))
+
+
+@dataclass(frozen=True)
+class ClassifyTuning:
+    """How hard to push the API. Settable through the backend config (e.g. for rate-limited accounts)."""
+
+    prompts_per_request: int = 20
+    completion_in_flight: int = 8
+    chat_in_flight: int = 16
+    chat_max_tokens: int = 8
+    top_logprobs: int = 5
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, str]) -> ClassifyTuning:
+        return cls(
+            prompts_per_request=_int(config, "prompts_per_request", 20, 1, 2048),
+            completion_in_flight=_int(config, "completion_in_flight", 8, 1, 64),
+            chat_in_flight=_int(config, "chat_in_flight", 16, 1, 128),
+            chat_max_tokens=_int(config, "chat_max_tokens", 8, 1, 64),
+            top_logprobs=_int(config, "top_logprobs", 5, 0, 20),
+        )
+
+
+def cached_encoding(model_id: str) -> Any | None:
+    """The model's tiktoken encoding if its file is already cached locally, else None (no download)."""
+    try:
+        import tiktoken
+        from tiktoken.model import encoding_name_for_model
+
+        name = encoding_name_for_model(base_of(model_id))
+    except (ImportError, KeyError):
+        return None
+    url = _ENCODING_URLS.get(name)
+    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+    cache_dir = cache_dir if cache_dir is not None else os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    if not url or not cache_dir or not os.path.exists(os.path.join(cache_dir, hashlib.sha1(url.encode()).hexdigest())):
+        return None
+    try:
+        return tiktoken.get_encoding(name)
+    except Exception:  # a corrupt cache must not stop classification: the bias is an optimisation
+        return None
+
+
+def first_token_bias(encoding: Any, labels: Sequence[str]) -> dict[str, int] | None:
+    """logit_bias allowing only the first token of each label (" positive" etc.); None if two labels share it."""
+    firsts = [encoding.encode(" " + label)[0] for label in labels]
+    if len(set(firsts)) != len(firsts):
+        return None
+    return {str(token): 100 for token in firsts}
+
+
+class Classifier:
+    """Classifies lists of texts with one model; thread-safe, one shared SDK client."""
+
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        config: ClientConfig,
+        tuning: ClassifyTuning | None = None,
+        encoding_for: Callable[[str], Any | None] = cached_encoding,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.tuning = tuning or ClassifyTuning()
+        self.encoding_for = encoding_for
+        self._bias_cache: dict[tuple[str, tuple[str, ...]], dict[str, int] | None] = {}
+        self._lock = threading.Lock()
+
+    # -- dispatch ----------------------------------------------------------------------------------
+    def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        kind = str(model.details.get("kind") or model_kind(model.id))
+        mode = model.details.get("mode")
+        if mode in SHOT_MODES and kind == COMPLETION:
+            raise errors.InputError(
+                f"Zero/few-shot mode needs a chat model; {model.id} is a completion model.",
+                hint="Pick a chat model such as gpt-4o-mini or gpt-4.1-mini.",
+                ko=f"제로샷/퓨샷 모드는 채팅 모델이 필요합니다. {model.id}은(는) 완성(completion) 모델입니다.",
+                hint_ko="gpt-4o-mini나 gpt-4.1-mini 같은 채팅 모델을 고르세요.",
+            )
+        mapper = AnswerMapper(model.labels)
+        results: list[Prediction | None] = [None] * len(texts)
+        if kind == COMPLETION:
+            size = self.tuning.prompts_per_request
+            groups = [list(range(i, min(i + size, len(texts)))) for i in range(0, len(texts), size)]
+            bias = self._bias(model)
+            jobs = [
+                (lambda idx=idx: self._completion_request(model, mapper, texts, idx, bias, results)) for idx in groups
+            ]
+            self._run(jobs, self.tuning.completion_in_flight)
+        else:
+            jobs = [(lambda i=i: self._chat_request(model, mapper, texts[i], i, results)) for i in range(len(texts))]
+            self._run(jobs, self.tuning.chat_in_flight)
+        missing = [i for i, p in enumerate(results) if p is None]
+        if missing:  # cannot happen unless a server answers short; never hand back partial results
+            raise errors.FinsentError(
+                f"{len(missing)} of {len(texts)} texts got no answer from {model.id}.",
+                hint="Retry the run; finished chunks are kept.",
+                ko=f"{len(texts)}개 중 {len(missing)}개 문장이 {model.id}의 답을 받지 못했습니다.",
+                hint_ko="다시 실행하세요. 끝난 묶음은 보존됩니다.",
+            )
+        return [p for p in results if p is not None]
+
+    def _run(self, jobs: list[Callable[[], None]], in_flight: int) -> None:
+        """Run the requests with at most `in_flight` at a time; the first failure stops the rest and is raised."""
+        if len(jobs) == 1:
+            jobs[0]()
+            return
+        with ThreadPoolExecutor(max_workers=min(in_flight, len(jobs)), thread_name_prefix="finsent-openai") as pool:
+            futures: list[Future[None]] = [pool.submit(job) for job in jobs]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                for future in futures:
+                    future.cancel()
+                raise failed.exception()  # type: ignore[misc]
+
+    def _bias(self, model: ModelRef) -> dict[str, int] | None:
+        key = (model.id, tuple(model.labels.names))
+        with self._lock:
+            if key not in self._bias_cache:
+                encoding = self.encoding_for(model.id)
+                self._bias_cache[key] = first_token_bias(encoding, model.labels.names) if encoding else None
+            return self._bias_cache[key]
+
+    # -- completion models -------------------------------------------------------------------------
+    def _completion_request(
+        self,
+        model: ModelRef,
+        mapper: AnswerMapper,
+        texts: Sequence[str],
+        indices: list[int],
+        bias: dict[str, int] | None,
+        results: list[Prediction | None],
+    ) -> None:
+        prompts = [model.input_format.apply(texts[i]) for i in indices]
+        extra: dict[str, Any] = {"logit_bias": bias} if bias else {}
+        with openai_errors(self.config, "classify", subject=f"model '{model.id}'"):
+            response = self.client.completions.create(
+                model=model.id,
+                prompt=prompts,
+                max_tokens=1,
+                temperature=0,
+                logprobs=min(5, max(1, self.tuning.top_logprobs)),
+                **extra,
+            )
+        choices = sorted(response.choices, key=lambda c: c.index)
+        if [c.index for c in choices] != list(range(len(prompts))):
+            raise errors.FinsentError(
+                f"The server answered {len(choices)} choices for {len(prompts)} prompts.",
+                hint="This server does not take a list of prompts: set prompts_per_request to 1.",
+                ko=f"서버가 프롬프트 {len(prompts)}개에 답 {len(choices)}개를 보냈습니다.",
+                hint_ko="이 서버는 프롬프트 목록을 받지 않습니다. prompts_per_request를 1로 설정하세요.",
+            )
+        for choice, i in zip(choices, indices, strict=True):
+            top, own = None, None
+            if choice.logprobs is not None:
+                if choice.logprobs.top_logprobs:
+                    top = choice.logprobs.top_logprobs[0]
+                if choice.logprobs.token_logprobs:
+                    own = choice.logprobs.token_logprobs[0]
+            results[i] = mapper.predict(choice.text, top, own, whole_answer=False)
+
+    # -- chat models -------------------------------------------------------------------------------
+    def _chat_request(
+        self, model: ModelRef, mapper: AnswerMapper, text: str, i: int, results: list[Prediction | None]
+    ) -> None:
+        top_n = self.tuning.top_logprobs
+        logprob_args: dict[str, Any] = {"logprobs": True, "top_logprobs": top_n} if top_n else {}
+        with openai_errors(self.config, "classify", subject=f"model '{model.id}'"):
+            response = self.client.chat.completions.create(
+                model=model.id,
+                messages=chat_messages(model, text),  # type: ignore[arg-type]
+                max_tokens=self.tuning.chat_max_tokens,
+                temperature=0,
+                **logprob_args,
+            )
+        if not response.choices:
+            results[i] = mapper.predict(None)
+            return
+        choice = response.choices[0]
+        answer = choice.message.content if choice.message else None
+        top, own = None, None
+        content = choice.logprobs.content if choice.logprobs is not None else None
+        if content:
+            first = content[0]
+            top = {t.token: t.logprob for t in first.top_logprobs or []} or {first.token: first.logprob}
+            own = sum(t.logprob for t in content)
+        results[i] = mapper.predict(answer, top, own, whole_answer=True)

@@ -1,0 +1,210 @@
+"""Stage 1 for OpenAI: pick the training files the base model needs, upload them, wait until processed.
+
+The list of base models is data (finsent/data/openai_models.json, read through finsent.costs); this module
+only knows how to read it and how fine-tuned ids name their base model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, is_dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from finsent import errors
+from finsent.backend import BaseModelInfo, TrainingData
+from finsent.dataset import PreparedDataset
+from finsent.textnorm import COMPLETION_SEPARATOR
+
+from .client import ClientConfig, openai_errors
+
+COMPLETION = "completion"
+CHAT = "chat"
+# Only these families answer through /v1/completions; everything else OpenAI fine-tunes is a chat model.
+_COMPLETION_FAMILIES = ("babbage-002", "davinci-002")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _as_dict(entry: object) -> dict[str, Any]:
+    if isinstance(entry, Mapping):
+        return dict(entry)
+    if is_dataclass(entry) and not isinstance(entry, type):
+        return asdict(entry)
+    return {k: getattr(entry, k) for k in ("id", "label", "kind", "can_train", "description") if hasattr(entry, k)}
+
+
+def _raw_base_models() -> list[object]:
+    try:
+        from finsent.costs import openai_base_models  # owned by the data-prep module
+
+        return list(openai_base_models())
+    except (ImportError, AttributeError):
+        pass
+    try:  # the data file itself, until finsent.costs exists
+        text = resources.files("finsent").joinpath("data/openai_models.json").read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return []
+    data = json.loads(text)
+    return list(data.get("models", []) if isinstance(data, Mapping) else data)
+
+
+def base_models() -> list[BaseModelInfo]:
+    """The OpenAI base models finsent offers, from the data file."""
+    models = []
+    for entry in _raw_base_models():
+        item = _as_dict(entry)
+        model_id = str(item.get("id") or "")
+        if not model_id:
+            continue
+        models.append(
+            BaseModelInfo(
+                id=model_id,
+                label=str(item.get("label") or model_id),
+                kind=str(item.get("kind") or model_kind(model_id, [])),
+                can_train=bool(item.get("can_train", True)),
+                description=str(item.get("description") or ""),
+            )
+        )
+    return models
+
+
+def base_of(model_id: str) -> str:
+    """The base model of a fine-tuned id: 'ft:gpt-4o-mini-2024-07-18:org:suffix:abc' -> 'gpt-4o-mini-2024-07-18'."""
+    if model_id.startswith("ft:"):
+        parts = model_id.split(":")
+        return parts[1] if len(parts) > 1 else model_id
+    return model_id
+
+
+def model_kind(model_id: str, known: Iterable[BaseModelInfo] | None = None) -> str:
+    """"completion" or "chat" for a base or fine-tuned model id."""
+    base = base_of(model_id)
+    for info in base_models() if known is None else known:
+        if info.id == base and info.kind in (COMPLETION, CHAT):
+            return info.kind
+    return COMPLETION if base.startswith(_COMPLETION_FAMILIES) else CHAT
+
+
+def system_prompt_of(chat_file: Path) -> str | None:
+    """The system message the chat training file uses; classification must send the same one."""
+    with chat_file.open(encoding="utf-8") as handle:
+        first = handle.readline()
+    if not first.strip():
+        return None
+    messages = json.loads(first).get("messages", [])
+    if messages and messages[0].get("role") == "system":
+        return str(messages[0].get("content", ""))
+    return None
+
+
+def training_files(dataset: PreparedDataset, kind: str) -> tuple[Path, Path | None]:
+    """The prepared JSONL files for `kind`; a clear error if `finsent prepare` did not write them."""
+    train = dataset.path("train", kind)
+    valid = dataset.path("valid", kind)
+    if not train.is_file():
+        raise errors.InputError(
+            f"The prepared dataset has no {kind} training file ({train.name}).",
+            hint=f"Prepare the data again with the '{kind}' format included (it is on by default).",
+            ko=f"준비된 데이터에 {kind} 형식 학습 파일({train.name})이 없습니다.",
+            hint_ko=f"'{kind}' 형식을 포함해 데이터를 다시 준비하세요(기본값으로 켜져 있음).",
+        )
+    has_valid = valid.is_file() and valid.stat().st_size > 0
+    return train, valid if has_valid else None
+
+
+class Uploader:
+    """Uploads fine-tuning files once per account (remembered by sha256) and waits until processed."""
+
+    def __init__(self, client: openai.OpenAI, config: ClientConfig, workdir: Path, poll_max: float = 5.0):
+        self.client = client
+        self.config = config
+        self.ledger = workdir / "uploads.json"
+        self.poll_max = poll_max
+
+    def _ledger(self) -> dict[str, str]:
+        try:
+            return dict(json.loads(self.ledger.read_text(encoding="utf-8")))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _ledger_key(self, digest: str) -> str:
+        # Only the last four characters of the key: enough to tell accounts apart, useless to anyone else.
+        return f"{self.config.base_url or 'openai'}|{self.config.key_hint}|{digest}"
+
+    def upload(self, path: Path, timeout: float = 1800.0) -> str:
+        data = path.read_bytes()
+        key = self._ledger_key(hashlib.sha256(data).hexdigest())
+        known = self._ledger().get(key)
+        with openai_errors(self.config, "upload"):
+            if known:
+                try:
+                    if self.client.files.retrieve(known).status != "error":
+                        return self.wait_processed(known, path.name, timeout)
+                except openai.NotFoundError:
+                    pass  # deleted on the account since: upload again
+            created = self.client.files.create(file=(path.name, data, "application/jsonl"), purpose="fine-tune")
+        ledger = self._ledger()
+        ledger[key] = created.id
+        _write_atomic(self.ledger, json.dumps(ledger, indent=1, sort_keys=True))
+        return self.wait_processed(created.id, path.name, timeout)
+
+    def wait_processed(self, file_id: str, name: str, timeout: float) -> str:
+        delay, deadline = 0.05, time.monotonic() + timeout
+        while True:
+            with openai_errors(self.config, "upload"):
+                info = self.client.files.retrieve(file_id)
+            if info.status == "processed":
+                return file_id
+            if info.status == "error":
+                detail = self.config.scrub(str(getattr(info, "status_details", "") or ""))
+                raise errors.DataError(
+                    f"OpenAI could not process {name}: {detail or 'no details given'}",
+                    hint="Check the prepared file (one JSON object per line in the format of the base model).",
+                    ko=f"OpenAI가 {name} 파일을 처리하지 못했습니다: {detail}",
+                    hint_ko="준비된 파일(기본 모델 형식의 JSON 한 줄씩)을 확인하세요.",
+                )
+            if time.monotonic() > deadline:
+                raise errors.NetworkError(
+                    f"OpenAI has not finished processing {name} after {timeout:.0f} s.",
+                    hint="Try again later; the upload is remembered and will not be sent twice.",
+                    ko=f"OpenAI가 {timeout:.0f}초가 지나도 {name} 처리를 끝내지 못했습니다.",
+                    hint_ko="나중에 다시 시도하세요. 업로드는 기록되어 두 번 보내지 않습니다.",
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, self.poll_max)
+
+
+def prepare_for_openai(
+    dataset: PreparedDataset, base_model: str, uploader: Uploader, known: list[BaseModelInfo]
+) -> TrainingData:
+    """Pick the files for the base model's kind, upload them, and say which input format it trains on."""
+    kind = model_kind(base_model, known)
+    train, valid = training_files(dataset, kind)
+    files = {"train": train} | ({"valid": valid} if valid else {})
+    details: dict[str, Any] = {"kind": kind, "base_model": base_model}
+    details["training_file"] = uploader.upload(train)
+    if valid:
+        details["validation_file"] = uploader.upload(valid)
+    if kind == CHAT:
+        prompt = system_prompt_of(train)
+        if prompt is not None:
+            details["system_prompt"] = prompt
+    separator = COMPLETION_SEPARATOR if kind == COMPLETION else ""
+    return TrainingData(
+        dataset=dataset,
+        files=files,
+        details=details,
+        input_format=dataset.input_format.with_separator(separator),
+    )

@@ -1,0 +1,168 @@
+"""`finsent prepare` and `finsent data ...` through the real entry point (main) and as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from finsent.cli import main
+from finsent.corpus import sample_path
+
+
+def test_prepare_sample_prints_the_report_and_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "prepared"
+    code = main(["prepare", str(sample_path()), "--out", str(out), "--report-json", str(tmp_path / "r.json")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "finsent data check" in captured.out and "Result: ready" in captured.out
+    assert f"Wrote {out}" in captured.out
+    assert (out / "manifest.json").is_file() and (out / "train.chat.jsonl").is_file()
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert report["rows_read"] == 170 and not report["has_errors"]
+
+
+def test_prepare_default_out_is_under_finsent_home(finsent_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prepare", str(sample_path()), "--format", "csv"]) == 0
+    (folder,) = (finsent_home / "datasets").iterdir()
+    assert folder.name.startswith("sample_ko-") and len(folder.name) == len("sample_ko-") + 8
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json",
+        "report.json",
+        "report.txt",
+        "train.csv",
+        "valid.csv",
+    ]
+
+
+def test_prepare_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "뉴스.tsv"
+    rows = [f"Company{i} 실적 발표\t{['호재', '악재'][i % 2]}" for i in range(40)]
+    path.write_text("제목\t구분값\n" + "\n".join(rows) + "\n", encoding="cp949")
+    out = tmp_path / "out"
+    args = ["prepare", str(path), "--label-col", "구분값", "--labels", "positive,negative", "--format", "chat"]
+    args += ["--valid-fraction", "0.25", "--seed", "3", "--lowercase", "--out", str(out)]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["input"]["encoding"] == "euc-kr"
+    assert manifest["options"]["valid_fraction"] == 0.25 and manifest["options"]["seed"] == 3
+    assert manifest["input_format"] == {"lowercase": True, "separator": ""}
+    assert manifest["counts"]["valid"] == {"positive": 5, "negative": 5}
+    assert (out / "train.chat.jsonl").is_file() and not (out / "train.completion.jsonl").exists()
+    assert "company" in (out / "train.csv").read_text(encoding="utf-8")
+
+
+def test_prepare_sheet_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import openpyxl
+
+    path = tmp_path / "book.xlsx"
+    book = openpyxl.Workbook()
+    book.active.title = "notes"
+    sheet = book.create_sheet("data")
+    sheet.append(["text", "label"])
+    for i in range(36):
+        sheet.append([f"문장 {i}", ["positive", "negative", "neutral"][i % 3]])
+    book.save(path)
+    assert main(["prepare", str(path), "--sheet", "data", "--out", str(tmp_path / "o")]) == 0
+    assert "sheet 'data'" in capsys.readouterr().out
+
+
+def test_check_only_writes_nothing(tmp_path: Path, finsent_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prepare", str(sample_path()), "--check", "--lang", "ko"]) == 0
+    assert "결과: 학습에 쓸 수 있습니다." in capsys.readouterr().out
+    assert not (finsent_home / "datasets").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        ("kor_sentence,labels\n".encode(), "no data rows"),
+        (bytes(range(256)) * 10, "binary"),
+        ("kor_sentence:labels\n문장:positive\n".encode(), "only one column"),
+        ("id,body\n1,문장\n".encode(), "Columns found: 'id', 'body'"),
+    ],
+)
+def test_bad_input_is_one_line_error_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    out = tmp_path / "out"
+    assert main(["prepare", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_blocked_preparation_prints_report_and_writes_report_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "few.csv"
+    path.write_text("text,label\n" + "".join(f"문장 {i},positive\n" for i in range(5)), encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["prepare", str(path), "--out", str(out), "--report-json", str(tmp_path / "r.json")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "class_below_minimum" in captured.out and "Result: NOT prepared" in captured.out
+    assert captured.err.startswith("error: Fewer than 10 examples")
+    assert not out.exists()
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["has_errors"] is True
+
+
+def test_bad_option_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["prepare", str(sample_path()), "--valid-fraction", "2"])
+    assert info.value.code == 2
+    assert "at most 0.5" in capsys.readouterr().err
+    assert main(["prepare", str(sample_path()), "--labels", "positive", "--out", str(tmp_path / "o")]) == 2
+    assert "two different labels" in capsys.readouterr().err
+
+
+def test_data_info(capsys: pytest.CaptureFixture[str], finsent_home: Path) -> None:
+    assert main(["data", "info"]) == 0
+    out = capsys.readouterr().out
+    assert str(finsent_home / "corpus" / "finance_data.csv") in out
+    assert "present: no" in out and "CC BY-NC-SA 3.0" in out and str(sample_path()) in out
+
+
+def test_data_fetch_offline_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dest = tmp_path / "corpus.csv"
+    code = main(["data", "fetch", "--url", f"http://127.0.0.1:{port}/finance_data.csv", "--out", str(dest)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: Could not download the corpus") and "by hand" in err
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_console_script_help_and_version() -> None:
+    exe = Path(sys.executable).with_name("finsent")
+    env = dict(os.environ)
+    result = subprocess.run([str(exe), "prepare", "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0
+    for flag in ("--text-col", "--label-col", "--labels", "--format", "--valid-fraction", "--seed", "--lowercase"):
+        assert flag in result.stdout
+    assert "--out" in result.stdout and "--report-json" in result.stdout and "--sheet" in result.stdout
+
+
+@pytest.mark.corpus
+def test_prepare_corpus_from_the_command_line(corpus_path: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["prepare", str(corpus_path), "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "4,846 rows read" in out
+    assert "conflicting_labels: 3 texts appear with different labels" in out
+    assert "duplicate_rows:" in out
+    assert main(["prepare", str(corpus_path), "--out", str(tmp_path / "b")]) == 0
+    for name in (tmp_path / "a").iterdir():
+        assert name.read_bytes() == (tmp_path / "b" / name.name).read_bytes()

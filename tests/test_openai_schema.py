@@ -1,0 +1,179 @@
+"""Keeps the fake OpenAI server honest: every request the backend sends and every response the server
+returns is validated against OpenAI's official OpenAPI document (../shared/openai-openapi/openapi.json).
+
+The document uses OpenAPI's `nullable: true`, which JSON Schema validators do not know: it is rewritten to
+`anyOf: [<schema>, {"type": "null"}]` first (and 3.0-style boolean `exclusiveMinimum` to the numeric form). One documented gap is patched: the API returns status
+"paused" after /pause, which the document's FineTuningJob.status enum does not list yet.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from openai_fake.dataset import write_prepared
+from openai_fake.fixtures import make_backend, openai_server  # noqa: F401
+from openai_fake.jobs import JobTiming
+from openai_fake.routes import ROUTES
+from openai_fake.server import FakeOpenAI
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from finsent import errors
+from finsent.backend import ModelRef
+from finsent.labels import LabelSet
+from finsent.textnorm import InputFormat
+from finsent_openai import OpenAIOptions
+
+BASE = "urn:openai-openapi"
+
+
+def _rewrite_nullable(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_rewrite_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _rewrite_nullable(value) for key, value in node.items()}
+    # OpenAPI 3.0 style `exclusiveMinimum: true` next to `minimum` -> JSON Schema's numeric form.
+    for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if node.get(exclusive) is True and bound in node:
+            node[exclusive] = node.pop(bound)
+        elif isinstance(node.get(exclusive), bool):
+            node.pop(exclusive)
+    if node.pop("nullable", False) is True:
+        return {"anyOf": [node, {"type": "null"}]}
+    node.pop("nullable", None)
+    return node
+
+
+@pytest.fixture(scope="module")
+def spec(openapi_path: Path) -> dict[str, Any]:
+    document = _rewrite_nullable(json.loads(openapi_path.read_text(encoding="utf-8")))
+    status = document["components"]["schemas"]["FineTuningJob"]["properties"]["status"]
+    assert "paused" not in status["enum"], "the document now lists 'paused': drop this patch"
+    status["enum"] = [*status["enum"], "paused"]
+    return document
+
+
+def _pointer(*parts: str) -> str:
+    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+class SpecChecker:
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        resource = Resource.from_contents(document, default_specification=DRAFT202012)
+        self.registry = Registry().with_resource(BASE, resource)
+
+    def problems(self, instance: Any, *pointer: str) -> list[str]:
+        validator = Draft202012Validator({"$ref": BASE + _pointer(*pointer)}, registry=self.registry)
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in validator.iter_errors(instance)]
+
+    def check(self, exchange: Any) -> list[str]:
+        method = exchange.method.lower()
+        operation = self.document["paths"][exchange.template][method]
+        where = f"{exchange.method} {exchange.template} -> {exchange.status}"
+        found: list[str] = []
+        body = operation.get("requestBody", {}).get("content", {})
+        if exchange.request is not None:
+            assert body, f"{where}: the server got a body for an operation that takes none"
+            content_type = next(iter(body))
+            found += self.problems(exchange.request, "paths", exchange.template, method, "requestBody", "content",
+                                   content_type, "schema")
+        params = {p["name"]: i for i, p in enumerate(operation.get("parameters", [])) if p.get("in") == "query"}
+        for name, value in exchange.query.items():
+            assert name in params, f"{where}: query parameter {name!r} is not in the document"
+            schema = operation["parameters"][params[name]].get("schema", {})
+            typed = int(value) if schema.get("type") == "integer" else value
+            found += self.problems(typed, "paths", exchange.template, method, "parameters", str(params[name]),
+                                   "schema")
+        if exchange.status == 200:
+            content = operation["responses"]["200"]["content"]
+            content_type = "application/json" if "application/json" in content else next(iter(content))
+            found += self.problems(exchange.response, "paths", exchange.template, method, "responses", "200",
+                                   "content", content_type, "schema")
+        else:
+            found += self.problems(exchange.response, "components", "schemas", "ErrorResponse")
+        return [f"{where}: {p}" for p in found]
+
+
+def _drive_everything(server: FakeOpenAI, home: Path) -> None:
+    """Use every endpoint the backend uses, through the real SDK, including failures."""
+    backend = make_backend(server, home, max_retries="3")
+    dataset = write_prepared(home / "ds")
+    for base_model in ("gpt-4o-mini-2024-07-18", "babbage-002"):
+        options = OpenAIOptions(base_model=base_model, n_epochs=2, batch_size=4, learning_rate_multiplier=0.5,
+                                suffix="schema")
+        started = backend.start_training(backend.prepare_training_data(dataset, options, home), options)
+        cursor, update = None, None
+        for _ in range(200):
+            update = backend.poll_job(started.external_id, cursor)
+            cursor = update.cursor
+            if update.status.is_terminal:
+                break
+            time.sleep(0.02)
+        assert update is not None and update.fine_tuned_model
+        fmt = InputFormat(separator=" ->" if base_model == "babbage-002" else "")
+        backend.classify(ModelRef(update.fine_tuned_model, LabelSet(), fmt), ["매출 상승", "주가 하락", "공시"])
+    server.timing = JobTiming(running=30.0)
+    options = OpenAIOptions(base_model="gpt-4o-mini-2024-07-18")
+    started = backend.start_training(backend.prepare_training_data(dataset, options, home), options)
+    while backend.poll_job(started.external_id).status.value != "running":
+        time.sleep(0.02)
+    backend.pause_job(started.external_id)
+    backend.resume_job(started.external_id)
+    backend.cancel_job(started.external_id)
+    backend.list_models()
+    server.faults.script = [("/chat/completions", "429"), ("/chat/completions", "500")]
+    backend.classify(ModelRef("gpt-4o-mini", LabelSet()), ["흑자 전환"])
+    with pytest.raises(errors.NotFoundError):
+        backend.classify(ModelRef("ft:gpt-4o-mini-2024-07-18:nobody::nothing", LabelSet()), ["x"])
+    with pytest.raises(errors.AuthenticationError):
+        make_backend(server, home, api_key="sk-wrong-key-000000000000").classify(
+            ModelRef("gpt-4o-mini", LabelSet()), ["x"]
+        )
+    backend.close()
+
+
+def test_every_exchange_matches_the_openapi_document(
+    spec: dict[str, Any], openai_server: FakeOpenAI, finsent_home: Path  # noqa: F811
+) -> None:
+    _drive_everything(openai_server, finsent_home)
+    checker = SpecChecker(spec)
+    exchanges = list(openai_server.exchanges)
+    problems = [p for exchange in exchanges for p in checker.check(exchange)]
+    assert not problems, "\n".join(problems[:20])
+    used = {(e.method, e.template) for e in exchanges}
+    expected = {
+        ("POST", "/files"), ("GET", "/files/{file_id}"), ("GET", "/files/{file_id}/content"),
+        ("POST", "/fine_tuning/jobs"), ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}"),
+        ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}/events"),
+        ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints"),
+        ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/pause"),
+        ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/resume"),
+        ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/cancel"),
+        ("POST", "/completions"), ("POST", "/chat/completions"), ("GET", "/models"),
+    }
+    assert expected <= used, f"not exercised: {sorted(expected - used)}"
+    assert {e.status for e in exchanges} >= {200, 401, 404, 429, 500}
+
+
+def test_every_route_of_the_fake_server_is_in_the_document(spec: dict[str, Any]) -> None:
+    for method, _pattern, template, _handler in ROUTES:
+        assert method.lower() in spec["paths"].get(template, {}), f"{method} {template} is not an OpenAI endpoint"
+
+
+def test_the_checker_catches_a_wrong_response(spec: dict[str, Any]) -> None:
+    """The validation can fail: a job without its required fields and with a made-up status is refused."""
+    checker = SpecChecker(spec)
+    bad = {"object": "fine_tuning.job", "id": "ftjob-x", "status": "almost-done"}
+    assert checker.problems(bad, "components", "schemas", "FineTuningJob")
+    good = copy.deepcopy(bad) | {"status": "queued"}
+    assert len(checker.problems(good, "components", "schemas", "FineTuningJob")) < len(
+        checker.problems(bad, "components", "schemas", "FineTuningJob")
+    )
