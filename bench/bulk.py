@@ -68,7 +68,9 @@ def main(rows: int = 100_000) -> None:
         frame = pd.DataFrame(
             {
                 "id": np.arange(rows).astype(str),
-                "title": [f"삼성전자 영업이익 {n}% 증가 전망 기사 본문 일부" for n in rng.integers(0, 10_000, rows)],
+                "title": [
+                    f"삼성전자 영업이익 {n}% 증가 전망 기사 본문 일부" for n in rng.integers(0, 10_000, rows)
+                ],
                 "date": ["2026-01-01"] * rows,
             }
         )
@@ -84,7 +86,9 @@ def main(rows: int = 100_000) -> None:
         t4 = time.perf_counter()
         assert record.status == "succeeded" and len(results) == rows
         print(f"rows                       {rows:>10,}")
-        print(f"store input + classify     {t1 - t0:>10.2f} s  ({rows / (t1 - t0):,.0f} rows/s, target: well under 60 s)")
+        print(
+            f"store input + classify     {t1 - t0:>10.2f} s  ({rows / (t1 - t0):,.0f} rows/s, target: well under 60 s)"
+        )
         print(f"results assembly           {t2 - t1:>10.2f} s")
         print(f"CSV export (UTF-8 BOM)     {t3 - t2:>10.2f} s  ({len(csv) / 1e6:.1f} MB)")
         print(f"XLSX export                {t4 - t3:>10.2f} s  ({len(xlsx) / 1e6:.1f} MB)")

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from finsent_local import LocalBackend
+from finsent_local.training import TrainingPlan, train_model
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 
@@ -29,8 +31,6 @@ from finsent.dataset import PreparedDataset
 from finsent.prepare import PrepareOptions, prepare_dataset
 from finsent.reading import read_table
 from finsent.settings import Settings
-from finsent_local import LocalBackend
-from finsent_local.training import TrainingPlan, train_model
 
 BULK_ROWS = 100_000
 
@@ -73,7 +73,14 @@ def tune(dataset: PreparedDataset) -> None:
         accs, f1s = [], []
         for fit_rows, held_rows in splitter.split(texts, y):
             model = train_model(
-                [texts[i] for i in fit_rows], y[fit_rows].tolist(), [], [], labels, plan, lambda p: None, lambda s: None
+                [texts[i] for i in fit_rows],
+                y[fit_rows].tolist(),
+                [],
+                [],
+                labels,
+                plan,
+                lambda p: None,
+                lambda s: None,
             )
             predicted = np.array(labels)[model.predict_proba([texts[i] for i in held_rows]).argmax(axis=1)]
             accs.append(accuracy_score(y[held_rows], predicted))
@@ -83,7 +90,9 @@ def tune(dataset: PreparedDataset) -> None:
 
 def bench(dataset: PreparedDataset, home: Path, args: argparse.Namespace) -> None:
     backend = LocalBackend(BackendContext(Settings.from_env(home)))
-    options = backend.Options(base_model=args.base_model, epochs=args.epochs, alpha=args.alpha)
+    options = backend.Options.model_validate(
+        {"base_model": args.base_model, "epochs": args.epochs, "alpha": args.alpha}
+    )
     data = backend.prepare_training_data(dataset, options, home / "work")
     started = time.perf_counter()
     job = backend.start_training(data, options)
@@ -121,20 +130,30 @@ def bench(dataset: PreparedDataset, home: Path, args: argparse.Namespace) -> Non
     print(f"options              {options.model_dump()}")
     print(f"curve (valid acc)    {[round(p.valid_accuracy or 0, 3) for p in curve]}")
     print(f"accuracy             {accuracy_score(valid['label'], predicted):.4f}   (target >= 0.82)")
-    print(f"macro-F1             {f1_score(valid['label'], predicted, average='macro'):.4f}   (target >= 0.78)")
+    print(
+        f"macro-F1             {f1_score(valid['label'], predicted, average='macro'):.4f}   (target >= 0.78)"
+    )
     print(f"ECE (10 bins)        {expected_calibration_error(probabilities, truth):.4f}")
     print(f"Brier score          {np.mean(np.sum((probabilities - onehot) ** 2, axis=1)):.4f}")
-    print(f"training seconds     {update.details.get('training_seconds')} in the worker, {wall:.1f} wall   (target <= 60)")
-    print(f"bulk prediction      {BULK_ROWS / bulk_seconds:,.0f} rows/s on {BULK_ROWS:,} rows   (target >= 5,000)")
+    print(
+        f"training seconds     {update.details.get('training_seconds')} in the worker, {wall:.1f} wall   (target <= 60)"
+    )
+    print(
+        f"bulk prediction      {BULK_ROWS / bulk_seconds:,.0f} rows/s on {BULK_ROWS:,} rows   (target >= 5,000)"
+    )
     print(f"peak memory          worker {worker_peak:.0f} MB, this process {own_peak:.0f} MB")
-    print(f"model file           {Path(model_file['path']).stat().st_size / 1e6:.2f} MB, {update.details.get('n_features'):,} features")
+    print(
+        f"model file           {Path(model_file['path']).stat().st_size / 1e6:.2f} MB, {update.details.get('n_features'):,} features"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--base-model", default="tfidf-logreg")
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--alpha", type=float, default=3e-5)
+    parser.add_argument("--alpha", type=float, default=1e-4)
     parser.add_argument("--tune", action="store_true", help="cross-validate a small grid on the train split")
     args = parser.parse_args()
     corpus = os.environ.get("FINSENT_CORPUS", "")

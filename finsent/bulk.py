@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pyarrow.lib import ArrowException
 
 from finsent.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
 from finsent.errors import FinsentError, InputError
@@ -97,13 +98,32 @@ def store_input(frame: pd.DataFrame, directory: Path) -> Path:
     tmp = directory / f".{INPUT_FILE}.{os.getpid()}.tmp"
     table = frame.reset_index(drop=True)
     table.columns = pd.Index(names)
-    table.to_parquet(tmp, index=False, engine="pyarrow")
+    try:
+        table.to_parquet(tmp, index=False, engine="pyarrow")
+    except (TypeError, ValueError, ArrowException):
+        # A column mixing types (numbers and text from a spreadsheet) cannot be one parquet column: keep it
+        # as text, missing cells stay missing.
+        mixed = [c for c in table.columns if table[c].dtype == object]
+        table[mixed] = table[mixed].astype("string")
+        table.to_parquet(tmp, index=False, engine="pyarrow")
     os.replace(tmp, path)
     return path
 
 
+def input_path(state: BulkRunState) -> Path:
+    path = Path(state.directory) / INPUT_FILE
+    if not path.is_file():
+        raise FinsentError(
+            f"The stored input of bulk run {state.record.id} is missing ({path}).",
+            hint="Start a new run with the file.",
+            ko=f"일괄 분류 {state.record.id}의 입력 파일이 없습니다.",
+            hint_ko="파일로 새 실행을 시작하세요.",
+        )
+    return path
+
+
 def read_texts(state: BulkRunState) -> list[str]:
-    column = pd.read_parquet(Path(state.directory) / INPUT_FILE, columns=[state.record.text_column])
+    column = pd.read_parquet(input_path(state), columns=[state.record.text_column])
     series = column[state.record.text_column]
     return series.astype("object").where(series.notna(), "").astype(str).tolist()
 
@@ -148,7 +168,7 @@ def output_names(input_columns: Sequence[str], labels: Sequence[str]) -> dict[st
 def assemble_results(store: Store, state: BulkRunState, include_pending: bool = False) -> pd.DataFrame:
     """Every input column, then label, confidence, score_<label>; rows of unfinished chunks left out
     (or, with include_pending, kept with empty predictions). Rows are placed by chunk index: never shifted."""
-    frame = pd.read_parquet(Path(state.directory) / INPUT_FILE)
+    frame = pd.read_parquet(input_path(state))
     n, labels = len(frame), list(state.labels)
     k = len(labels)
     codes = np.full(n, -1, dtype=np.int64)
@@ -211,10 +231,15 @@ class BulkExecutor:
     def run(self) -> BulkRunRecord:
         """Execute the claimed run; always leaves it in a terminal state and releases the claim."""
         try:
+            return self._run()
+        finally:
+            self.release()
+
+    def _run(self) -> BulkRunRecord:
+        try:
             status, error = self._execute()
         except KeyboardInterrupt:
             self._finish("cancelled", "Interrupted from the keyboard; resume to finish the remaining rows.")
-            self.release()
             raise
         except FinsentError as exc:
             status, error = "failed", exc.text("en")
@@ -225,7 +250,6 @@ class BulkExecutor:
                 f"Unexpected error in the {self.backend.label} backend: {type(exc).__name__}: {exc}",
             )
         self._finish(status, error)
-        self.release()
         return self.store.bulk_run_state(self.run_id).record
 
     def _finish(self, status: str, error: str | None) -> None:

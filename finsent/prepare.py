@@ -30,7 +30,7 @@ from finsent.labels import LabelSet
 from finsent.reading import LoadedTable
 from finsent.report import Report
 from finsent.textnorm import InputFormat, build_model_input
-from finsent.trainfiles import chat_lines, completion_lines
+from finsent.trainfiles import chat_lines, completion_lines, csv_lines, escape_all
 
 __all__ = ["FORMATS", "PreparationError", "PrepareOptions", "Report", "check_table", "prepare_dataset"]
 
@@ -147,27 +147,27 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
         return _Analysis(report)
     assert cols.text is not None and cols.label is not None
     report.columns = {"text": cols.text, "label": cols.label}
-    raw_text = table.frame[cols.text].astype(str)
-    raw_label = table.frame[cols.label].astype(str)
-    plain_list = [build_model_input(t) for t in raw_text.tolist()]
-    text_list = (
-        [build_model_input(t, lowercase=True) for t in raw_text.tolist()] if options.lowercase else plain_list
-    )
+    # Plain Python str objects from here on: the checks and writers run over every row, and object
+    # arrays avoid a conversion to and from Arrow strings at each step.
+    raw_texts = table.frame[cols.text].tolist()
+    raw_labels = table.frame[cols.label].tolist()
+    plain_list = [build_model_input(t) for t in raw_texts]
+    text_list = [build_model_input(t, lowercase=True) for t in raw_texts] if options.lowercase else plain_list
     # Labels are few distinct values: normalise each once.
-    mapping = {raw: options.labels.normalise(raw) for raw in pd.unique(raw_label)}
+    mapping = {raw: options.labels.normalise(raw) for raw in set(raw_labels)}
     work = pd.DataFrame(
         {
-            "row": np.arange(1, len(raw_text) + 1),
-            "raw_text": raw_text.to_numpy(),
-            "raw_label": raw_label.to_numpy(),
-            "text": pd.array(text_list, dtype="str"),
-            "label": raw_label.map(mapping).to_numpy(dtype=object),
+            "row": np.arange(1, len(raw_texts) + 1),
+            "raw_text": pd.Series(raw_texts, dtype=object),
+            "raw_label": pd.Series(raw_labels, dtype=object),
+            "text": pd.Series(text_list, dtype=object),
+            "label": pd.Series([mapping[r] for r in raw_labels], dtype=object),
         }
     )
-    plain = pd.Series(pd.array(plain_list, dtype="str"), index=work.index)
+    plain = pd.Series(plain_list, dtype=object, index=work.index)
     found: list[Finding | None] = []
 
-    nonempty = work["text"].str.len() > 0
+    nonempty = work["text"] != ""
     affix_findings, separator = textchecks.common_affixes(work.loc[nonempty, "text"], work["row"])
     found.extend(affix_findings)
     if separator:  # a legacy prompt file: take its separator off, then build the model input again
@@ -199,11 +199,12 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
         textchecks.label_variants(live["raw_label"], live["label"], rows),
         textchecks.separator_in_text(live["text"], rows),
         textchecks.letter_case(live["raw_text"], rows, options.lowercase),
-        textchecks.formula_like(live["raw_text"], rows),
+        textchecks.formula_like(plain[active], rows),
         textchecks.long_text(live["text"], rows),
         textchecks.over_token_limit(live["text"], rows, limit, limit_model),
         textchecks.completion_format(options.formats),
     ]
+    checks.pair_codes(work, options.labels.names)
     finding, mask = checks.conflicting_labels(work, active)
     found.append(finding)
     active &= ~mask
@@ -237,10 +238,6 @@ def check_table(table: LoadedTable, options: PrepareOptions | None = None) -> Re
     return _analyse(table, options or PrepareOptions()).report
 
 
-def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame[["row", "text", "label"]].to_csv(index=False, lineterminator="\n").encode("utf-8")
-
-
 def prepare_dataset(
     table: LoadedTable, options: PrepareOptions | None, out_dir: Path | str
 ) -> tuple[PreparedDataset, Report]:
@@ -260,11 +257,12 @@ def prepare_dataset(
     for split, flag in (("train", False), ("valid", True)):
         part = kept[kept["valid"] == flag]
         texts, answers = part["text"].tolist(), part["label"].tolist()
-        files[f"{split}.csv"] = _csv_bytes(part)
+        files[f"{split}.csv"] = csv_lines(part["row"].tolist(), texts, answers).encode("utf-8")
+        escaped = escape_all(texts) if options.formats else []
         if "completion" in options.formats:
-            files[f"{split}.completion.jsonl"] = completion_lines(texts, answers).encode("utf-8")
+            files[f"{split}.completion.jsonl"] = completion_lines(texts, answers, escaped).encode("utf-8")
         if "chat" in options.formats:
-            files[f"{split}.chat.jsonl"] = chat_lines(texts, answers, labels.names).encode("utf-8")
+            files[f"{split}.chat.jsonl"] = chat_lines(texts, answers, labels.names, escaped).encode("utf-8")
     files["report.json"] = report.to_json().encode("utf-8")
     files["report.txt"] = report.to_text().encode("utf-8")
     manifest = {

@@ -134,7 +134,11 @@ def read_table(
             table = LoadedTable(_read_jsonl(text, label), label, "jsonl", encoding, sha256=digest)
         else:
             delimiter = sniff_delimiter(text, prefer_tab=kind == "tsv")
-            frame = _read_delimited(text, delimiter, label)
+            # The C parser is twice as fast on bytes as on a str; give it UTF-8 bytes.
+            raw = data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8")
+            frame = _read_delimited(
+                raw, "utf-8-sig" if encoding == "utf-8-sig" else "utf-8", delimiter, label
+            )
             file_format = "tsv" if delimiter == "\t" else "csv"
             table = LoadedTable(frame, label, file_format, encoding, sha256=digest, delimiter=delimiter)
     if table.frame.empty:
@@ -157,12 +161,15 @@ def list_sheets(source: Path | bytes, name: str | None = None) -> list[str]:
     return sheet_names(data, label)
 
 
-def _read_delimited(text: str, delimiter: str, label: str) -> pd.DataFrame:
+def _read_delimited(data: bytes, encoding: str, delimiter: str, label: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO(data),
+            encoding=encoding,
             sep=delimiter,
-            dtype=str,
+            # object columns of Python str: every cell is text, without a conversion to Arrow strings
+            # that costs a third of the parse and is undone by the first row-wise check.
+            dtype=object,
             keep_default_na=False,
             na_filter=False,
             engine="c",
@@ -188,7 +195,7 @@ def _read_delimited(text: str, delimiter: str, label: str) -> pd.DataFrame:
     # Short rows leave missing cells even with na_filter off; they are empty strings to us.
     if frame.isna().to_numpy().any():
         frame = frame.fillna("")
-    return frame.astype(str)
+    return frame
 
 
 def _cell_text(value: object) -> str:

@@ -3,12 +3,24 @@ case and separator checks, plus whitespace, labels written another way, length a
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from finsent.checks import KNOWN_SEPARATORS, LONG_TEXT_CHARS, Finding, example_rows
 from finsent.textnorm import COMPLETION_SEPARATOR
 
-_FORMULA_START = r"^\s*[=+\-@]"
+_FORMULA_START = frozenset(("=", "+", "-", "@"))
+
+
+def _mask(values: pd.Series, flags: list[bool]) -> pd.Series:
+    # Checks build their flags with a list comprehension: faster than pandas' .str on object columns.
+    return pd.Series(np.array(flags, dtype=bool), index=values.index)
+
+
+def lengths(values: pd.Series) -> pd.Series:
+    return pd.Series(
+        np.fromiter(map(len, values.tolist()), dtype=np.int64, count=len(values)), index=values.index
+    )
 
 
 def _n(value: int) -> str:
@@ -16,7 +28,7 @@ def _n(value: int) -> str:
 
 
 def text_whitespace(raw: pd.Series, plain: pd.Series, rows: pd.Series) -> Finding | None:
-    mask = (raw != plain) & (plain.str.len() > 0)
+    mask = (raw != plain) & (plain != "")
     count = int(mask.sum())
     if not count:
         return None
@@ -56,7 +68,11 @@ def label_variants(raw: pd.Series, label: pd.Series, rows: pd.Series) -> Finding
 
 
 def separator_in_text(texts: pd.Series, rows: pd.Series) -> Finding | None:
-    mask = texts.str.contains(COMPLETION_SEPARATOR.strip(), regex=False)
+    arrow = COMPLETION_SEPARATOR.strip()
+    values = texts.tolist()
+    if arrow not in "\n".join(values):  # the usual case, found with one scan
+        return None
+    mask = _mask(texts, [arrow in t for t in values])
     count = int(mask.sum())
     if not count:
         return None
@@ -76,7 +92,8 @@ def separator_in_text(texts: pd.Series, rows: pd.Series) -> Finding | None:
 
 
 def letter_case(raw: pd.Series, rows: pd.Series, lowercase: bool) -> Finding | None:
-    mask = raw.str.contains(r"[A-Z]", regex=True)
+    # "Capital" in every script (Latin, Greek, full-width...): exactly the texts --lowercase would change.
+    mask = _mask(raw, [t != t.casefold() for t in raw.tolist()])
     count = int(mask.sum())
     if not count:
         return None
@@ -124,21 +141,21 @@ def completion_format(formats: tuple[str, ...]) -> Finding | None:
 
 
 def long_text(texts: pd.Series, rows: pd.Series) -> Finding | None:
-    lengths = texts.str.len()
-    mask = lengths > LONG_TEXT_CHARS
+    size = lengths(texts)
+    mask = size > LONG_TEXT_CHARS
     count = int(mask.sum())
     if not count:
         return None
     return Finding(
         "long_text",
         "warning",
-        f"{_n(count)} texts are longer than {LONG_TEXT_CHARS:,} characters (longest {int(lengths.max()):,}).",
+        f"{_n(count)} texts are longer than {LONG_TEXT_CHARS:,} characters (longest {int(size.max()):,}).",
         count,
         example_rows(rows, mask),
         "Kept. Check they are single news items and not several pasted together; long examples cost more "
         "to train and the local model reads only their start.",
         False,
-        f"{_n(count)}개 문장이 {LONG_TEXT_CHARS:,}자를 넘습니다(가장 긴 문장 {int(lengths.max()):,}자).",
+        f"{_n(count)}개 문장이 {LONG_TEXT_CHARS:,}자를 넘습니다(가장 긴 문장 {int(size.max()):,}자).",
         "그대로 두었습니다. 기사 여러 개가 붙어 있지 않은지 확인하세요. 긴 예시는 학습 비용이 큽니다.",
     )
 
@@ -147,7 +164,7 @@ def over_token_limit(texts: pd.Series, rows: pd.Series, limit: int, model: str) 
     from finsent.costs import estimate_tokens
 
     # An estimate never exceeds the character count (+1), so only long texts need counting.
-    candidates = texts[texts.str.len() >= limit - 1]
+    candidates = texts[lengths(texts) >= limit - 1]
     if candidates.empty:
         return None
     tokens = candidates.map(estimate_tokens)
@@ -170,8 +187,9 @@ def over_token_limit(texts: pd.Series, rows: pd.Series, limit: int, model: str) 
     )
 
 
-def formula_like(raw: pd.Series, rows: pd.Series) -> Finding | None:
-    mask = raw.str.contains(_FORMULA_START, regex=True)
+def formula_like(plain: pd.Series, rows: pd.Series) -> Finding | None:
+    """`plain` is the whitespace-normalised text, so leading spaces do not hide a formula."""
+    mask = _mask(plain, [t[:1] in _FORMULA_START for t in plain.tolist()])
     count = int(mask.sum())
     if not count:
         return None

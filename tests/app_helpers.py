@@ -63,7 +63,17 @@ def assert_clean(at: AppTest) -> None:
 def texts(at: AppTest) -> str:
     """Every visible text of ours on the page (titles, headers, captions, markdown, alerts, labels)."""
     parts: list[str] = []
-    for kind in ("title", "header", "subheader", "caption", "markdown", "info", "warning", "error", "success"):
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "caption",
+        "markdown",
+        "info",
+        "warning",
+        "error",
+        "success",
+    ):
         parts.extend(str(e.value) for e in at.get(kind))
     parts.extend(str(b.label) for b in at.button)
     return "\n".join(parts)

@@ -15,9 +15,24 @@ CORE_PLUGINS = Path(__file__).resolve().parent / "core_plugins"
 
 # Invented sentences (never from the corpus); the scripted backend's keyword rule gets most of them right.
 SENTENCES = {
-    "positive": ["Shares went up after strong results", "매출 상승 기대감", "Profit gain beats forecast", "수출 호조 지속"],
-    "negative": ["Stock fell down on weak demand", "영업이익 하락 우려", "Quarterly loss widens", "내수 부진 심화"],
-    "neutral": ["The board meets on Monday", "회사는 서울에 본사를 둔다", "The report is due next week", "주주총회 일정 공지"],
+    "positive": [
+        "Shares went up after strong results",
+        "매출 상승 기대감",
+        "Profit gain beats forecast",
+        "수출 호조 지속",
+    ],
+    "negative": [
+        "Stock fell down on weak demand",
+        "영업이익 하락 우려",
+        "Quarterly loss widens",
+        "내수 부진 심화",
+    ],
+    "neutral": [
+        "The board meets on Monday",
+        "회사는 서울에 본사를 둔다",
+        "The report is due next week",
+        "주주총회 일정 공지",
+    ],
 }
 
 
@@ -34,7 +49,9 @@ def write_prepared(directory: Path, copies: int = 3) -> Path:
     train = frame.drop(valid.index)
     train.to_csv(directory / "train.csv", index=False)
     valid.to_csv(directory / "valid.csv", index=False)
-    counts = {name: part["label"].value_counts().to_dict() for name, part in (("train", train), ("valid", valid))}
+    counts = {
+        name: part["label"].value_counts().to_dict() for name, part in (("train", train), ("valid", valid))
+    }
     manifest = {
         "labels": {"names": list(SENTENCES), "synonyms": {}},
         "input_format": {"lowercase": False, "separator": ""},

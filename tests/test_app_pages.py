@@ -23,23 +23,47 @@ from app_helpers import (
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
-PAGE_TITLES_KO = {"data": "데이터", "train": "학습", "monitor": "모니터링", "evaluate": "평가", "classify": "분류"}
-PAGE_TITLES_EN = {"data": "Data", "train": "Train", "monitor": "Monitor", "evaluate": "Evaluate", "classify": "Classify"}
+PAGE_TITLES_KO = {
+    "data": "데이터",
+    "train": "학습",
+    "monitor": "모니터링",
+    "evaluate": "평가",
+    "classify": "분류",
+}
+PAGE_TITLES_EN = {
+    "data": "Data",
+    "train": "Train",
+    "monitor": "Monitor",
+    "evaluate": "Evaluate",
+    "classify": "Classify",
+}
 
-KOREAN_CSV = (
-    "문장,감성\n"
-    "가나전자의 3분기 영업이익이 두 배로 늘었다.,긍정\n"
-    "다라건설이 대규모 공사를 수주했다.,긍정\n"
-    "마바식품의 순이익이 크게 증가했다.,positive\n"
-    "사아은행의 부실채권이 급증했다.,부정\n"
-    "자차화학이 적자로 돌아섰다.,부정\n"
-    "카타물산의 매출이 급감했다.,negative\n"
-    "파하상사는 다음 달 주주총회를 연다.,중립\n"
-    "가나전자는 서울에 본사를 두고 있다.,중립\n"
-    "다라건설의 대표가 기자회견을 했다.,neutral\n"
-    "다라건설의 대표가 기자회견을 했다.,neutral\n"
-    ",neutral\n"
+COMPANIES = (
+    "가나전자",
+    "다라건설",
+    "마바식품",
+    "사아은행",
+    "자차화학",
+    "카타물산",
+    "파하상사",
+    "한빛제약",
+    "누리통신",
+    "별빛항공",
+    "솔밭유통",
+    "푸른에너지",
 )
+TEMPLATES = {
+    "긍정": "{c}의 3분기 영업이익이 두 배로 늘었다.",
+    "부정": "{c}의 부실채권이 급증해 적자로 돌아섰다.",
+    "중립": "{c}는 다음 달 정기 주주총회를 연다.",
+}
+
+
+def korean_csv() -> str:
+    """12 rows per label (Korean label names), plus one duplicate row and one row without text."""
+    rows = [f"{template.format(c=c)},{label}" for label, template in TEMPLATES.items() for c in COMPANIES]
+    rows += [rows[0], ",중립"]
+    return "문장,감성\n" + "\n".join(rows) + "\n"
 
 
 def test_every_page_opens_in_korean_by_default() -> None:
@@ -95,21 +119,42 @@ def test_prepared_files_download_as_one_zip() -> None:
     assert {"manifest.json", "train.csv", "valid.csv"} <= set(archive.namelist())
 
 
-def test_korean_cp949_upload_shows_the_report_with_rows_and_label_chart() -> None:
+def test_korean_cp949_upload_shows_the_report_with_rows_and_label_chart_then_prepares() -> None:
     at = new_app()
     at.radio(key="data_source").set_value("upload").run()
-    at.file_uploader(key="data_upload").set_value(("뉴스.csv", KOREAN_CSV.encode("cp949"), "text/csv")).run()
+    at.file_uploader(key="data_upload").set_value(
+        ("뉴스.csv", korean_csv().encode("cp949"), "text/csv")
+    ).run()
     assert_clean(at)
     caption = texts(at)
-    assert "11행" in caption and ("cp949" in caption.lower() or "euc-kr" in caption.lower())
-    assert at.selectbox(key=next(s.key for s in at.selectbox if s.key.startswith("data_text_col"))).value == "문장"
-    # the report names the duplicate and the empty text, each with its rows one click away
-    assert any("중복" in w.value for w in [*at.warning, *at.info, *at.error])
-    assert at.expander and any(d.value.shape[0] >= 1 for d in at.dataframe)
+    assert "38행" in caption and ("cp949" in caption.lower() or "euc-kr" in caption.lower())
+    text_col = next(s for s in at.selectbox if s.key.startswith("data_text_col"))
+    label_col = next(s for s in at.selectbox if s.key.startswith("data_label_col"))
+    assert (text_col.value, label_col.value) == ("문장", "감성")
+    # the report names the duplicate and the empty text, the offending rows one click away
+    assert any("같습니다" in w.value for w in at.warning) and any(
+        "문장이 없습니다" in w.value for w in at.warning
+    )
+    shown = [d.value for d in at.dataframe if d.value.index.name == "행"]
+    assert any(list(f.index) == [37] for f in shown)  # the duplicate is data row 37
     labels = next(data for spec, data in charts(at) if "xOffset" not in spec.get("encoding", {}))
     counts = dict(zip(labels["label"], labels["count"], strict=True))
-    assert counts["positive"] == 3 and counts["negative"] == 3 and counts["neutral"] == 5
+    assert (counts["positive"], counts["negative"], counts["neutral"]) == (13, 12, 13)
     assert set(labels["name"]) >= {"긍정", "부정", "중립"}
+    button(at, "학습 데이터 준비").click().run()
+    assert_clean(at)
+    [record] = service().datasets()
+    assert record.rows == 36 and record.name == "뉴스.csv"
+
+
+def test_too_few_examples_per_label_is_an_error_that_blocks_preparing() -> None:
+    at = new_app()
+    at.radio(key="data_source").set_value("upload").run()
+    small = "문장,감성\n" + "\n".join(f"{t.format(c='가나전자')},{label}" for label, t in TEMPLATES.items())
+    at.file_uploader(key="data_upload").set_value(("small.csv", small.encode("utf-8"), "text/csv")).run()
+    assert [e.value for e in at.exception] == []
+    assert any("10개 미만" in e.value for e in at.error)
+    assert button(at, "학습 데이터 준비").disabled
 
 
 def test_unreadable_upload_is_a_korean_error_without_traceback() -> None:
@@ -157,7 +202,11 @@ def test_train_page_starts_a_job_and_monitor_follows_it_to_the_end_with_curves()
     at.switch_page(page("monitor")).run()
     assert_clean(at)
     assert any(job.fine_tuned_model in s.value for s in at.success)
-    curves = {spec["encoding"]["y"]["title"]: data for spec, data in charts(at) if spec.get("mark", {}).get("type") == "line"}
+    curves = {
+        spec["encoding"]["y"]["title"]: data
+        for spec, data in charts(at)
+        if spec.get("mark", {}).get("type") == "line"
+    }
     accuracy = curves["정확도"]
     assert set(accuracy["series"]) == {"학습", "검증"}
     train = accuracy[accuracy["series"] == "학습"]

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from core_fixtures)
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from core_fixtures import CORE_PLUGINS, prepared_dir, service  # noqa: F401
+from core_fixtures import CORE_PLUGINS, prepared_dir, service  # noqa: F401  (fixtures)
 
 from finsent.bulk import output_names
 from finsent.errors import InputError
@@ -101,7 +102,9 @@ def test_cancel_keeps_finished_chunks_and_resume_sends_only_the_rest(
     check_alignment(results)
 
 
-def test_failure_mid_run_keeps_finished_chunks(service: FinsentService, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_mid_run_keeps_finished_chunks(
+    service: FinsentService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = model_for(service)
     monkeypatch.setenv("FINSENT_SCRIPTED_FAIL_CALL", "4")
     record = service.run_bulk("scripted", model, input_frame(100), "headline", "news.csv")
@@ -135,7 +138,9 @@ def test_resume_after_a_killed_process_loses_and_repeats_nothing(
     monkeypatch.setenv("FINSENT_LOAD_PLUGINS", "scripted")
     first_log, second_log = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
     env = {**os.environ, "FINSENT_SCRIPTED_DELAY": "0.05", "FINSENT_SCRIPTED_LOG": str(first_log)}
-    proc = subprocess.Popen([sys.executable, "-c", CRASHING_RUN, "400"], env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_RUN, "400"], env=env, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
     svc = FinsentService(Settings.from_env())
@@ -143,7 +148,9 @@ def test_resume_after_a_killed_process_loses_and_repeats_nothing(
     while svc.bulk_run(run_id).rows_done < 50 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert svc.bulk_run(run_id).status == "running"
-    assert FinsentService(Settings.from_env()).bulk_run(run_id).status == "running"  # a live owner is respected
+    assert (
+        FinsentService(Settings.from_env()).bulk_run(run_id).status == "running"
+    )  # a live owner is respected
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     restarted = FinsentService(Settings.from_env())
@@ -180,3 +187,18 @@ def test_unknown_predictions_and_clashing_names(service: FinsentService) -> None
     assert results["confidence"].tolist() == ["x", "y", "z"]
     assert results["predicted_confidence"].tolist() == [0.8, 0.0, 0.8]
     assert output_names(["label", "predicted_label"], ["a"])["label"] == "predicted_predicted_label"
+
+
+def test_mixed_type_columns_and_a_missing_input(service: FinsentService) -> None:
+    model = model_for(service)
+    frame = pd.DataFrame({"text": ["up", "down", None], "mixed": [1, "two", 3.5]})
+    run = service.run_bulk("scripted", model, frame, "text", "x.xlsx")
+    results = service.bulk_results(run.id)
+    assert results["label"].tolist() == ["positive", "negative", "neutral"]
+    assert results["mixed"].tolist() == ["1", "two", "3.5"]
+    from finsent.bulk import INPUT_FILE
+    from finsent.errors import FinsentError
+
+    (service.settings.bulk_dir / run.id / INPUT_FILE).unlink()
+    with pytest.raises(FinsentError, match="stored input of bulk run"):
+        service.bulk_results(run.id)

@@ -155,7 +155,9 @@ def test_finding_round_trip_and_severity_guard() -> None:
 
 def test_two_hundred_thousand_rows_are_checked_quickly_enough_to_run_here() -> None:
     # Not a timing assertion (see bench/prep.py): proves the vectorised path handles a big table.
-    rows = [(f"기사 {i} 본문 Company{i % 97}", ("positive", "negative", "neutral")[i % 3]) for i in range(50_000)]
+    rows = [
+        (f"기사 {i} 본문 Company{i % 97}", ("positive", "negative", "neutral")[i % 3]) for i in range(50_000)
+    ]
     rows += rows[:1000]
     report = check_table(_table(rows))
     assert report.finding("duplicate_rows").count == 1000  # type: ignore[union-attr]

@@ -14,7 +14,9 @@ from finsent.cli import main
 from finsent.corpus import sample_path
 
 
-def test_prepare_sample_prints_the_report_and_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prepare_sample_prints_the_report_and_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "prepared"
     code = main(["prepare", str(sample_path()), "--out", str(out), "--report-json", str(tmp_path / "r.json")])
     captured = capsys.readouterr()
@@ -26,7 +28,9 @@ def test_prepare_sample_prints_the_report_and_writes(tmp_path: Path, capsys: pyt
     assert report["rows_read"] == 170 and not report["has_errors"]
 
 
-def test_prepare_default_out_is_under_finsent_home(finsent_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prepare_default_out_is_under_finsent_home(
+    finsent_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["prepare", str(sample_path()), "--format", "csv"]) == 0
     (folder,) = (finsent_home / "datasets").iterdir()
     assert folder.name.startswith("sample_ko-") and len(folder.name) == len("sample_ko-") + 8
@@ -44,7 +48,16 @@ def test_prepare_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     rows = [f"Company{i} 실적 발표\t{['호재', '악재'][i % 2]}" for i in range(40)]
     path.write_text("제목\t구분값\n" + "\n".join(rows) + "\n", encoding="cp949")
     out = tmp_path / "out"
-    args = ["prepare", str(path), "--label-col", "구분값", "--labels", "positive,negative", "--format", "chat"]
+    args = [
+        "prepare",
+        str(path),
+        "--label-col",
+        "구분값",
+        "--labels",
+        "positive,negative",
+        "--format",
+        "chat",
+    ]
     args += ["--valid-fraction", "0.25", "--seed", "3", "--lowercase", "--out", str(out)]
     assert main(args) == 0
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -71,7 +84,9 @@ def test_prepare_sheet_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "sheet 'data'" in capsys.readouterr().out
 
 
-def test_check_only_writes_nothing(tmp_path: Path, finsent_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_only_writes_nothing(
+    tmp_path: Path, finsent_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["prepare", str(sample_path()), "--check", "--lang", "ko"]) == 0
     assert "결과: 학습에 쓸 수 있습니다." in capsys.readouterr().out
     assert not (finsent_home / "datasets").exists()
@@ -81,7 +96,7 @@ def test_check_only_writes_nothing(tmp_path: Path, finsent_home: Path, capsys: p
     ("content", "message"),
     [
         (b"", "is empty"),
-        ("kor_sentence,labels\n".encode(), "no data rows"),
+        (b"kor_sentence,labels\n", "no data rows"),
         (bytes(range(256)) * 10, "binary"),
         ("kor_sentence:labels\n문장:positive\n".encode(), "only one column"),
         ("id,body\n1,문장\n".encode(), "Columns found: 'id', 'body'"),
@@ -149,9 +164,19 @@ def test_data_fetch_offline_fails_cleanly(tmp_path: Path, capsys: pytest.Capture
 def test_console_script_help_and_version() -> None:
     exe = Path(sys.executable).with_name("finsent")
     env = dict(os.environ)
-    result = subprocess.run([str(exe), "prepare", "--help"], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [str(exe), "prepare", "--help"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.returncode == 0
-    for flag in ("--text-col", "--label-col", "--labels", "--format", "--valid-fraction", "--seed", "--lowercase"):
+    for flag in (
+        "--text-col",
+        "--label-col",
+        "--labels",
+        "--format",
+        "--valid-fraction",
+        "--seed",
+        "--lowercase",
+    ):
         assert flag in result.stdout
     assert "--out" in result.stdout and "--report-json" in result.stdout and "--sheet" in result.stdout
 

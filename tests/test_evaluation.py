@@ -1,10 +1,11 @@
+# ruff: noqa: F811  (pytest fixtures imported from core_fixtures)
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 import pytest
-from core_fixtures import prepared_dir, service, write_prepared  # noqa: F401
+from core_fixtures import prepared_dir, service, write_prepared  # noqa: F401  (fixtures)
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from finsent.backend import ModelRef, Prediction
@@ -53,7 +54,9 @@ def test_evaluate_model_with_the_scripted_backend(service: FinsentService, tmp_p
     backend = service.backend("scripted")
     ref = ModelRef(id="m", labels=LabelSet(LABELS))
     progress: list[tuple[int, int]] = []
-    record, predictions = evaluate_model(backend, ref, PreparedDataset.open(directory), on_progress=lambda a, b: progress.append((a, b)))
+    record, predictions = evaluate_model(
+        backend, ref, PreparedDataset.open(directory), on_progress=lambda a, b: progress.append((a, b))
+    )
     n = len(frame)
     assert record.n == n and progress[-1] == (n, n) and len(progress) == -(-n // backend.classify_batch_size)
     assert list(predictions.columns) == ["row", "text", "label", "predicted", "confidence"]

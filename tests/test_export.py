@@ -16,7 +16,15 @@ from finsent.export import neutralise_formulas, to_csv_bytes, to_jsonl_bytes, to
 def sample() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "문장": ["삼성전자 영업이익 증가", "=HYPERLINK(\"http://x\")", "+1+2", "@SUM(A1)", "-2+3", "\tcmd", "\rcmd"],
+            "문장": [
+                "삼성전자 영업이익 증가",
+                '=HYPERLINK("http://x")',
+                "+1+2",
+                "@SUM(A1)",
+                "-2+3",
+                "\tcmd",
+                "\rcmd",
+            ],
             "amount": ["-3.5", "+7", "12", "-1,000", "1e5", "5%", "x"],
             "label": ["positive", "negative", "neutral", "positive", "neutral", "negative", "neutral"],
             "confidence": [0.91, 0.5, np.nan, 0.2, 0.3, 0.4, 1.0],

@@ -93,7 +93,7 @@ def test_page_titles_statuses_labels_and_other_key_families_exist() -> None:
 
 
 def test_korean_is_the_default_and_english_is_english() -> None:
-    assert i18n.current_lang() == "ko"  # outside a session
+    assert i18n.translate("nav.data", i18n.normalise_lang(None)) == "데이터"  # Korean out of the box
     assert i18n.translate("classify.prompt", "ko") == "감성 분석할 뉴스를 입력해주세요"
     assert i18n.normalise_lang("EN") == "en" and i18n.normalise_lang("fr") == "ko"
     assert i18n.normalise_lang(None, "en") == "en"

@@ -39,7 +39,7 @@ def test_from_names_keeps_only_synonyms_of_its_labels() -> None:
 
 
 def test_custom_labels() -> None:
-    labels = LabelSet.from_names("up,down,flat".split(","))
+    labels = LabelSet.from_names(["up", "down", "flat"])
     assert labels.normalise(" UP ") == "up"
     assert labels.normalise("긍정") is None
 

@@ -6,6 +6,8 @@ The document uses OpenAPI's `nullable: true`, which JSON Schema validators do no
 "paused" after /pause, which the document's FineTuningJob.status enum does not list yet.
 """
 
+# ruff: noqa: F811 - pytest fixtures imported from openai_fake.fixtures are parameters of the tests
+
 from __future__ import annotations
 
 import copy
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from finsent_openai import OpenAIOptions
 from jsonschema import Draft202012Validator
 from openai_fake.dataset import write_prepared
 from openai_fake.fixtures import make_backend, openai_server  # noqa: F401
@@ -28,7 +31,6 @@ from finsent import errors
 from finsent.backend import ModelRef
 from finsent.labels import LabelSet
 from finsent.textnorm import InputFormat
-from finsent_openai import OpenAIOptions
 
 BASE = "urn:openai-openapi"
 
@@ -72,7 +74,10 @@ class SpecChecker:
 
     def problems(self, instance: Any, *pointer: str) -> list[str]:
         validator = Draft202012Validator({"$ref": BASE + _pointer(*pointer)}, registry=self.registry)
-        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in validator.iter_errors(instance)]
+        return [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
+            for e in validator.iter_errors(instance)
+        ]
 
     def check(self, exchange: Any) -> list[str]:
         method = exchange.method.lower()
@@ -83,20 +88,40 @@ class SpecChecker:
         if exchange.request is not None:
             assert body, f"{where}: the server got a body for an operation that takes none"
             content_type = next(iter(body))
-            found += self.problems(exchange.request, "paths", exchange.template, method, "requestBody", "content",
-                                   content_type, "schema")
-        params = {p["name"]: i for i, p in enumerate(operation.get("parameters", [])) if p.get("in") == "query"}
+            found += self.problems(
+                exchange.request,
+                "paths",
+                exchange.template,
+                method,
+                "requestBody",
+                "content",
+                content_type,
+                "schema",
+            )
+        params = {
+            p["name"]: i for i, p in enumerate(operation.get("parameters", [])) if p.get("in") == "query"
+        }
         for name, value in exchange.query.items():
             assert name in params, f"{where}: query parameter {name!r} is not in the document"
             schema = operation["parameters"][params[name]].get("schema", {})
             typed = int(value) if schema.get("type") == "integer" else value
-            found += self.problems(typed, "paths", exchange.template, method, "parameters", str(params[name]),
-                                   "schema")
+            found += self.problems(
+                typed, "paths", exchange.template, method, "parameters", str(params[name]), "schema"
+            )
         if exchange.status == 200:
             content = operation["responses"]["200"]["content"]
             content_type = "application/json" if "application/json" in content else next(iter(content))
-            found += self.problems(exchange.response, "paths", exchange.template, method, "responses", "200",
-                                   "content", content_type, "schema")
+            found += self.problems(
+                exchange.response,
+                "paths",
+                exchange.template,
+                method,
+                "responses",
+                "200",
+                "content",
+                content_type,
+                "schema",
+            )
         else:
             found += self.problems(exchange.response, "components", "schemas", "ErrorResponse")
         return [f"{where}: {p}" for p in found]
@@ -107,8 +132,9 @@ def _drive_everything(server: FakeOpenAI, home: Path) -> None:
     backend = make_backend(server, home, max_retries="3")
     dataset = write_prepared(home / "ds")
     for base_model in ("gpt-4o-mini-2024-07-18", "babbage-002"):
-        options = OpenAIOptions(base_model=base_model, n_epochs=2, batch_size=4, learning_rate_multiplier=0.5,
-                                suffix="schema")
+        options = OpenAIOptions(
+            base_model=base_model, n_epochs=2, batch_size=4, learning_rate_multiplier=0.5, suffix="schema"
+        )
         started = backend.start_training(backend.prepare_training_data(dataset, options, home), options)
         cursor, update = None, None
         for _ in range(200):
@@ -119,7 +145,9 @@ def _drive_everything(server: FakeOpenAI, home: Path) -> None:
             time.sleep(0.02)
         assert update is not None and update.fine_tuned_model
         fmt = InputFormat(separator=" ->" if base_model == "babbage-002" else "")
-        backend.classify(ModelRef(update.fine_tuned_model, LabelSet(), fmt), ["매출 상승", "주가 하락", "공시"])
+        backend.classify(
+            ModelRef(update.fine_tuned_model, LabelSet(), fmt), ["매출 상승", "주가 하락", "공시"]
+        )
     server.timing = JobTiming(running=30.0)
     options = OpenAIOptions(base_model="gpt-4o-mini-2024-07-18")
     started = backend.start_training(backend.prepare_training_data(dataset, options, home), options)
@@ -141,7 +169,9 @@ def _drive_everything(server: FakeOpenAI, home: Path) -> None:
 
 
 def test_every_exchange_matches_the_openapi_document(
-    spec: dict[str, Any], openai_server: FakeOpenAI, finsent_home: Path  # noqa: F811
+    spec: dict[str, Any],
+    openai_server: FakeOpenAI,
+    finsent_home: Path,
 ) -> None:
     _drive_everything(openai_server, finsent_home)
     checker = SpecChecker(spec)
@@ -150,14 +180,19 @@ def test_every_exchange_matches_the_openapi_document(
     assert not problems, "\n".join(problems[:20])
     used = {(e.method, e.template) for e in exchanges}
     expected = {
-        ("POST", "/files"), ("GET", "/files/{file_id}"), ("GET", "/files/{file_id}/content"),
-        ("POST", "/fine_tuning/jobs"), ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}"),
+        ("POST", "/files"),
+        ("GET", "/files/{file_id}"),
+        ("GET", "/files/{file_id}/content"),
+        ("POST", "/fine_tuning/jobs"),
+        ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}"),
         ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}/events"),
         ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints"),
         ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/pause"),
         ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/resume"),
         ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/cancel"),
-        ("POST", "/completions"), ("POST", "/chat/completions"), ("GET", "/models"),
+        ("POST", "/completions"),
+        ("POST", "/chat/completions"),
+        ("GET", "/models"),
     }
     assert expected <= used, f"not exercised: {sorted(expected - used)}"
     assert {e.status for e in exchanges} >= {200, 401, 404, 429, 500}
@@ -165,7 +200,9 @@ def test_every_exchange_matches_the_openapi_document(
 
 def test_every_route_of_the_fake_server_is_in_the_document(spec: dict[str, Any]) -> None:
     for method, _pattern, template, _handler in ROUTES:
-        assert method.lower() in spec["paths"].get(template, {}), f"{method} {template} is not an OpenAI endpoint"
+        assert method.lower() in spec["paths"].get(template, {}), (
+            f"{method} {template} is not an OpenAI endpoint"
+        )
 
 
 def test_the_checker_catches_a_wrong_response(spec: dict[str, Any]) -> None:

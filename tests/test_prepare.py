@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from finsent.corpus import sample_path
-from finsent.dataset import PreparedDataset
 from finsent.errors import DataError, InputError
 from finsent.labels import LabelSet
 from finsent.prepare import PreparationError, PrepareOptions, check_table, prepare_dataset, split_valid
@@ -71,13 +70,17 @@ def test_sample_prepares_into_the_documented_layout(tmp_path: Path) -> None:
     source = table.frame
     for row, text in zip(train["row"].head(20), train["text"].head(20), strict=True):
         assert text == build_model_input(source.iloc[row - 1]["kor_sentence"])
-    assert json.loads((dataset.directory / "report.json").read_text(encoding="utf-8"))["rows_read"] == table.rows
+    assert (
+        json.loads((dataset.directory / "report.json").read_text(encoding="utf-8"))["rows_read"] == table.rows
+    )
 
 
 def test_training_files_follow_openai_formats(tmp_path: Path) -> None:
     dataset, _ = prepare_dataset(read_table(sample_path()), PrepareOptions(), tmp_path / "out")
     train = dataset.frame("train")
-    completions = [json.loads(line) for line in dataset.path("train", "completion").read_text("utf-8").splitlines()]
+    completions = [
+        json.loads(line) for line in dataset.path("train", "completion").read_text("utf-8").splitlines()
+    ]
     chats = [json.loads(line) for line in dataset.path("train", "chat").read_text("utf-8").splitlines()]
     assert len(completions) == len(chats) == len(train)
     for item, (_, row) in zip(completions, train.iterrows(), strict=True):
@@ -109,7 +112,9 @@ def test_split_is_stratified_and_deterministic() -> None:
     assert (mask[:50].sum(), mask[50:80].sum(), mask[80:].sum()) == (10, 6, 1)
     assert (split_valid(labels, ("a", "b", "c"), 0.2, 42) == mask).all()
     assert (split_valid(labels, ("a", "b", "c"), 0.2, 43) != mask).any()
-    assert split_valid(np.array(["a", "b"], dtype=object), ("a", "b"), 0.2, 1).sum() == 0  # 1 per class: all train
+    assert (
+        split_valid(np.array(["a", "b"], dtype=object), ("a", "b"), 0.2, 1).sum() == 0
+    )  # 1 per class: all train
 
 
 def test_options_change_the_split(tmp_path: Path) -> None:
@@ -124,7 +129,13 @@ def test_options_change_the_split(tmp_path: Path) -> None:
 
 def test_csv_only_format(tmp_path: Path) -> None:
     dataset, _ = prepare_dataset(_table(_balanced()), PrepareOptions(formats=()), tmp_path / "out")
-    assert sorted(_tree(dataset.directory)) == ["manifest.json", "report.json", "report.txt", "train.csv", "valid.csv"]
+    assert sorted(_tree(dataset.directory)) == [
+        "manifest.json",
+        "report.json",
+        "report.txt",
+        "train.csv",
+        "valid.csv",
+    ]
 
 
 def test_error_finding_blocks_and_writes_nothing(tmp_path: Path) -> None:
@@ -148,7 +159,9 @@ def test_missing_columns_is_a_report_error(tmp_path: Path) -> None:
     assert "'body', 'score'" in finding.message
     with pytest.raises(PreparationError, match="Columns found"):
         prepare_dataset(table, PrepareOptions(), tmp_path / "out")
-    dataset, _ = prepare_dataset(table, PrepareOptions(text_column="body", label_column="score"), tmp_path / "ok")
+    dataset, _ = prepare_dataset(
+        table, PrepareOptions(text_column="body", label_column="score"), tmp_path / "ok"
+    )
     assert dataset.manifest["input"]["text_column"] == "body"
 
 
@@ -218,7 +231,7 @@ def test_legacy_prompt_completion_file(tmp_path: Path) -> None:
 
 
 def test_labels_outside_the_set_are_dropped_and_listed(tmp_path: Path) -> None:
-    rows = _balanced(20) + [("환율 급변", "mixed"), ("금리 동결", "N/A"), ("유가 상승", "mixed")]
+    rows = [*_balanced(20), ("환율 급변", "mixed"), ("금리 동결", "N/A"), ("유가 상승", "mixed")]
     dataset, report = prepare_dataset(_table(rows), PrepareOptions(), tmp_path / "out")
     finding = report.finding("unknown_label")
     assert finding is not None and finding.severity == "warning" and finding.count == 3
@@ -266,7 +279,7 @@ def test_ten_thousand_character_texts(tmp_path: Path) -> None:
 
 def test_formula_like_cells_are_kept_as_text(tmp_path: Path) -> None:
     path = tmp_path / "formula.csv"
-    rows = _balanced() + [("=SUM(A1) 매출", "positive"), ("+82 성장", "positive"), ("-3% 하락", "negative")]
+    rows = [*_balanced(), ("=SUM(A1) 매출", "positive"), ("+82 성장", "positive"), ("-3% 하락", "negative")]
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False)
     dataset, report = prepare_dataset(read_table(path), PrepareOptions(), tmp_path / "out")
     texts = set(pd.concat([dataset.frame("train"), dataset.frame("valid")])["text"])
@@ -276,7 +289,12 @@ def test_formula_like_cells_are_kept_as_text(tmp_path: Path) -> None:
 
 
 def test_report_text_is_readable(tmp_path: Path) -> None:
-    rows = _balanced() + [(_balanced()[0][0], "positive"), ("같은 문장", "positive"), ("같은 문장", "negative")]
+    rows = [
+        *_balanced(),
+        (_balanced()[0][0], "positive"),
+        ("같은 문장", "positive"),
+        ("같은 문장", "negative"),
+    ]
     report = check_table(_table(rows))
     text = report.to_text()
     assert "[WARNING]" in text and "duplicate_rows" in text and "Rows: 61" in text
@@ -298,9 +316,34 @@ def test_corpus(corpus_path: Path, tmp_path: Path) -> None:
     assert duplicates is not None and duplicates.count >= 10
     train, valid = dataset.frame("train"), dataset.frame("valid")
     assert not set(train["text"]) & set(valid["text"])
-    assert len(train) + len(valid) == report.rows_kept == 4846 - duplicates.count - conflicts.details["rows_dropped"]
+    assert (
+        len(train) + len(valid)
+        == report.rows_kept
+        == 4846 - duplicates.count - conflicts.details["rows_dropped"]
+    )
     again, _ = prepare_dataset(read_table(corpus_path), PrepareOptions(), tmp_path / "b")
     assert _tree(dataset.directory) == _tree(again.directory)
-    assert dataset.manifest["counts"]["valid"]["negative"] == round(dataset.manifest["counts"]["valid"]["negative"])
+    assert dataset.manifest["counts"]["valid"]["negative"] == round(
+        dataset.manifest["counts"]["valid"]["negative"]
+    )
     total = {k: dataset.counts("train")[k] + dataset.counts("valid")[k] for k in dataset.labels.names}
     assert sum(total.values()) == report.rows_kept
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "쉼표, 있음", 'quote "inside"', "both, \"x\"", "line\nbreak", "", " lead", "=SUM(A1)"],
+)
+def test_csv_fields_match_the_csv_module(value: str) -> None:
+    import csv
+    import io
+
+    from finsent.trainfiles import csv_lines
+
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(("row", "text", "label"))
+    writer.writerow((7, value, value or "x"))
+    assert csv_lines([7], [value], [value or "x"]) == expected.getvalue()
+    # Unlike csv.writer with "\n" line ends, a carriage return is quoted too, so no reader splits the row.
+    assert csv_lines([1], ["a\rb"], ["x"]).split("\n")[1] == '1,"a\rb",x'

@@ -87,7 +87,9 @@ def test_tsv_with_commas_in_text(tmp_path: Path) -> None:
 
 def test_quoted_commas_and_newlines(tmp_path: Path) -> None:
     path = tmp_path / "q.csv"
-    path.write_text('kor_sentence,labels\n"매출, 이익\n증가",positive\n"손실 ""확대""",negative\n', encoding="utf-8")
+    path.write_text(
+        'kor_sentence,labels\n"매출, 이익\n증가",positive\n"손실 ""확대""",negative\n', encoding="utf-8"
+    )
     table = read_table(path)
     assert table.frame["kor_sentence"].tolist() == ["매출, 이익\n증가", '손실 "확대"']
 
@@ -182,7 +184,9 @@ def test_legacy_xls_is_refused_with_advice(tmp_path: Path) -> None:
 
 def test_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
-    lines = [json.dumps({"prompt": t + " ->", "completion": " " + lab}, ensure_ascii=False) for t, lab in ROWS]
+    lines = [
+        json.dumps({"prompt": t + " ->", "completion": " " + lab}, ensure_ascii=False) for t, lab in ROWS
+    ]
     path.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
     table = read_table(path)
     assert table.file_format == "jsonl"
@@ -195,7 +199,9 @@ def test_jsonl(tmp_path: Path) -> None:
 def test_jsonl_with_one_broken_line_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     good = json.dumps({"text": "매출 증가", "label": "positive"}, ensure_ascii=False)
-    path.write_text("\n".join([good, good, '{"text": "손실", "label": negative}', good]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join([good, good, '{"text": "손실", "label": negative}', good]) + "\n", encoding="utf-8"
+    )
     with pytest.raises(InputError, match="line 3 ") as info:
         read_table(path)
     assert "3번째 줄" in info.value.text("ko")
@@ -276,7 +282,9 @@ def test_missing_columns_lists_the_columns_found(tmp_path: Path) -> None:
         resolve_columns(table.frame, source_name="cols.csv")
     with pytest.raises(InputError, match=r"no column 'sentiment'.*'id', 'body', 'score'"):
         resolve_columns(table.frame, "body", "sentiment")
-    assert resolve_columns(table.frame, "BODY", " Score ".strip()) == resolve_columns(table.frame, "body", "score")
+    assert resolve_columns(table.frame, "BODY", " Score ".strip()) == resolve_columns(
+        table.frame, "body", "score"
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
+# ruff: noqa: F811  (pytest fixtures imported from core_fixtures)
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
 import pytest
-from core_fixtures import prepared_dir, service, train_to_end  # noqa: F401
+from core_fixtures import prepared_dir, service, train_to_end  # noqa: F401  (fixtures)
 
 from finsent.backend import JobStatus
 from finsent.errors import BackendUnavailableError, FinsentError, InputError, NotFoundError
@@ -21,7 +22,9 @@ def test_backends_describe_each_backend(service: FinsentService) -> None:
     assert [m.id for m in info.base_models] == ["kw-1"]
 
 
-def test_training_lifecycle_stores_history_model_and_evaluation(service: FinsentService, prepared_dir: Path) -> None:
+def test_training_lifecycle_stores_history_model_and_evaluation(
+    service: FinsentService, prepared_dir: Path
+) -> None:
     dataset = service.register_dataset(prepared_dir)
     assert service.register_dataset(prepared_dir).id == dataset.id  # registered once
     job = service.start_training("scripted", dataset.id, {"epochs": 2, "steps_per_epoch": 3})
@@ -71,7 +74,9 @@ def test_invalid_options_are_refused_before_any_job(service: FinsentService, pre
     assert service.jobs() == []
 
 
-def test_job_failing_mid_training(service: FinsentService, prepared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_job_failing_mid_training(
+    service: FinsentService, prepared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FINSENT_SCRIPTED_FAIL_STEP", "2")
     dataset = service.register_dataset(prepared_dir)
     job_id = train_to_end(service, dataset.id)
@@ -80,7 +85,9 @@ def test_job_failing_mid_training(service: FinsentService, prepared_dir: Path, m
     assert service.models() == [] and service.evaluation(job_id) is None
 
 
-def test_poll_errors_become_events_not_crashes(service: FinsentService, prepared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_poll_errors_become_events_not_crashes(
+    service: FinsentService, prepared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset = service.register_dataset(prepared_dir)
     job = service.start_training("scripted", dataset.id, {})
     monkeypatch.setenv("FINSENT_SCRIPTED_POLL_ERROR", "service unreachable")
@@ -161,10 +168,12 @@ def test_add_model_and_evaluate(service: FinsentService, prepared_dir: Path) -> 
 
 
 def test_backend_needing_a_key(service: FinsentService, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core_fixtures import CORE_PLUGINS  # noqa: F401  (the scripted class, reused with a key requirement)
-
     base = service.registry.get("scripted")
-    keyed = type("KeyedBackend", (base,), {"name": "keyed", "label": "Keyed", "needs_key": True, "key_env_var": "KEYED_API_KEY"})
+    keyed = type(
+        "KeyedBackend",
+        (base,),
+        {"name": "keyed", "label": "Keyed", "needs_key": True, "key_env_var": "KEYED_API_KEY"},
+    )
     service.registry.add(keyed, "test")
     monkeypatch.delenv("KEYED_API_KEY", raising=False)
     info = {b.name: b for b in service.backends()}["keyed"]
@@ -175,3 +184,14 @@ def test_backend_needing_a_key(service: FinsentService, monkeypatch: pytest.Monk
     monkeypatch.setenv("KEYED_API_KEY", "sk-env-5678")
     assert service.usable_backend("keyed").context.api_key == "sk-env-5678"
     assert issubclass(BackendUnavailableError, FinsentError)
+
+
+def test_prepare_reads_checks_splits_and_registers(service: FinsentService) -> None:
+    from finsent.corpus import sample_path
+    from finsent.prepare import PrepareOptions
+
+    record, report = service.prepare(sample_path().read_bytes(), "sample_ko.csv", PrepareOptions())
+    assert not report.has_errors
+    assert record.name == "sample_ko.csv" and record.rows > 0 and len(record.input_sha256) == 64
+    assert Path(record.directory).parent == service.settings.datasets_dir
+    assert service.datasets() == [record] and service.dataset(record.id) == record

@@ -36,7 +36,9 @@ def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
 def test_everything_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "finsent.db"
     store = Store(path)
-    store.add_dataset(DatasetRecord("ds-1", "news.csv", str(tmp_path / "p"), "ab" * 32, 10, time.time(), {"k": "한국어"}))
+    store.add_dataset(
+        DatasetRecord("ds-1", "news.csv", str(tmp_path / "p"), "ab" * 32, 10, time.time(), {"k": "한국어"})
+    )
     store.insert_job(a_job("job-1"), input_format={"lowercase": True}, training={"files": {"train": "x"}})
     store.add_event("job-1", "started")
     store.add_metrics("job-1", [MetricPoint(step=1, train_loss=0.9), MetricPoint(step=2, train_loss=0.5)])
@@ -45,7 +47,9 @@ def test_everything_survives_a_restart(tmp_path: Path) -> None:
     del store
     again = Store(path)
     job = again.get_job("job-1")
-    assert job.status == JobStatus.SUCCEEDED and job.fine_tuned_model == "m-1" and job.options == {"epochs": 3}
+    assert (
+        job.status == JobStatus.SUCCEEDED and job.fine_tuned_model == "m-1" and job.options == {"epochs": 3}
+    )
     state = again.job_state("job-1")
     assert state.input_format == {"lowercase": True} and state.training == {"files": {"train": "x"}}
     assert [e.message for e in again.events("job-1")] == ["started"]
@@ -63,7 +67,9 @@ def test_poll_with_a_stale_cursor_is_discarded(tmp_path: Path) -> None:
     events = [JobEvent(1.0, "a", id="e1"), JobEvent(2.0, "b", id="e2")]
     assert store.apply_poll("job-1", None, "2", events, [], {"status": JobStatus.RUNNING})
     assert not store.apply_poll("job-1", None, "2", events, [], {"status": JobStatus.RUNNING})
-    assert store.apply_poll("job-1", "2", "3", [JobEvent(2.0, "b", id="e2"), JobEvent(3.0, "c", id="e3")], [], {})
+    assert store.apply_poll(
+        "job-1", "2", "3", [JobEvent(2.0, "b", id="e2"), JobEvent(3.0, "c", id="e3")], [], {}
+    )
     assert [(e.seq, e.message) for e in store.events("job-1")] == [(1, "a"), (2, "b"), (3, "c")]
 
 
@@ -85,8 +91,10 @@ def test_concurrent_writers_threads_and_processes(tmp_path: Path) -> None:
     store = Store(path)
     for job_id in ("job-t", "job-p"):
         store.insert_job(a_job(job_id))
-    n = 150
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "job-p", str(n)], stderr=subprocess.PIPE)
+    n = 80
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), "job-p", str(n)], stderr=subprocess.PIPE
+    )
     errors: list[BaseException] = []
 
     def writer(worker: int) -> None:
@@ -130,7 +138,9 @@ def test_migration_from_v1_keeps_data(tmp_path: Path) -> None:
     job = store.get_job("job-old")
     assert job.status == JobStatus.SUCCEEDED and job.options == {"epochs": 4}
     store.insert_bulk_run("run-1", "scripted", "m", "in.csv", "text", ("a", "b"), str(tmp_path), 10, 3)
-    chunk = ChunkPredictions(0, np.array([0, 2, 1]), np.array([0.9, 0.1, 0.6]), np.zeros((3, 2)), {1: "maybe"})
+    chunk = ChunkPredictions(
+        0, np.array([0, 2, 1]), np.array([0.9, 0.1, 0.6]), np.zeros((3, 2)), {1: "maybe"}
+    )
     store.add_chunk("run-1", chunk)
     (back,) = store.chunks("run-1", 2)
     assert back.codes.tolist() == [0, 2, 1] and back.raw == {1: "maybe"}

@@ -50,8 +50,24 @@ def test_idempotent() -> None:
 
 def test_input_format_applies_the_same_function_and_round_trips() -> None:
     fmt = InputFormat(lowercase=True, separator=" ->")
-    assert fmt.apply("  Basware 수주 ") == build_model_input("  Basware 수주 ", lowercase=True, separator=" ->")
+    assert fmt.apply("  Basware 수주 ") == build_model_input(
+        "  Basware 수주 ", lowercase=True, separator=" ->"
+    )
     assert InputFormat.from_dict(fmt.to_dict()) == fmt
     assert InputFormat.from_dict(None) == InputFormat()
     assert InputFormat().with_separator(" ->") == InputFormat(separator=" ->")
     assert fmt.to_dict() == {"lowercase": True, "separator": " ->"}
+
+
+def test_fast_path_agrees_with_the_whitespace_rule_for_every_character() -> None:
+    import re
+    import sys
+
+    rule = re.compile(r"\s+")
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        text = f"가{char}나"
+        expected = rule.sub(" ", unicodedata.normalize("NFC", text)).strip()
+        assert normalise_text(text) == expected, hex(code)

@@ -71,7 +71,7 @@ def run_classify(args: argparse.Namespace) -> int:
     backend = args.backend or svc.settings.default_backend
     if args.input:
         return bulk(svc, args, backend)
-    for text, prediction in zip(args.texts, svc.classify(backend, args.model, args.texts)):
+    for text, prediction in zip(args.texts, svc.classify(backend, args.model, args.texts), strict=True):
         scores = {k: round(float(v), 4) for k, v in prediction.scores.items()}
         if args.json:
             row = {

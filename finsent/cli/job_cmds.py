@@ -196,7 +196,7 @@ def run_jobs(args: argparse.Namespace) -> int:
 
 def follow(svc: FinsentService, job_id: str, interval: float) -> int:
     """Print events and metric points as they arrive; Ctrl-C stops following, not the job."""
-    state = {"seq": 0, "step": None}
+    state: dict[str, int] = {"seq": 0, "step": -1}
 
     def show(job: JobRecord) -> None:
         for event in svc.job_events(job_id, after_seq=state["seq"]):
@@ -204,15 +204,14 @@ def follow(svc: FinsentService, job_id: str, interval: float) -> int:
             print(f"{_time(event.created_at)} {marker} {event.message}", flush=True)
             state["seq"] = event.seq
         metrics = svc.job_metrics(job_id)
-        if state["step"] is not None:
-            metrics = metrics[metrics["step"] > state["step"]]
+        metrics = metrics[metrics["step"] > state["step"]]
         for point in metrics.itertuples(index=False):
             print(
                 f"  step {point.step:>5}  epoch {_fmt(point.epoch, 2):>5}  train loss {_fmt(point.train_loss)}"
                 f"  acc {_fmt(point.train_accuracy)}  valid loss {_fmt(point.valid_loss)}  acc {_fmt(point.valid_accuracy)}",
                 flush=True,
             )
-            state["step"] = point.step
+            state["step"] = int(point.step)  # type: ignore[arg-type]
 
     try:
         job = svc.follow_job(job_id, show, interval=interval)

@@ -51,7 +51,9 @@ def print_evaluation(evaluation: EvaluationRecord, out: TextIO | None = None) ->
     print("confusion matrix (rows: true label, columns: predicted):", file=out)
     columns = [*evaluation.labels, "unknown"]
     print_table(
-        ["", *columns], [[label, *row] for label, row in zip(evaluation.labels, evaluation.confusion)], out
+        ["", *columns],
+        [[label, *row] for label, row in zip(evaluation.labels, evaluation.confusion, strict=True)],
+        out,
     )
 
 

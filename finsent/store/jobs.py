@@ -37,7 +37,7 @@ _JOB_FIELDS = frozenset(
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def loads(raw: str | None, default: Any = None) -> Any:

@@ -224,6 +224,7 @@ def _results_panel(run: Any) -> None:
     st.dataframe(
         shown.head(TABLE_ROWS_SHOWN),
         width="stretch",
+        hide_index=True,
         column_config={
             conf_col: st.column_config.ProgressColumn(t("chart.confidence"), min_value=0, max_value=1)
         },
@@ -247,11 +248,13 @@ def render_bulk(backend: str, model: str) -> None:
     st.subheader(t("bulk.runs"))
     ids = [r.id for r in runs]
     current = st.session_state.get("bulk_run_id")
-    if st.session_state.get("cls_bulk_pick") not in ids or (
-        current in ids and current != st.session_state.get("cls_bulk_pick")
-    ):
+    picked = st.session_state.get("cls_bulk_pick")
+    if picked not in ids or (current in ids and current != picked):
         st.session_state["cls_bulk_pick"] = current if current in ids else ids[0]
     by_id = {r.id: r for r in runs}
+    # The shown run is read again now: it may have moved on since the list was read a moment ago.
+    shown = st.session_state["cls_bulk_pick"]
+    by_id[shown] = state.get_service().bulk_run(shown)
     chosen = st.selectbox(
         t("bulk.pick_run"),
         ids,
@@ -261,4 +264,4 @@ def render_bulk(backend: str, model: str) -> None:
     )
     st.session_state["bulk_run_id"] = chosen
     with reported_errors():
-        _results_panel(state.get_service().bulk_run(chosen))
+        _results_panel(by_id[chosen])

@@ -118,7 +118,9 @@ def describe_fields(model: type[BaseModel], exclude: tuple[str, ...] = ("base_mo
             kind = "int" if annotation is int else "float"
             if optional and common["default"] == empty:
                 common["default"] = None
-            specs.append(FieldSpec(kind=kind, optional=optional, minimum=low, maximum=high, empty=empty, **common))
+            specs.append(
+                FieldSpec(kind=kind, optional=optional, minimum=low, maximum=high, empty=empty, **common)
+            )
         elif annotation is str:
             specs.append(FieldSpec(kind="str", optional=optional, **common))
         else:
@@ -127,8 +129,10 @@ def describe_fields(model: type[BaseModel], exclude: tuple[str, ...] = ("base_mo
 
 
 def _choice_text(value: Any) -> str:
-    if value is None or value == "auto":
+    if value == "auto":
         return t("form.auto")
+    if value is None:
+        return t("form.none")
     return str(getattr(value, "value", value))
 
 
@@ -153,7 +157,7 @@ def draw_field(spec: FieldSpec, key_prefix: str) -> Any:
         value: Any = (
             cast(spec.default) if spec.default is not None else (None if spec.optional else (low or 0))
         )
-        return st.number_input(  # type: ignore[call-overload]
+        number = st.number_input(  # type: ignore[call-overload]
             spec.label,
             min_value=low,
             max_value=high,
@@ -161,7 +165,9 @@ def draw_field(spec: FieldSpec, key_prefix: str) -> Any:
             step=1 if integer else None,
             format=None if integer else "%g",
             help=spec.help,
-            placeholder=t("form.auto") if spec.optional else None,
+            placeholder=(t("form.auto") if spec.empty == "auto" else t("form.none"))
+            if spec.optional
+            else None,
             key=key,
         )
         return spec.empty if number is None else number

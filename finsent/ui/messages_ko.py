@@ -62,6 +62,7 @@ MESSAGES: dict[str, str] = {
     "(자세한 내용은 서버 로그에 있습니다).",
     "error.invalid_options": "올바르지 않은 옵션이 있습니다: {problems}. 수정한 뒤 다시 시도하세요.",
     "form.auto": "(자동)",
+    "form.none": "(없음)",
     "form.unsupported": "{name}: 여기서는 설정할 수 없는 옵션이라 기본값을 사용합니다.",
     "opt.epochs": "에포크 수",
     "opt.epochs.help": "학습 데이터 전체를 몇 번 반복해서 학습할지 정합니다.",
@@ -77,6 +78,10 @@ MESSAGES: dict[str, str] = {
     "opt.classify_delay_ms": "장애 주입: 분류 호출마다 지연(ms)",
     "opt.refuse_classify": "장애 주입: 분류 거부",
     "opt.suffix": "모델 이름 접미사",
+    "opt.alpha": "규제 강도 (alpha)",
+    "opt.class_weight": "라벨 가중치",
+    "opt.char_ngram_max": "최대 문자 n-gram 길이",
+    "opt.epoch_delay_seconds": "에포크마다 쉬는 시간(초)",
     # Data page
     "data.title": "데이터",
     "data.intro": "라벨이 있는 표를 불러와 점검하고 학습 데이터를 준비합니다.",

@@ -8,6 +8,7 @@ matches the one recorded at training time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -36,7 +37,6 @@ from finsent.backend import (
 )
 from finsent.dataset import PreparedDataset
 from finsent.errors import DataError, InputError, NotFoundError
-
 from finsent_local.jobfiles import LOG, JobFolder, process_alive
 from finsent_local.model_file import MODEL_FILE_NAME, ModelFileError, load_model
 from finsent_local.training import TrainingPlan
@@ -54,9 +54,14 @@ class LocalOptions(BackendOptions):
         "tfidf-logreg",
         description="Features: character + word n-grams (fast), or character n-grams + Korean morphemes (kiwipiepy).",
     )
-    epochs: int = Field(20, ge=1, le=100, description="Passes of stochastic gradient descent over the training split.")
+    epochs: int = Field(
+        20, ge=1, le=100, description="Passes of stochastic gradient descent over the training split."
+    )
     alpha: float = Field(
-        3e-5, gt=0.0, le=0.1, description="L2 regularisation strength (smaller fits the training data more closely)."
+        1e-4,
+        gt=0.0,
+        le=0.1,
+        description="L2 regularisation strength (smaller fits the training data more closely).",
     )
     class_weight: Literal["balanced", "none"] = Field(
         "balanced", description="Weigh rare labels up so each label counts equally, or not at all."
@@ -114,7 +119,9 @@ class LocalBackend(Backend):
         if dataset.path("valid").is_file():
             files["valid"] = Path(shutil.copyfile(dataset.path("valid"), workdir / "valid.csv"))
         # The texts in train.csv are already model input (without separator) for this format.
-        return TrainingData(dataset=dataset, files=files, input_format=dataset.input_format.with_separator(""))
+        return TrainingData(
+            dataset=dataset, files=files, input_format=dataset.input_format.with_separator("")
+        )
 
     # -- 2. training --------------------------------------------------------------------------
     def start_training(self, data: TrainingData, options: BackendOptions) -> StartedJob:
@@ -123,7 +130,10 @@ class LocalBackend(Backend):
         job_id, model_id = f"localjob-{token}", f"local-{token}"
         folder = JobFolder(self.jobs_dir / job_id)
         folder.path.mkdir(parents=True)
-        files = {split: Path(shutil.copyfile(path, folder.path / f"{split}.csv")) for split, path in data.files.items()}
+        files = {
+            split: Path(shutil.copyfile(path, folder.path / f"{split}.csv"))
+            for split, path in data.files.items()
+        }
         plan = TrainingPlan(
             base_model=opts.base_model,
             epochs=opts.epochs,
@@ -188,14 +198,13 @@ class LocalBackend(Backend):
         return folder
 
     def _worker_alive(self, folder: JobFolder) -> bool:
-        child = _children.get(folder.path.name)
-        if child is not None and child.poll() is not None:
-            del _children[folder.path.name]  # reaped
+        _reap_children()
         pid = folder.read_pid()
         return pid is not None and process_alive(pid, str(folder.path))
 
     def _settle(self, folder: JobFolder) -> dict[str, object]:
         """The status, turning a non-final status whose worker is gone into cancelled or interrupted."""
+        _reap_children()
         status = folder.read_status()
         if JobStatus(status["status"]).is_terminal or self._worker_alive(folder):
             return status
@@ -296,17 +305,22 @@ class LocalBackend(Backend):
             Prediction(
                 label=labels[i],
                 confidence=float(row[i]),
-                scores={name: float(p) for name, p in zip(labels, row)},
+                scores={name: float(p) for name, p in zip(labels, row, strict=True)},
             )
-            for i, row in zip(best.tolist(), probabilities)
+            for i, row in zip(best.tolist(), probabilities, strict=True)
         ]
 
 
+def _reap_children() -> None:
+    """Collect the exit status of finished workers this process started, so none lingers as a zombie."""
+    for job_id, child in list(_children.items()):
+        if child.poll() is not None:
+            _children.pop(job_id, None)
+
+
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)  # the worker leads its own session, so its group id is its pid
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 __all__ = ["MODEL_FILE_NAME", "LocalBackend", "LocalOptions"]

@@ -48,7 +48,10 @@ def morphemes(texts: Sequence[str]) -> list[list[str]]:
     if not texts:
         return []
     analysed = _kiwi().tokenize(list(texts))
-    return [[f"{t.form}/{t.tag[:2]}" for t in tokens if not t.tag.startswith(_DROPPED_TAGS)] for tokens in analysed]
+    return [
+        [f"{t.form}/{t.tag[:2]}" for t in tokens if not t.tag.startswith(_DROPPED_TAGS)]
+        for tokens in analysed
+    ]
 
 
 def _ngram_analyzer(low: int, high: int) -> Any:
@@ -66,7 +69,9 @@ def _vectorizer(channel: Channel, vocabulary: dict[str, int] | None = None) -> T
     if vocabulary is None:
         common.update(min_df=channel.min_df, max_features=channel.max_features)
     if channel.kind == "char":
-        return TfidfVectorizer(analyzer="char_wb", ngram_range=(channel.ngram_min, channel.ngram_max), **common)
+        return TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(channel.ngram_min, channel.ngram_max), **common
+        )
     if channel.kind == "word":
         # Words of one character carry meaning in Korean (e.g. 등, 억): keep them.
         return TfidfVectorizer(
@@ -97,14 +102,20 @@ class Featurizer:
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         morphs = morphemes(texts) if self.needs_morphemes else None
         self._vectorizers = [_vectorizer(c) for c in self.channels]
-        blocks = [v.fit_transform(self._inputs(c, texts, morphs)) for c, v in zip(self.channels, self._vectorizers)]
+        blocks = [
+            v.fit_transform(self._inputs(c, texts, morphs))
+            for c, v in zip(self.channels, self._vectorizers, strict=True)
+        ]
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         if not self._vectorizers:
             raise RuntimeError("the featurizer is not fitted")
         morphs = morphemes(texts) if self.needs_morphemes else None
-        blocks = [v.transform(self._inputs(c, texts, morphs)) for c, v in zip(self.channels, self._vectorizers)]
+        blocks = [
+            v.transform(self._inputs(c, texts, morphs))
+            for c, v in zip(self.channels, self._vectorizers, strict=True)
+        ]
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     @property

@@ -1,12 +1,12 @@
 """A local training job's folder: the only channel between the backend and its worker process.
 
-    FINSENT_HOME/backends/local/jobs/<job id>/
-        job.json          what to train (written once by the backend before the worker starts)
-        status.json       status, error, model; replaced atomically, so a reader never sees half of it
-        progress.jsonl    append-only: one event or metric point per line; a poll reads from a byte offset
-        worker.pid        the worker's process id (written by the backend that started it)
-        cancel.requested  present once someone asked to cancel
-        worker.log        the worker's stdout and stderr, for debugging
+FINSENT_HOME/backends/local/jobs/<job id>/
+    job.json          what to train (written once by the backend before the worker starts)
+    status.json       status, error, model; replaced atomically, so a reader never sees half of it
+    progress.jsonl    append-only: one event or metric point per line; a poll reads from a byte offset
+    worker.pid        the worker's process id (written by the backend that started it)
+    cancel.requested  present once someone asked to cancel
+    worker.log        the worker's stdout and stderr, for debugging
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ import numpy as np
 
 from finsent.atomic import atomic_write_bytes
 from finsent.errors import FinsentError, InputError, NotFoundError
-
 from finsent_local.features import Featurizer
 
 MODEL_FILE_NAME = "model.npz"
@@ -66,15 +65,15 @@ class LinearModel:
         channels, arrays = self.featurizer.to_arrays()
         header = {"format": FORMAT, "labels": self.labels, "channels": channels, "meta": self.meta}
         buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
-            header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
-            weights=self.weights.astype(np.float32),
-            bias=self.bias.astype(np.float64),
-            calib=self.calib.astype(np.float64),
-            calib_bias=self.calib_bias.astype(np.float64),
+        contents: dict[str, Any] = {
+            "header": np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+            "weights": self.weights.astype(np.float32),
+            "bias": self.bias.astype(np.float64),
+            "calib": self.calib.astype(np.float64),
+            "calib_bias": self.calib_bias.astype(np.float64),
             **arrays,
-        )
+        }
+        np.savez_compressed(buffer, **contents)
         return buffer.getvalue()
 
     def save(self, path: Path) -> str:

@@ -4,8 +4,8 @@ The scorers are trained epoch by epoch with stochastic gradient descent (`SGDCla
 the curve of train/valid loss and accuracy is the real one of the model that is saved. Each label's
 scorer sees the features scaled by that label's naive-Bayes log-count ratios (NB-LR, Wang & Manning
 2012), which beats plain TF-IDF on short sentiment sentences. One-vs-rest scores are not probabilities:
-a small multinomial calibrator is fitted on out-of-fold scores of the training split (never the valid
-split) and turns them into probabilities that sum to 1.
+a small calibrator is fitted on out-of-fold scores of the training split (never the valid
+split): a temperature and a bias per label turn them into probabilities that sum to 1.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression, SGDClassifier
+from scipy.optimize import minimize
+from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.class_weight import compute_sample_weight
 
 from finsent.backend import MetricPoint
-
 from finsent_local.features import Channel, Featurizer
 from finsent_local.model_file import LinearModel
 
@@ -45,7 +45,9 @@ class TrainingPlan:
         channels = list(BASE_MODELS[self.base_model])
         if self.char_ngram_max is not None:
             channels = [
-                Channel(c.kind, min(c.ngram_min, self.char_ngram_max), self.char_ngram_max) if c.kind == "char" else c
+                Channel(c.kind, min(c.ngram_min, self.char_ngram_max), self.char_ngram_max)
+                if c.kind == "char"
+                else c
                 for c in channels
             ]
         return channels
@@ -63,7 +65,9 @@ def nb_ratios(features: sp.csr_matrix, is_label: np.ndarray, smoothing: float = 
 class OneVsRestSGD:
     """One NB-scaled log-loss SGD scorer per label, trainable one epoch at a time."""
 
-    def __init__(self, features: sp.csr_matrix, y: np.ndarray, labels: Sequence[str], plan: TrainingPlan) -> None:
+    def __init__(
+        self, features: sp.csr_matrix, y: np.ndarray, labels: Sequence[str], plan: TrainingPlan
+    ) -> None:
         self.labels = list(labels)
         self.y = y
         self.ratios = [nb_ratios(features, y == i) for i in range(len(self.labels))]
@@ -79,11 +83,15 @@ class OneVsRestSGD:
         order = self.rng.permutation(len(self.y))
         for i, model in enumerate(self.models):
             target = (self.y[order] == i).astype(int)
-            model.partial_fit(self.scaled[i][order], target, classes=[0, 1], sample_weight=self.weights[order])
+            model.partial_fit(
+                self.scaled[i][order], target, classes=[0, 1], sample_weight=self.weights[order]
+            )
 
     def effective_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """(weights, bias) for raw features: the NB scaling folds into the coefficients."""
-        weights = np.vstack([m.coef_.ravel() * r for m, r in zip(self.models, self.ratios)]).astype(np.float32)
+        weights = np.vstack(
+            [m.coef_.ravel() * r for m, r in zip(self.models, self.ratios, strict=True)]
+        ).astype(np.float32)
         bias = np.array([m.intercept_[0] for m in self.models], dtype=np.float64)
         return weights, bias
 
@@ -101,19 +109,23 @@ def _curve_point(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def fit_calibrator(scores: np.ndarray, y: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
-    """A multinomial logistic map from one-vs-rest scores to probabilities (Platt scaling, many classes)."""
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(scores, y)
-    coef, intercept = model.coef_, model.intercept_
-    if len(model.classes_) == 2:  # scikit-learn keeps one row for two classes: split it into two logits
-        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
-        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-    calib = np.zeros((n_labels, n_labels))
-    # A label absent from the training split keeps a logit far below the others.
-    calib_bias = np.full(n_labels, -30.0)
-    for row, cls in enumerate(model.classes_):
-        calib[cls] = coef[row]
-        calib_bias[cls] = intercept[row]
-    return calib, calib_bias
+    """Temperature and per-label bias (logits = scores / T + b) minimising the log-loss of held-out scores.
+
+    Four numbers for three labels: enough to fix over- or under-confidence and the label balance, too few
+    to overfit or to scramble the scorers' ranking, even on a small training split.
+    """
+
+    def loss(params: np.ndarray) -> float:
+        logits = scores * np.exp(-params[0]) + params[1:]
+        logits -= logits.max(axis=1, keepdims=True)
+        log_prob = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        # A whisper of L2 keeps the biases finite when a label never appears in the training split.
+        return float(-log_prob[np.arange(len(y)), y].mean() + 1e-4 * np.sum(params[1:] ** 2))
+
+    start = np.zeros(n_labels + 1)
+    result = minimize(loss, start, method="L-BFGS-B", bounds=[(-5.0, 5.0)] + [(-30.0, 30.0)] * n_labels)
+    params = result.x if np.isfinite(result.fun) else start
+    return np.eye(n_labels) * np.exp(-params[0]), params[1:].copy()
 
 
 def _out_of_fold_scores(
@@ -146,7 +158,7 @@ def train_model(
     index = {name: i for i, name in enumerate(labels)}
     y = np.array([index[label] for label in train_labels])
     y_valid = np.array([index[label] for label in valid_labels if label in index])
-    valid_texts = [t for t, label in zip(valid_texts, valid_labels) if label in index]
+    valid_texts = [t for t, label in zip(valid_texts, valid_labels, strict=True) if label in index]
 
     featurizer = Featurizer(plan.channels())
     features = featurizer.fit_transform(train_texts)
@@ -172,7 +184,9 @@ def train_model(
             )
         )
 
-    on_stage(f"Calibrating probabilities on {CALIBRATION_FOLDS}-fold out-of-fold scores of the training split")
+    on_stage(
+        f"Calibrating probabilities on {CALIBRATION_FOLDS}-fold out-of-fold scores of the training split"
+    )
     weights, bias = scorer.effective_weights()
     calib, calib_bias = fit_calibrator(_out_of_fold_scores(features, y, labels, plan), y, len(labels))
     return LinearModel(

@@ -18,7 +18,6 @@ from types import FrameType
 import pandas as pd
 
 from finsent.backend import JobStatus, MetricPoint
-
 from finsent_local.jobfiles import JobFolder
 from finsent_local.training import TrainingPlan, train_model
 
@@ -69,13 +68,21 @@ def run(folder: JobFolder) -> None:
     delay = float(job.get("epoch_delay_seconds", 0.0))
     n_valid = 0 if valid is None else len(valid)
     folder.write_status(status=JobStatus.RUNNING.value, progress=0.0)
-    folder.add_event(f"Training {plan.base_model} on {len(train):,} texts ({n_valid:,} for validation), {plan.epochs} epochs")
+    folder.add_event(
+        f"Training {plan.base_model} on {len(train):,} texts ({n_valid:,} for validation), {plan.epochs} epochs"
+    )
     started = time.monotonic()
 
     def on_epoch(point: MetricPoint) -> None:
         folder.add_metric(point)
-        valid_text = f", valid loss {point.valid_loss:.4f}, valid accuracy {point.valid_accuracy:.4f}" if point.valid_loss is not None else ""
-        folder.add_event(f"Epoch {point.step}/{plan.epochs}: train loss {point.train_loss:.4f}, train accuracy {point.train_accuracy:.4f}{valid_text}")
+        valid_text = (
+            f", valid loss {point.valid_loss:.4f}, valid accuracy {point.valid_accuracy:.4f}"
+            if point.valid_loss is not None
+            else ""
+        )
+        folder.add_event(
+            f"Epoch {point.step}/{plan.epochs}: train loss {point.train_loss:.4f}, train accuracy {point.train_accuracy:.4f}{valid_text}"
+        )
         folder.write_status(progress=round(point.step / plan.epochs * 0.9, 4))
         if delay:
             time.sleep(delay)  # demos and tests: a job slow enough to watch, cancel or kill
@@ -95,7 +102,9 @@ def run(folder: JobFolder) -> None:
     path = Path(job["models_dir"]) / job["model_id"] / "model.npz"
     sha256 = model.save(path)
     seconds = time.monotonic() - started
-    folder.add_event(f"Model saved: {job['model_id']} ({path.stat().st_size / 1e6:.1f} MB) after {seconds:.1f} s")
+    folder.add_event(
+        f"Model saved: {job['model_id']} ({path.stat().st_size / 1e6:.1f} MB) after {seconds:.1f} s"
+    )
     folder.write_status(
         status=JobStatus.SUCCEEDED.value,
         progress=1.0,

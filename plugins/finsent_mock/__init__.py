@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from finsent import hookimpl
-
 from finsent_mock.backend import MockBackend, MockOptions
 
 __all__ = ["MockBackend", "MockOptions", "register_backends"]

@@ -33,11 +33,10 @@ from finsent.backend import (
 )
 from finsent.dataset import PreparedDataset
 from finsent.errors import DataError, FinsentError, InputError, NotFoundError
-
 from finsent_mock.keywords import classify_by_keywords
 from finsent_mock.timeline import MockJobSpec, job_state
 
-BUILTIN_MODEL = "mock-keywords"
+BUILTIN_MODEL: Literal["mock-keywords"] = "mock-keywords"
 
 
 class ClassificationRefused(FinsentError):
@@ -49,18 +48,30 @@ class ClassificationRefused(FinsentError):
 class MockOptions(BackendOptions):
     """Options of the mock backend. The fault-injection ones exist for tests and demos of failure paths."""
 
-    base_model: Literal["mock-keywords"] = Field(BUILTIN_MODEL, description="Base model (only the keyword rule).")
+    base_model: Literal["mock-keywords"] = Field(
+        BUILTIN_MODEL, description="Base model (only the keyword rule)."
+    )
     epochs: int = Field(3, ge=1, le=50, description="Number of simulated epochs.")
     steps_per_epoch: int = Field(10, ge=1, le=1000, description="Simulated training steps per epoch.")
     duration_seconds: float = Field(
-        0.0, ge=0.0, le=3600.0, description="Wall-clock length of the simulated job: 0 is instant, ~60 for demos."
+        0.0,
+        ge=0.0,
+        le=3600.0,
+        description="Wall-clock length of the simulated job: 0 is instant, ~60 for demos.",
     )
     reject_file: bool = Field(False, description="Fault: fail while validating the training file.")
-    fail_at_step: int | None = Field(None, ge=1, le=50_000, description="Fault: fail when this step is reached.")
-    classify_delay_ms: int = Field(
-        0, ge=0, le=60_000, description="Fault: wait this long in every classification call of the trained model."
+    fail_at_step: int | None = Field(
+        None, ge=1, le=50_000, description="Fault: fail when this step is reached."
     )
-    refuse_classify: bool = Field(False, description="Fault: the trained model refuses every classification call.")
+    classify_delay_ms: int = Field(
+        0,
+        ge=0,
+        le=60_000,
+        description="Fault: wait this long in every classification call of the trained model.",
+    )
+    refuse_classify: bool = Field(
+        False, description="Fault: the trained model refuses every classification call."
+    )
 
 
 class MockBackend(Backend):
@@ -109,8 +120,13 @@ class MockBackend(Backend):
         workdir.mkdir(parents=True, exist_ok=True)
         files: dict[str, Path] = {}
         for split, frame in frames.items():
-            lines = (json.dumps({"text": t, "label": lab}, ensure_ascii=False) for t, lab in zip(frame["text"], frame["label"]))
-            files[split] = atomic_write_text(workdir / f"mock-{split}.jsonl", "".join(line + "\n" for line in lines))
+            lines = (
+                json.dumps({"text": t, "label": lab}, ensure_ascii=False)
+                for t, lab in zip(frame["text"], frame["label"], strict=True)
+            )
+            files[split] = atomic_write_text(
+                workdir / f"mock-{split}.jsonl", "".join(line + "\n" for line in lines)
+            )
         return TrainingData(
             dataset=dataset,
             files=files,
@@ -182,7 +198,11 @@ class MockBackend(Backend):
             spec = self._load(path.stem)
             if job_state(spec, now).status is JobStatus.SUCCEEDED:
                 models.append(
-                    ModelInfo(spec.model_id, base_model=spec.base_model, created_at=spec.started_at + spec.duration_seconds)
+                    ModelInfo(
+                        spec.model_id,
+                        base_model=spec.base_model,
+                        created_at=spec.started_at + spec.duration_seconds,
+                    )
                 )
         return models
 

@@ -15,11 +15,47 @@ from finsent.backend import UNKNOWN_LABEL, Prediction
 from finsent.labels import LabelSet
 
 # Good news made of bad words; matched (and removed) before the single words below.
-POSITIVE_PHRASES_KO = ("손실 감소", "손실이 감소", "손실 축소", "손실이 줄", "적자 축소", "적자폭 축소", "적자가 줄")
+POSITIVE_PHRASES_KO = (
+    "손실 감소",
+    "손실이 감소",
+    "손실 축소",
+    "손실이 줄",
+    "적자 축소",
+    "적자폭 축소",
+    "적자가 줄",
+)
 NEGATIVE_PHRASES_KO = ("이익 감소", "이익이 감소", "순이익 감소", "매출 감소", "매출이 감소", "흑자 축소")
 
-POSITIVE_KO = ("상승", "증가", "흑자", "수주", "호조", "개선", "최대", "성장", "급등", "돌파", "상회", "확대", "호실적")
-NEGATIVE_KO = ("하락", "감소", "적자", "손실", "감원", "부진", "악화", "급락", "하회", "축소", "해고", "파산", "둔화")
+POSITIVE_KO = (
+    "상승",
+    "증가",
+    "흑자",
+    "수주",
+    "호조",
+    "개선",
+    "최대",
+    "성장",
+    "급등",
+    "돌파",
+    "상회",
+    "확대",
+    "호실적",
+)
+NEGATIVE_KO = (
+    "하락",
+    "감소",
+    "적자",
+    "손실",
+    "감원",
+    "부진",
+    "악화",
+    "급락",
+    "하회",
+    "축소",
+    "해고",
+    "파산",
+    "둔화",
+)
 
 POSITIVE_EN = ("rise", "rises", "rose", "risen", "profit", "profits", "growth", "grew", "increase", "increased",
                "gain", "gains", "improve", "improved", "record", "up")  # fmt: skip

@@ -122,7 +122,13 @@ def _history(spec: MockJobSpec) -> list[_Entry]:
     d = spec.duration_seconds
     entries = [
         _Entry(0.0, status=JobStatus.VALIDATING_FILES),
-        _Entry(0.0, event=("info", f"Validating training file: {spec.n_train} training and {spec.n_valid} validation examples")),
+        _Entry(
+            0.0,
+            event=(
+                "info",
+                f"Validating training file: {spec.n_train} training and {spec.n_valid} validation examples",
+            ),
+        ),
     ]
     t_valid = d * _VALIDATING
     if spec.reject_file:
@@ -137,7 +143,10 @@ def _history(spec: MockJobSpec) -> list[_Entry]:
         _Entry(t_valid, event=("info", "Files validated; job queued")),
         _Entry(t_valid, status=JobStatus.QUEUED),
         _Entry(t_run, status=JobStatus.RUNNING),
-        _Entry(t_run, event=("info", f"Fine-tuning job started: {spec.epochs} epochs x {spec.steps_per_epoch} steps")),
+        _Entry(
+            t_run,
+            event=("info", f"Fine-tuning job started: {spec.epochs} epochs x {spec.steps_per_epoch} steps"),
+        ),
     ]
     span = d * (1.0 - _VALIDATING - _QUEUED - _FINISHING)
     total = spec.total_steps
@@ -190,7 +199,9 @@ def job_state(spec: MockJobSpec, now: float) -> JobState:
             error = entry.error
         if entry.event is not None:
             level, message = entry.event
-            events.append(JobEvent(spec.started_at + entry.offset, message, level, f"{spec.id}-ev{len(events) + 1}"))
+            events.append(
+                JobEvent(spec.started_at + entry.offset, message, level, f"{spec.id}-ev{len(events) + 1}")
+            )
         if entry.metric is not None:
             metrics.append(entry.metric)
     if cancelled and not status.is_terminal:

@@ -72,11 +72,17 @@ class AnswerMapper:
         if label is None:
             # The confidence of "unknown" is the probability the model put outside the label set.
             outside = max(0.0, 1.0 - total) if top_logprobs else 0.0
-            return Prediction(UNKNOWN_LABEL, round(outside, 6), {k: round(v, 6) for k, v in mass.items()}, answer)
+            return Prediction(
+                UNKNOWN_LABEL, round(outside, 6), {k: round(v, 6) for k, v in mass.items()}, answer
+            )
         if total > 0 and mass[label] > 0:
             scores = {k: v / total for k, v in mass.items()}
         else:
             # No usable distribution (e.g. a server without logprobs): the answer's own probability.
-            own = math.exp(answer_logprob) if answer_logprob is not None and math.isfinite(answer_logprob) else 1.0
+            own = (
+                math.exp(answer_logprob)
+                if answer_logprob is not None and math.isfinite(answer_logprob)
+                else 1.0
+            )
             scores = {k: (own if k == label else 0.0) for k in mass}
         return Prediction(label, round(scores[label], 6), {k: round(v, 6) for k, v in scores.items()})

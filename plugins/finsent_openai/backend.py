@@ -57,7 +57,8 @@ class OpenAIOptions(BackendOptions):
         "auto", description="Examples per training step; 'auto' lets OpenAI choose."
     )
     learning_rate_multiplier: Literal["auto"] | Annotated[float, Field(gt=0, le=10)] = Field(
-        "auto", description="Scales OpenAI's learning rate; smaller values overfit less. 'auto' lets OpenAI choose."
+        "auto",
+        description="Scales OpenAI's learning rate; smaller values overfit less. 'auto' lets OpenAI choose.",
     )
     suffix: str = Field(
         "",
@@ -127,7 +128,8 @@ class OpenAIBackend(Backend):
     def availability(self) -> Availability:
         if not self.config.api_key and (self.config.is_openai or self.config.is_azure):
             return Availability(
-                False, "needs an API key: set OPENAI_API_KEY, add it to .streamlit/secrets.toml, or type it in"
+                False,
+                "needs an API key: set OPENAI_API_KEY, add it to .streamlit/secrets.toml, or type it in",
             )
         return Availability(True)
 
@@ -145,7 +147,12 @@ class OpenAIBackend(Backend):
         ]
 
     def shot_model(
-        self, model_id: str, labels: Any, mode: str, dataset: PreparedDataset | None = None, per_label: int = 2
+        self,
+        model_id: str,
+        labels: Any,
+        mode: str,
+        dataset: PreparedDataset | None = None,
+        per_label: int = 2,
     ) -> ModelRef:
         """A ModelRef for zero/few-shot classification with any chat model (no fine-tuning)."""
         details = shot_details(dataset, mode, per_label=per_label)
@@ -187,7 +194,7 @@ class OpenAIBackend(Backend):
             job = self.client.fine_tuning.jobs.create(
                 model=base_model,
                 training_file=str(data.details["training_file"]),
-                method={"type": "supervised", "supervised": {"hyperparameters": hyper}},  # type: ignore[typeddict-item]
+                method={"type": "supervised", "supervised": {"hyperparameters": hyper}},  # type: ignore[arg-type]
                 seed=opts.seed,
                 **extra,
             )
@@ -274,7 +281,9 @@ class OpenAIBackend(Backend):
             details["error_code"] = job.error.code
         return details
 
-    def _results_points(self, file_ids: Sequence[str], n_epochs: float | None, details: dict[str, Any]) -> list[MetricPoint]:
+    def _results_points(
+        self, file_ids: Sequence[str], n_epochs: float | None, details: dict[str, Any]
+    ) -> list[MetricPoint]:
         points: list[MetricPoint] = []
         for file_id in file_ids:
             with openai_errors(self.config, "follow", subject=f"results file '{file_id}'"):

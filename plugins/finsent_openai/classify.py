@@ -16,9 +16,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import openai
+from openai.types import Completion
+from openai.types.chat import ChatCompletion
 
 from finsent import errors
 from finsent.backend import ModelRef, Prediction
@@ -78,7 +81,11 @@ def cached_encoding(model_id: str) -> Any | None:
     url = _ENCODING_URLS.get(name)
     cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
     cache_dir = cache_dir if cache_dir is not None else os.path.join(tempfile.gettempdir(), "data-gym-cache")
-    if not url or not cache_dir or not os.path.exists(os.path.join(cache_dir, hashlib.sha1(url.encode()).hexdigest())):
+    if (
+        not url
+        or not cache_dir
+        or not os.path.exists(os.path.join(cache_dir, hashlib.sha1(url.encode()).hexdigest()))
+    ):
         return None
     try:
         return tiktoken.get_encoding(name)
@@ -130,12 +137,14 @@ class Classifier:
             size = self.tuning.prompts_per_request
             groups = [list(range(i, min(i + size, len(texts)))) for i in range(0, len(texts), size)]
             bias = self._bias(model)
-            jobs = [
-                (lambda idx=idx: self._completion_request(model, mapper, texts, idx, bias, results)) for idx in groups
+            jobs: list[Callable[[], None]] = [
+                partial(self._completion_request, model, mapper, texts, idx, bias, results) for idx in groups
             ]
             self._run(jobs, self.tuning.completion_in_flight)
         else:
-            jobs = [(lambda i=i: self._chat_request(model, mapper, texts[i], i, results)) for i in range(len(texts))]
+            jobs = [
+                partial(self._chat_request, model, mapper, texts[i], i, results) for i in range(len(texts))
+            ]
             self._run(jobs, self.tuning.chat_in_flight)
         missing = [i for i, p in enumerate(results) if p is None]
         if missing:  # cannot happen unless a server answers short; never hand back partial results
@@ -152,7 +161,9 @@ class Classifier:
         if len(jobs) == 1:
             jobs[0]()
             return
-        with ThreadPoolExecutor(max_workers=min(in_flight, len(jobs)), thread_name_prefix="finsent-openai") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(in_flight, len(jobs)), thread_name_prefix="finsent-openai"
+        ) as pool:
             futures: list[Future[None]] = [pool.submit(job) for job in jobs]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             failed = next((f for f in done if f.exception() is not None), None)
@@ -169,7 +180,7 @@ class Classifier:
                 self._bias_cache[key] = first_token_bias(encoding, model.labels.names) if encoding else None
             return self._bias_cache[key]
 
-    # -- completion models -------------------------------------------------------------------------
+    # -- requests --------------------------------------------------------------------------------
     def _completion_request(
         self,
         model: ModelRef,
@@ -179,57 +190,83 @@ class Classifier:
         bias: dict[str, int] | None,
         results: list[Prediction | None],
     ) -> None:
-        prompts = [model.input_format.apply(texts[i]) for i in indices]
-        extra: dict[str, Any] = {"logit_bias": bias} if bias else {}
+        body = completion_body(model, [texts[i] for i in indices], self.tuning, bias)
+        client: Any = self.client  # the body is built as a dict, shared with the Batch API
         with openai_errors(self.config, "classify", subject=f"model '{model.id}'"):
-            response = self.client.completions.create(
-                model=model.id,
-                prompt=prompts,
-                max_tokens=1,
-                temperature=0,
-                logprobs=min(5, max(1, self.tuning.top_logprobs)),
-                **extra,
-            )
-        choices = sorted(response.choices, key=lambda c: c.index)
-        if [c.index for c in choices] != list(range(len(prompts))):
-            raise errors.FinsentError(
-                f"The server answered {len(choices)} choices for {len(prompts)} prompts.",
-                hint="This server does not take a list of prompts: set prompts_per_request to 1.",
-                ko=f"서버가 프롬프트 {len(prompts)}개에 답 {len(choices)}개를 보냈습니다.",
-                hint_ko="이 서버는 프롬프트 목록을 받지 않습니다. prompts_per_request를 1로 설정하세요.",
-            )
-        for choice, i in zip(choices, indices, strict=True):
-            top, own = None, None
-            if choice.logprobs is not None:
-                if choice.logprobs.top_logprobs:
-                    top = choice.logprobs.top_logprobs[0]
-                if choice.logprobs.token_logprobs:
-                    own = choice.logprobs.token_logprobs[0]
-            results[i] = mapper.predict(choice.text, top, own, whole_answer=False)
+            response = client.completions.create(**body)
+        for i, prediction in zip(
+            indices, completion_predictions(response, mapper, len(indices)), strict=True
+        ):
+            results[i] = prediction
 
-    # -- chat models -------------------------------------------------------------------------------
     def _chat_request(
         self, model: ModelRef, mapper: AnswerMapper, text: str, i: int, results: list[Prediction | None]
     ) -> None:
-        top_n = self.tuning.top_logprobs
-        logprob_args: dict[str, Any] = {"logprobs": True, "top_logprobs": top_n} if top_n else {}
+        client: Any = self.client
         with openai_errors(self.config, "classify", subject=f"model '{model.id}'"):
-            response = self.client.chat.completions.create(
-                model=model.id,
-                messages=chat_messages(model, text),  # type: ignore[arg-type]
-                max_tokens=self.tuning.chat_max_tokens,
-                temperature=0,
-                **logprob_args,
-            )
-        if not response.choices:
-            results[i] = mapper.predict(None)
-            return
-        choice = response.choices[0]
-        answer = choice.message.content if choice.message else None
+            response = client.chat.completions.create(**chat_body(model, text, self.tuning))
+        results[i] = chat_prediction(response, mapper)
+
+
+# -- request bodies and answers, shared by live requests and the Batch API --------------------------
+def completion_body(
+    model: ModelRef, texts: Sequence[str], tuning: ClassifyTuning, bias: dict[str, int] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model.id,
+        "prompt": [model.input_format.apply(text) for text in texts],
+        "max_tokens": 1,
+        "temperature": 0,
+        "logprobs": min(5, max(1, tuning.top_logprobs)),
+    }
+    if bias:
+        body["logit_bias"] = bias
+    return body
+
+
+def chat_body(model: ModelRef, text: str, tuning: ClassifyTuning) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model.id,
+        "messages": chat_messages(model, text),
+        "max_tokens": tuning.chat_max_tokens,
+        "temperature": 0,
+    }
+    if tuning.top_logprobs:
+        body |= {"logprobs": True, "top_logprobs": tuning.top_logprobs}
+    return body
+
+
+def completion_predictions(response: Completion, mapper: AnswerMapper, n_prompts: int) -> list[Prediction]:
+    """One prediction per prompt, by choice index (a list prompt answers in any order)."""
+    choices = sorted(response.choices, key=lambda c: c.index)
+    if [c.index for c in choices] != list(range(n_prompts)):
+        raise errors.FinsentError(
+            f"The server answered {len(choices)} choices for {n_prompts} prompts.",
+            hint="This server does not take a list of prompts: set prompts_per_request to 1.",
+            ko=f"서버가 프롬프트 {n_prompts}개에 답 {len(choices)}개를 보냈습니다.",
+            hint_ko="이 서버는 프롬프트 목록을 받지 않습니다. prompts_per_request를 1로 설정하세요.",
+        )
+    predictions = []
+    for choice in choices:
         top, own = None, None
-        content = choice.logprobs.content if choice.logprobs is not None else None
-        if content:
-            first = content[0]
-            top = {t.token: t.logprob for t in first.top_logprobs or []} or {first.token: first.logprob}
-            own = sum(t.logprob for t in content)
-        results[i] = mapper.predict(answer, top, own, whole_answer=True)
+        if choice.logprobs is not None:
+            if choice.logprobs.top_logprobs:
+                top = choice.logprobs.top_logprobs[0]
+            if choice.logprobs.token_logprobs:
+                own = choice.logprobs.token_logprobs[0]
+        predictions.append(mapper.predict(choice.text, top, own, whole_answer=False))
+    return predictions
+
+
+def chat_prediction(response: ChatCompletion, mapper: AnswerMapper) -> Prediction:
+    if not response.choices:
+        return mapper.predict(None)
+    choice = response.choices[0]
+    answer = choice.message.content if choice.message else None
+    top, own = None, None
+    content = choice.logprobs.content if choice.logprobs is not None else None
+    if content:
+        first = content[0]
+        top = {t.token: t.logprob for t in first.top_logprobs or []} or {first.token: first.logprob}
+        own = sum(t.logprob for t in content)
+    return mapper.predict(answer, top, own, whole_answer=True)

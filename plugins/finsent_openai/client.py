@@ -120,7 +120,6 @@ def build_client(config: ClientConfig) -> openai.OpenAI:
             azure_deployment=config.azure_deployment,
             api_version=config.azure_api_version or "2024-10-21",
             organization=config.organization,
-            project=config.project,
             timeout=config.timeout,
             max_retries=config.max_retries,
         )
@@ -157,7 +156,9 @@ def _server_message(exc: openai.APIError) -> str:
     return str(exc.message or "")
 
 
-def translate_error(exc: Exception, config: ClientConfig, *, action: str, subject: str | None = None) -> Exception:
+def translate_error(
+    exc: Exception, config: ClientConfig, *, action: str, subject: str | None = None
+) -> Exception:
     """An SDK exception -> the finsent error a user can act on. Unknown exceptions are returned as is.
 
     `action` is a key of ACTIONS (or plain English text); `subject` names the object, e.g. "model 'ft:...'".

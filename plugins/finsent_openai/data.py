@@ -42,7 +42,9 @@ def _as_dict(entry: object) -> dict[str, Any]:
         return dict(entry)
     if is_dataclass(entry) and not isinstance(entry, type):
         return asdict(entry)
-    return {k: getattr(entry, k) for k in ("id", "label", "kind", "can_train", "description") if hasattr(entry, k)}
+    return {
+        k: getattr(entry, k) for k in ("id", "label", "kind", "can_train", "description") if hasattr(entry, k)
+    }
 
 
 def _raw_base_models() -> list[object]:
@@ -73,8 +75,8 @@ def base_models() -> list[BaseModelInfo]:
                 id=model_id,
                 label=str(item.get("label") or model_id),
                 kind=str(item.get("kind") or model_kind(model_id, [])),
-                can_train=bool(item.get("can_train", True)),
-                description=str(item.get("description") or ""),
+                can_train=bool(item.get("can_train", item.get("trainable", True))),
+                description=str(item.get("description") or item.get("note") or ""),
             )
         )
     return models
@@ -89,7 +91,7 @@ def base_of(model_id: str) -> str:
 
 
 def model_kind(model_id: str, known: Iterable[BaseModelInfo] | None = None) -> str:
-    """"completion" or "chat" for a base or fine-tuned model id."""
+    """ "completion" or "chat" for a base or fine-tuned model id."""
     base = base_of(model_id)
     for info in base_models() if known is None else known:
         if info.id == base and info.kind in (COMPLETION, CHAT):
@@ -154,7 +156,9 @@ class Uploader:
                         return self.wait_processed(known, path.name, timeout)
                 except openai.NotFoundError:
                     pass  # deleted on the account since: upload again
-            created = self.client.files.create(file=(path.name, data, "application/jsonl"), purpose="fine-tune")
+            created = self.client.files.create(
+                file=(path.name, data, "application/jsonl"), purpose="fine-tune"
+            )
         ledger = self._ledger()
         ledger[key] = created.id
         _write_atomic(self.ledger, json.dumps(ledger, indent=1, sort_keys=True))

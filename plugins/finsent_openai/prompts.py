@@ -22,11 +22,13 @@ SHOT_MODES = (ZERO_SHOT, FEW_SHOT)
 
 
 def default_system_prompt(labels: LabelSet) -> str:
-    names = ", ".join(labels.names)
-    return (
-        "You classify the sentiment of a financial news sentence (Korean or English). "
-        f"Answer with exactly one word from this list and nothing else: {names}."
-    )
+    """The system message finsent's chat training files use (finsent.trainfiles), also used for zero-shot."""
+    try:
+        from finsent.trainfiles import system_message
+    except ImportError:  # an older finsent: the same wording
+        names = ", ".join(labels.names)
+        return f"You classify the sentiment of a financial news text. Answer with exactly one of: {names}."
+    return system_message(labels.names)
 
 
 def chat_messages(model: ModelRef, text: str) -> list[dict[str, str]]:
@@ -75,7 +77,9 @@ def shot_details(
                 ko="퓨샷 모드는 예시를 뽑을 준비된 데이터(학습 분할)가 필요합니다.",
             )
         frame = dataset.frame("train")
-        rows = frame[["text", "label"]].to_dict("records")
+        rows = [
+            {"text": str(t), "label": str(lb)} for t, lb in zip(frame["text"], frame["label"], strict=True)
+        ]
         details["examples"] = pick_examples(rows, dataset.labels, per_label, seed)
         details["seed"] = seed
     return details

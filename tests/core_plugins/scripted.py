@@ -67,20 +67,31 @@ class ScriptedBackend(Backend):
     def _state_path(self, external_id: str) -> Path:
         return self.context.workdir(self.name) / f"{external_id}.json"
 
-    def prepare_training_data(self, dataset: PreparedDataset, options: BackendOptions, workdir: Path) -> TrainingData:
+    def prepare_training_data(
+        self, dataset: PreparedDataset, options: BackendOptions, workdir: Path
+    ) -> TrainingData:
         assert isinstance(options, ScriptedOptions)
         if options.reject_file:
             raise InputError("The scripted backend rejected the training file.")
         path = workdir / "train.txt"
         path.write_text("\n".join(dataset.frame("train")["text"]), encoding="utf-8")
-        return TrainingData(dataset=dataset, files={"train": path}, details={"rows": len(dataset.frame("train"))})
+        return TrainingData(
+            dataset=dataset, files={"train": path}, details={"rows": len(dataset.frame("train"))}
+        )
 
     def start_training(self, data: TrainingData, options: BackendOptions) -> StartedJob:
         assert isinstance(options, ScriptedOptions)
         external_id = f"scr-{time.time_ns()}"
-        state = {"polls": 0, "epochs": options.epochs, "steps_per_epoch": options.steps_per_epoch, "cancelled": False}
+        state = {
+            "polls": 0,
+            "epochs": options.epochs,
+            "steps_per_epoch": options.steps_per_epoch,
+            "cancelled": False,
+        }
         self._state_path(external_id).write_text(json.dumps(state))
-        return StartedJob(external_id=external_id, status=JobStatus.VALIDATING_FILES, base_model=options.base_model)
+        return StartedJob(
+            external_id=external_id, status=JobStatus.VALIDATING_FILES, base_model=options.base_model
+        )
 
     def _load(self, external_id: str) -> dict:
         path = self._state_path(external_id)
@@ -117,7 +128,9 @@ class ScriptedBackend(Backend):
                 events.append(JobEvent(time.time(), f"Step {step}/{total}.", id=f"{external_id}-s{step}"))
         step = polls - 2
         if fail_step and step >= fail_step:
-            return JobUpdate(JobStatus.FAILED, events, metrics, str(polls), error=f"failed at step {fail_step}")
+            return JobUpdate(
+                JobStatus.FAILED, events, metrics, str(polls), error=f"failed at step {fail_step}"
+            )
         if polls == 1:
             return JobUpdate(JobStatus.VALIDATING_FILES, events, metrics, str(polls), progress=0.0)
         if polls == 2:
@@ -153,9 +166,14 @@ class ScriptedBackend(Backend):
         for text in texts:
             value = model.input_format.apply(text)
             if "???" in value:  # an answer outside the label set
-                out.append(Prediction(label="unknown", confidence=0.0, scores=dict.fromkeys(names, 0.0), raw="maybe"))
+                out.append(
+                    Prediction(label="unknown", confidence=0.0, scores=dict.fromkeys(names, 0.0), raw="maybe")
+                )
                 continue
-            label = next((lab for lab, words in KEYWORDS.items() if lab in names and any(w in value for w in words)), None)
+            label = next(
+                (lab for lab, words in KEYWORDS.items() if lab in names and any(w in value for w in words)),
+                None,
+            )
             label = label or ("neutral" if "neutral" in names else names[0])
             scores = {n: (0.8 if n == label else 0.2 / (len(names) - 1)) for n in names}
             out.append(Prediction(label=label, confidence=0.8, scores=scores))

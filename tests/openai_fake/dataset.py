@@ -13,12 +13,38 @@ from pathlib import Path
 from finsent.dataset import PreparedDataset
 from finsent.labels import LabelSet
 
-COMPANIES = ("한빛전자", "푸른바이오", "대성건설", "미래금융", "Acme Corp", "Nordic Steel", "세종화학", "동해해운")
+COMPANIES = (
+    "한빛전자",
+    "푸른바이오",
+    "대성건설",
+    "미래금융",
+    "Acme Corp",
+    "Nordic Steel",
+    "세종화학",
+    "동해해운",
+)
 METRICS = ("매출", "영업이익", "순이익", "수출", "quarterly revenue", "operating profit")
 CHANGES = {
-    "positive": ("전년 대비 12% 상승했다", "크게 증가했다", "흑자로 돌아섰다", "rose sharply", "showed strong growth"),
-    "negative": ("전년 대비 8% 하락했다", "크게 감소했다", "적자로 돌아섰다", "fell sharply", "posted a loss"),
-    "neutral": ("발표 일정이 공시되었다", "주주총회에서 논의되었다", "was reported on schedule", "is due next week"),
+    "positive": (
+        "전년 대비 12% 상승했다",
+        "크게 증가했다",
+        "흑자로 돌아섰다",
+        "rose sharply",
+        "showed strong growth",
+    ),
+    "negative": (
+        "전년 대비 8% 하락했다",
+        "크게 감소했다",
+        "적자로 돌아섰다",
+        "fell sharply",
+        "posted a loss",
+    ),
+    "neutral": (
+        "발표 일정이 공시되었다",
+        "주주총회에서 논의되었다",
+        "was reported on schedule",
+        "is due next week",
+    ),
 }
 SYSTEM = "Classify the sentiment of the financial news sentence as one of: positive, negative, neutral."
 
@@ -46,7 +72,9 @@ def write_prepared(directory: Path, n_train: int = 30, n_valid: int = 9) -> Prep
             writer.writerows((i + 1, text, label) for i, (text, label) in enumerate(rows))
         with (directory / f"{split}.completion.jsonl").open("w", encoding="utf-8") as handle:
             for text, label in rows:
-                handle.write(json.dumps({"prompt": text + " ->", "completion": " " + label}, ensure_ascii=False) + "\n")
+                handle.write(
+                    json.dumps({"prompt": text + " ->", "completion": " " + label}, ensure_ascii=False) + "\n"
+                )
         with (directory / f"{split}.chat.jsonl").open("w", encoding="utf-8") as handle:
             for text, label in rows:
                 messages = [
@@ -55,12 +83,17 @@ def write_prepared(directory: Path, n_train: int = 30, n_valid: int = 9) -> Prep
                     {"role": "assistant", "content": label},
                 ]
                 handle.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
-    counts = {split: {label: sum(1 for _, lb in rows if lb == label) for label in CHANGES} for split, rows in splits.items()}
+    counts = {
+        split: {label: sum(1 for _, lb in rows if lb == label) for label in CHANGES}
+        for split, rows in splits.items()
+    }
     manifest = {
         "labels": LabelSet().to_dict(),
         "input_format": {"lowercase": False, "separator": ""},
         "counts": counts,
         "source": "invented sentences for the OpenAI backend tests",
     }
-    (directory / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    (directory / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     return PreparedDataset.open(directory)

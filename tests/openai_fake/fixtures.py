@@ -1,6 +1,6 @@
 """pytest fixtures for the fake OpenAI server. Import them explicitly in a test module:
 
-    from openai_fake.fixtures import openai_server, openai_backend  # noqa: F401
+from openai_fake.fixtures import openai_server, openai_backend  # noqa: F401
 """
 
 from __future__ import annotations

@@ -51,12 +51,20 @@ def _metrics(step: int, steps: int, epochs: int) -> dict[str, float]:
 def results_csv(steps: int, epochs: int) -> str:
     """The results file OpenAI writes at the end of a job (columns as in the real step_metrics.csv)."""
     out = io.StringIO()
-    out.write("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy,full_valid_loss,"
-              "full_valid_mean_token_accuracy\n")
+    out.write(
+        "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy,full_valid_loss,"
+        "full_valid_mean_token_accuracy\n"
+    )
     for step in range(1, steps + 1):
         m = _metrics(step, steps, epochs)
-        cells = [m["train_loss"], m["train_mean_token_accuracy"], m["valid_loss"], m["valid_mean_token_accuracy"],
-                 m.get("full_valid_loss", ""), m.get("full_valid_mean_token_accuracy", "")]
+        cells = [
+            m["train_loss"],
+            m["train_mean_token_accuracy"],
+            m["valid_loss"],
+            m["valid_mean_token_accuracy"],
+            m.get("full_valid_loss", ""),
+            m.get("full_valid_mean_token_accuracy", ""),
+        ]
         out.write(f"{step}," + ",".join(str(c) for c in cells) + "\n")
     return out.getvalue()
 

@@ -16,7 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LABELS = ("positive", "negative", "neutral")
-POSITIVE_WORDS = ("상승", "증가", "개선", "호조", "흑자", "rise", "rose", "gain", "growth", "increase", "profit")
+POSITIVE_WORDS = (
+    "상승",
+    "증가",
+    "개선",
+    "호조",
+    "흑자",
+    "rise",
+    "rose",
+    "gain",
+    "growth",
+    "increase",
+    "profit",
+)
 NEGATIVE_WORDS = ("하락", "감소", "악화", "적자", "손실", "fall", "fell", "drop", "decline", "loss")
 SEPARATOR = " ->"
 
@@ -85,10 +97,14 @@ class ScriptedModel:
                     "tokens": tokens,
                     "token_logprobs": [spaced.get(tokens[0], math.log(0.5))] + [-0.01] * (len(tokens) - 1),
                     "top_logprobs": [first_top] + [{t: -0.01} for t in tokens[1:]],
-                    "text_offset": [len(prompt) + sum(len(t) for t in tokens[:i]) for i in range(len(tokens))],
+                    "text_offset": [
+                        len(prompt) + sum(len(t) for t in tokens[:i]) for i in range(len(tokens))
+                    ],
                 }
             finish = "length" if len(tokens) >= int(max_tokens) else "stop"
-            choices.append({"text": "".join(tokens), "index": index, "logprobs": logprobs, "finish_reason": finish})
+            choices.append(
+                {"text": "".join(tokens), "index": index, "logprobs": logprobs, "finish_reason": finish}
+            )
         usage = {"prompt_tokens": sum(len(p) // 2 + 1 for p in prompts), "completion_tokens": len(prompts)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         response = {
@@ -138,7 +154,12 @@ class ScriptedModel:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": "".join(tokens), "refusal": None, "annotations": []},
+                    "message": {
+                        "role": "assistant",
+                        "content": "".join(tokens),
+                        "refusal": None,
+                        "annotations": [],
+                    },
                     "logprobs": logprobs,
                     "finish_reason": "length" if len(tokens) < len(words) else "stop",
                 }

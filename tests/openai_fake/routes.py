@@ -7,7 +7,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from .jobs import TERMINAL, FakeBatch, FakeJob
+from .jobs import TERMINAL, FakeBatch, FakeJob, JobTiming
 from .model import SEPARATOR
 
 if TYPE_CHECKING:
@@ -46,8 +46,13 @@ ROUTES = [
 ]
 
 
-def _err(status: int, message: str, type_: str = "invalid_request_error", code: str | None = None,
-         param: str | None = None) -> Result:
+def _err(
+    status: int,
+    message: str,
+    type_: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
+) -> Result:
     return status, {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
@@ -56,7 +61,7 @@ def _page(items: list[dict[str, Any]], query: dict[str, str], default_limit: int
     after, limit = query.get("after"), int(query.get("limit") or default_limit)
     if after:
         ids = [item["id"] for item in items]
-        items = items[ids.index(after) + 1:] if after in ids else []
+        items = items[ids.index(after) + 1 :] if after in ids else []
     return items[:limit], len(items) > limit
 
 
@@ -121,11 +126,17 @@ class Handlers:
     def create_job(self, body: Any, query: dict[str, str]) -> Result:
         fake = self.fake
         if fake.faults.forbid_fine_tuning:
-            return _err(403, "Fine-tuning is not available for your organization.", code="fine_tuning_not_allowed")
+            return _err(
+                403, "Fine-tuning is not available for your organization.", code="fine_tuning_not_allowed"
+            )
         model = body.get("model", "")
         if model not in fake.trainable:
-            return _err(400, f"Model {model} is not available for fine-tuning or does not exist.", param="model",
-                        code="model_not_available")
+            return _err(
+                400,
+                f"Model {model} is not available for fine-tuning or does not exist.",
+                param="model",
+                code="model_not_available",
+            )
         for key in ("training_file", "validation_file"):
             file_id = body.get(key)
             if key == "training_file" or file_id:
@@ -135,22 +146,36 @@ class Handlers:
                 if info["status"] == "uploaded" and time.monotonic() >= info["_ready_at"]:
                     info["status"] = "processed"
                 if info["status"] != "processed":
-                    return _err(400, f"File {file_id} is still being processed.", param=key,
-                                code="file_not_ready")
+                    return _err(
+                        400, f"File {file_id} is still being processed.", param=key, code="file_not_ready"
+                    )
                 chat = b'"messages"' in fake.contents[info["id"]][:2000]
                 if chat == model.startswith(("babbage", "davinci")):
-                    return _err(400, f"{key} has the wrong format for {model}.", param=key,
-                                code="invalid_training_file")
+                    return _err(
+                        400,
+                        f"{key} has the wrong format for {model}.",
+                        param=key,
+                        code="invalid_training_file",
+                    )
         method = body.get("method") or {"type": "supervised", "supervised": {"hyperparameters": {}}}
-        hyper = dict(((method.get("supervised") or {}).get("hyperparameters") or body.get("hyperparameters") or {}))
+        hyper = dict(
+            (method.get("supervised") or {}).get("hyperparameters") or body.get("hyperparameters") or {}
+        )
         for name in ("n_epochs", "batch_size", "learning_rate_multiplier"):
             hyper.setdefault(name, "auto")
         suffix = body.get("suffix")
         job = FakeJob(
-            id=fake.new_id("ftjob-"), model=model, training_file=body["training_file"],
-            validation_file=body.get("validation_file"), hyperparameters=hyper, method=method,
-            seed=int(body.get("seed") if body.get("seed") is not None else 42), suffix=suffix,
-            timing=fake.timing, fail_with=fake.faults.fail_jobs,
+            id=fake.new_id("ftjob-"),
+            model=model,
+            training_file=body["training_file"],
+            validation_file=body.get("validation_file"),
+            hyperparameters=hyper,
+            method=method,
+            seed=int(body.get("seed") if body.get("seed") is not None else 42),
+            suffix=suffix,
+            # test hook: a suffix starting with "slow" makes a job that runs for minutes (to cancel it)
+            timing=JobTiming(running=300.0) if str(suffix or "").startswith("slow") else fake.timing,
+            fail_with=fake.faults.fail_jobs,
         )
         job.event(f"Created fine-tuning job: {job.id}")
         with fake.lock:
@@ -185,7 +210,9 @@ class Handlers:
         if job is None:
             return _err(404, f"Could not find fine tune: {fine_tuning_job_id}", param="fine_tune_id")
         if job.status != "running":
-            return _err(400, f"Only running jobs can be paused; this one is {job.status}.", code="invalid_state")
+            return _err(
+                400, f"Only running jobs can be paused; this one is {job.status}.", code="invalid_state"
+            )
         job.status, job.paused_at = "paused", time.monotonic()
         job.event("Fine-tuning job paused")
         return 200, job.to_json()
@@ -195,7 +222,9 @@ class Handlers:
         if job is None:
             return _err(404, f"Could not find fine tune: {fine_tuning_job_id}", param="fine_tune_id")
         if job.status != "paused" or job.paused_at is None:
-            return _err(400, f"Only paused jobs can be resumed; this one is {job.status}.", code="invalid_state")
+            return _err(
+                400, f"Only paused jobs can be resumed; this one is {job.status}.", code="invalid_state"
+            )
         job.paused_total += time.monotonic() - job.paused_at
         job.status, job.paused_at = "running", None
         job.event("Fine-tuning job resumed")
@@ -213,8 +242,13 @@ class Handlers:
         if job is None:
             return _err(404, f"Could not find fine tune: {fine_tuning_job_id}", param="fine_tune_id")
         page, more = _page(list(reversed(job.checkpoints)), query, 10)
-        return 200, {"object": "list", "data": page, "has_more": more,
-                     "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None}
+        return 200, {
+            "object": "list",
+            "data": page,
+            "has_more": more,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+        }
 
     # -- inference ---------------------------------------------------------------------------------
     def count_received(self, template: str, body: Any) -> None:
@@ -235,8 +269,11 @@ class Handlers:
     def _unknown_model(self, model: str) -> Result | None:
         if model in self.fake.models:
             return None
-        return _err(404, f"The model `{model}` does not exist or you do not have access to it.",
-                    code="model_not_found")
+        return _err(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            code="model_not_found",
+        )
 
     def completions(self, body: Any, query: dict[str, str]) -> Result:
         self.count_received("/completions", body)
@@ -262,10 +299,16 @@ class Handlers:
     def create_batch(self, body: Any, query: dict[str, str]) -> Result:
         info = self.fake.files.get(body.get("input_file_id", ""))
         if info is None or info["purpose"] != "batch":
-            return _err(400, "input_file_id must be a file uploaded with purpose 'batch'.", param="input_file_id")
+            return _err(
+                400, "input_file_id must be a file uploaded with purpose 'batch'.", param="input_file_id"
+            )
         lines = [ln for ln in self.fake.contents[info["id"]].decode("utf-8").splitlines() if ln.strip()]
-        batch = FakeBatch(id=self.fake.new_id("batch_"), endpoint=body["endpoint"], input_file_id=info["id"],
-                          total=len(lines))
+        batch = FakeBatch(
+            id=self.fake.new_id("batch_"),
+            endpoint=body["endpoint"],
+            input_file_id=info["id"],
+            total=len(lines),
+        )
         with self.fake.lock:
             self.fake.batches[batch.id] = batch
         return 200, batch.to_json()
@@ -278,25 +321,43 @@ class Handlers:
                 continue
             request = json.loads(line)
             body = request.get("body", {})
-            template = "/chat/completions" if request.get("url", "").endswith("chat/completions") else "/completions"
-            status, payload = (self.chat_completions if template == "/chat/completions" else self.completions)(body, {})
-            item = {"id": fake.new_id("batch_req_"), "custom_id": request.get("custom_id"),
-                    "response": {"status_code": status, "request_id": fake.new_id("req_"), "body": payload},
-                    "error": None}
+            template = (
+                "/chat/completions" if request.get("url", "").endswith("chat/completions") else "/completions"
+            )
+            status, payload = (
+                self.chat_completions if template == "/chat/completions" else self.completions
+            )(body, {})
+            item = {
+                "id": fake.new_id("batch_req_"),
+                "custom_id": request.get("custom_id"),
+                "response": {"status_code": status, "request_id": fake.new_id("req_"), "body": payload},
+                "error": None,
+            }
             (outputs if status == 200 else failures).append(item)
         batch.completed, batch.failed = len(outputs), len(failures)
-        out = fake.add_file(f"{batch.id}_output.jsonl", "batch_output",
-                            "".join(json.dumps(o) + "\n" for o in outputs).encode("utf-8"))
+        out = fake.add_file(
+            f"{batch.id}_output.jsonl",
+            "batch_output",
+            "".join(json.dumps(o) + "\n" for o in outputs).encode("utf-8"),
+        )
         batch.output_file_id = out["id"]
         if failures:
-            err = fake.add_file(f"{batch.id}_error.jsonl", "batch_output",
-                                "".join(json.dumps(o) + "\n" for o in failures).encode("utf-8"))
+            err = fake.add_file(
+                f"{batch.id}_error.jsonl",
+                "batch_output",
+                "".join(json.dumps(o) + "\n" for o in failures).encode("utf-8"),
+            )
             batch.error_file_id = err["id"]
 
     def list_batches(self, body: Any, query: dict[str, str]) -> Result:
         page, more = _page([b.to_json() for b in reversed(self.fake.batches.values())], query)
-        return 200, {"object": "list", "data": page, "has_more": more,
-                     "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None}
+        return 200, {
+            "object": "list",
+            "data": page,
+            "has_more": more,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+        }
 
     def retrieve_batch(self, body: Any, query: dict[str, str], batch_id: str) -> Result:
         batch = self.fake.batches.get(batch_id)
@@ -315,11 +376,18 @@ class Handlers:
 
     # -- models ------------------------------------------------------------------------------------
     def list_models(self, body: Any, query: dict[str, str]) -> Result:
-        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": owner}
-                for m, owner in self.fake.models.items()]
+        data = [
+            {"id": m, "object": "model", "created": 1700000000, "owned_by": owner}
+            for m, owner in self.fake.models.items()
+        ]
         return 200, {"object": "list", "data": data}
 
     def retrieve_model(self, body: Any, query: dict[str, str], model: str) -> Result:
         if model not in self.fake.models:
             return _err(404, f"The model '{model}' does not exist", code="model_not_found", param="model")
-        return 200, {"id": model, "object": "model", "created": 1700000000, "owned_by": self.fake.models[model]}
+        return 200, {
+            "id": model,
+            "object": "model",
+            "created": 1700000000,
+            "owned_by": self.fake.models[model],
+        }

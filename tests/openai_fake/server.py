@@ -77,11 +77,25 @@ class FakeOpenAI:
         self.batches: dict[str, FakeBatch] = {}
         self.models: dict[str, str] = {
             m: "openai"
-            for m in ("babbage-002", "davinci-002", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4.1-mini",
-                      "gpt-4.1-mini-2025-04-14", "gpt-4.1-2025-04-14", "gpt-4.1-nano-2025-04-14")
+            for m in (
+                "babbage-002",
+                "davinci-002",
+                "gpt-4o-mini",
+                "gpt-4o-mini-2024-07-18",
+                "gpt-4.1-mini",
+                "gpt-4.1-mini-2025-04-14",
+                "gpt-4.1-2025-04-14",
+                "gpt-4.1-nano-2025-04-14",
+            )
         }
-        self.trainable = {"babbage-002", "davinci-002", "gpt-4o-mini-2024-07-18", "gpt-4.1-mini-2025-04-14",
-                          "gpt-4.1-2025-04-14", "gpt-4.1-nano-2025-04-14"}
+        self.trainable = {
+            "babbage-002",
+            "davinci-002",
+            "gpt-4o-mini-2024-07-18",
+            "gpt-4.1-mini-2025-04-14",
+            "gpt-4.1-2025-04-14",
+            "gpt-4.1-nano-2025-04-14",
+        }
         self.answered: Counter[str] = Counter()  # texts in successful classification answers
         self.received: Counter[str] = Counter()  # texts in every classification request, failed or not
         self.requests: Counter[str] = Counter()  # requests per endpoint template
@@ -100,7 +114,9 @@ class FakeOpenAI:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -119,7 +135,9 @@ class FakeOpenAI:
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{uuid.uuid4().hex[:24]}"
 
-    def add_file(self, filename: str, purpose: str, content: bytes, status: str = "processed") -> dict[str, Any]:
+    def add_file(
+        self, filename: str, purpose: str, content: bytes, status: str = "processed"
+    ) -> dict[str, Any]:
         with self.lock:
             file_id = self.new_id("file-")
             info = {
@@ -171,12 +189,26 @@ def error_body(message: str, type_: str, code: str | None = None, param: str | N
 
 
 FAULT_RESPONSES: dict[str, tuple[int, dict[str, Any]]] = {
-    "429": (429, error_body("Rate limit reached for requests. Please try again shortly.", "requests",
-                            "rate_limit_exceeded")),
-    "quota": (429, error_body("You exceeded your current quota, please check your plan and billing details.",
-                              "insufficient_quota", "insufficient_quota")),
-    "500": (500, error_body("The server had an error while processing your request. Sorry about that!",
-                            "server_error")),
+    "429": (
+        429,
+        error_body(
+            "Rate limit reached for requests. Please try again shortly.", "requests", "rate_limit_exceeded"
+        ),
+    ),
+    "quota": (
+        429,
+        error_body(
+            "You exceeded your current quota, please check your plan and billing details.",
+            "insufficient_quota",
+            "insufficient_quota",
+        ),
+    ),
+    "500": (
+        500,
+        error_body(
+            "The server had an error while processing your request. Sorry about that!", "server_error"
+        ),
+    ),
     "503": (503, error_body("The engine is currently overloaded, please try again later.", "server_error")),
     "401": (401, error_body("Incorrect API key provided.", "invalid_request_error", "invalid_api_key")),
     "403": (403, error_body("You are not allowed to do this.", "invalid_request_error", "permission_denied")),
@@ -185,6 +217,8 @@ FAULT_RESPONSES: dict[str, tuple[int, dict[str, Any]]] = {
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms to each.
+    disable_nagle_algorithm = True
     fake: FakeOpenAI
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the recorded exchanges
@@ -229,20 +263,32 @@ class _Handler(BaseHTTPRequestHandler):
         path = azure.group(1) if azure else path
         query = {k: v[-1] for k, v in parse_qs(parts.query).items() if k != "api-version"}
         body, _raw = self._read_body()
-        route = next(((tpl, fn, m) for (verb, rx, tpl, fn) in ROUTES if verb == method and (m := rx.fullmatch(path))),
-                     None)
+        route = next(
+            ((tpl, fn, m) for (verb, rx, tpl, fn) in ROUTES if verb == method and (m := rx.fullmatch(path))),
+            None,
+        )
         template = route[0] if route else path
         with fake.lock:
             fake.requests[template] += 1
         if fake.faults.latency:
             time.sleep(fake.faults.latency)
         if route is None:
-            return self._send(404, error_body(f"Invalid URL ({method} {parts.path})", "invalid_request_error"),
-                              template, method, body, query=query)
-        sent = self.headers.get("Authorization", "").removeprefix("Bearer ") or self.headers.get("api-key", "")
+            return self._send(
+                404,
+                error_body(f"Invalid URL ({method} {parts.path})", "invalid_request_error"),
+                template,
+                method,
+                body,
+                query=query,
+            )
+        sent = self.headers.get("Authorization", "").removeprefix("Bearer ") or self.headers.get(
+            "api-key", ""
+        )
         if fake.api_key and sent != fake.api_key:
             # Worst case on purpose: the whole key echoed back (OpenAI masks most of it); finsent must hide it.
-            payload = error_body(f"Incorrect API key provided: {sent}.", "invalid_request_error", "invalid_api_key")
+            payload = error_body(
+                f"Incorrect API key provided: {sent}.", "invalid_request_error", "invalid_api_key"
+            )
             return self._send(401, payload, template, method, body, query=query)
         kind = fake.pick_fault(template)
         if kind is not None:
@@ -262,20 +308,38 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload = handler(body, query, **route[2].groupdict())
         return self._send(status, payload, template, method, body, query=query)
 
-    def _send(self, status: int, payload: Any, template: str, method: str, request: Any,
-              headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        payload: Any,
+        template: str,
+        method: str,
+        request: Any,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> None:
         if isinstance(payload, bytes):
             data, ctype = payload, "application/octet-stream"
         else:
             data, ctype = json.dumps(payload).encode("utf-8"), "application/json"
         fake = self.fake
         if fake.record:
-            recorded = {k: ("<binary>" if isinstance(v, tuple) else v) for k, v in request.items()} \
-                if isinstance(request, dict) else request
+            recorded = (
+                {k: ("<binary>" if isinstance(v, tuple) else v) for k, v in request.items()}
+                if isinstance(request, dict)
+                else request
+            )
             with fake.lock:
-                fake.exchanges.append(Exchange(method, template, status, recorded,
-                                               payload.decode("utf-8", "replace") if isinstance(payload, bytes)
-                                               else payload, dict(query or {})))
+                fake.exchanges.append(
+                    Exchange(
+                        method,
+                        template,
+                        status,
+                        recorded,
+                        payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload,
+                        dict(query or {}),
+                    )
+                )
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))

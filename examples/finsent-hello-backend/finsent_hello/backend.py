@@ -46,10 +46,12 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def learn_keywords(texts: Sequence[str], labels: Sequence[str], names: Sequence[str], top: int, min_count: int) -> dict[str, dict[str, float]]:
+def learn_keywords(
+    texts: Sequence[str], labels: Sequence[str], names: Sequence[str], top: int, min_count: int
+) -> dict[str, dict[str, float]]:
     """label -> {word: weight}: weight = log of how much likelier the word is in that label than elsewhere."""
-    per_label = {name: Counter() for name in names}
-    for text, label in zip(texts, labels):
+    per_label: dict[str, Counter[str]] = {name: Counter() for name in names}
+    for text, label in zip(texts, labels, strict=True):
         if label in per_label:
             per_label[label].update(set(words(text)))
     overall = sum(per_label.values(), Counter())
@@ -72,10 +74,12 @@ def learn_keywords(texts: Sequence[str], labels: Sequence[str], names: Sequence[
 def predict(model: dict[str, Any], text: str) -> Prediction:
     names = model["labels"]
     tokens = words(text)
-    totals = [sum(model["keywords"][name].get(t, 0.0) for t in tokens) + model["prior"][name] for name in names]
+    totals = [
+        sum(model["keywords"][name].get(t, 0.0) for t in tokens) + model["prior"][name] for name in names
+    ]
     peak = max(totals)
     exps = [math.exp(v - peak) for v in totals]
-    scores = {name: e / sum(exps) for name, e in zip(names, exps)}
+    scores = {name: e / sum(exps) for name, e in zip(names, exps, strict=True)}
     label = max(names, key=lambda n: scores[n])
     return Prediction(label=label, confidence=scores[label], scores=scores)
 
@@ -94,10 +98,14 @@ class HelloBackend(Backend):
     def _job_file(self, external_id: str) -> Path:
         return self.context.workdir(self.name) / f"{external_id}.json"
 
-    def prepare_training_data(self, dataset: PreparedDataset, options: BackendOptions, workdir: Path) -> TrainingData:
+    def prepare_training_data(
+        self, dataset: PreparedDataset, options: BackendOptions, workdir: Path
+    ) -> TrainingData:
         if dataset.frame("train").empty:
             raise InputError("The training split is empty.", hint="Prepare more labelled rows.")
-        return TrainingData(dataset=dataset, files={"train": dataset.path("train")}, input_format=dataset.input_format)
+        return TrainingData(
+            dataset=dataset, files={"train": dataset.path("train")}, input_format=dataset.input_format
+        )
 
     def start_training(self, data: TrainingData, options: BackendOptions) -> StartedJob:
         assert isinstance(options, HelloOptions)
@@ -108,7 +116,9 @@ class HelloBackend(Backend):
         counts = Counter(train["label"])
         model = {
             "labels": names,
-            "keywords": learn_keywords(texts, list(train["label"]), names, options.words_per_label, options.min_count),
+            "keywords": learn_keywords(
+                texts, list(train["label"]), names, options.words_per_label, options.min_count
+            ),
             "prior": {n: math.log((counts[n] + 1) / (len(train) + len(names))) for n in names},
         }
         external_id = f"hello-{uuid.uuid4().hex[:12]}"
@@ -122,7 +132,10 @@ class HelloBackend(Backend):
         def accuracy(frame: Any) -> float | None:
             if frame.empty:
                 return None
-            hits = sum(predict(model, fmt.apply(t)).label == y for t, y in zip(frame["text"], frame["label"]))
+            hits = sum(
+                predict(model, fmt.apply(t)).label == y
+                for t, y in zip(frame["text"], frame["label"], strict=True)
+            )
             return hits / len(frame)
 
         state = {
@@ -146,7 +159,14 @@ class HelloBackend(Backend):
         return JobUpdate(
             status=JobStatus.SUCCEEDED,
             events=[JobEvent(state["finished_at"], "Learned the most label-specific words.")],
-            metrics=[MetricPoint(step=1, epoch=1, train_accuracy=state["train_accuracy"], valid_accuracy=state["valid_accuracy"])],
+            metrics=[
+                MetricPoint(
+                    step=1,
+                    epoch=1,
+                    train_accuracy=state["train_accuracy"],
+                    valid_accuracy=state["valid_accuracy"],
+                )
+            ],
             cursor="done",
             fine_tuned_model=state["model"],
             progress=1.0,
@@ -160,7 +180,9 @@ class HelloBackend(Backend):
             raise NotFoundError(f"The model file of {model.id} is missing.", hint="Train the model again.")
         body = path.read_bytes()
         if hashlib.sha256(body).hexdigest() != model.details.get("sha256"):
-            raise InputError(f"The model file of {model.id} was changed after training; finsent will not load it.")
+            raise InputError(
+                f"The model file of {model.id} was changed after training; finsent will not load it."
+            )
         return json.loads(body)
 
     def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:

@@ -58,7 +58,7 @@ def _show_prediction(text: str, prediction: object) -> None:
                     label_title=t("chart.label"),
                     score_title=t("chart.confidence"),
                     names=label_names(scores),
-                ).properties(height=40 * max(len(scores), 2)),
+                ).properties(height=60 * max(len(scores), 2)),
                 width="stretch",
             )
 

@@ -1,0 +1,132 @@
+"""Backend instances for the service: built once per (backend, key), described for the UI and CLI.
+
+Keys are resolved per call (the UI's key field, else the backend's environment variable) and kept only in
+memory, inside the backend's context; the cache is keyed by a hash of the key, never the key itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from finsent.backend import Availability, Backend, BackendContext, BaseModelInfo
+from finsent.errors import BackendUnavailableError
+from finsent.plugins import BackendRegistry
+from finsent.settings import Settings
+
+#: backend instances kept per (name, key hash); older ones are closed
+BACKEND_CACHE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    label: str
+    description: str
+    needs_key: bool
+    key_env_var: str | None
+    capabilities: tuple[str, ...]
+    available: bool
+    reason: str | None
+    #: the backend's Options as a pydantic JSON schema (forms and flags are generated from it)
+    options_schema: Mapping[str, Any]
+    base_models: tuple[BaseModelInfo, ...]
+    #: the plugin that registered it
+    plugin: str = ""
+
+
+class BackendPool:
+    def __init__(self, settings: Settings, registry: BackendRegistry) -> None:
+        self.settings = settings
+        self.registry = registry
+        self._lock = threading.Lock()
+        self._backends: OrderedDict[tuple[str, str], Backend] = OrderedDict()
+
+    def close(self) -> None:
+        with self._lock:
+            for backend in self._backends.values():
+                backend.close()
+            self._backends.clear()
+
+    def _resolve_key(self, backend_class: type[Backend], api_key: str | None) -> str | None:
+        if api_key:
+            return api_key
+        return os.environ.get(backend_class.key_env_var) if backend_class.key_env_var else None
+
+    def backend(self, name: str, api_key: str | None = None) -> Backend:
+        """The backend instance (built once per key); raises NotFoundError for an unknown name."""
+        backend_class = self.registry.get(name)
+        key = self._resolve_key(backend_class, api_key)
+        cache_key = (name, hashlib.sha256(key.encode()).hexdigest() if key else "")
+        with self._lock:
+            instance = self._backends.get(cache_key)
+            if instance is None:
+                instance = backend_class(BackendContext(settings=self.settings, api_key=key))
+                self._backends[cache_key] = instance
+                while len(self._backends) > BACKEND_CACHE_SIZE:
+                    _, old = self._backends.popitem(last=False)
+                    old.close()
+            else:
+                self._backends.move_to_end(cache_key)
+            return instance
+
+    def usable_backend(self, name: str, api_key: str | None = None) -> Backend:
+        """The backend, or BackendUnavailableError saying why it cannot be used (e.g. missing key)."""
+        instance = self.backend(name, api_key)
+        availability = self._availability(instance)
+        if not availability.ok:
+            hint = (
+                f"Set {instance.key_env_var} or pass a key."
+                if instance.needs_key and instance.key_env_var
+                else None
+            )
+            raise BackendUnavailableError(
+                f"The {instance.label} backend cannot be used: {availability.reason}.",
+                hint=hint,
+                ko=f"{instance.label} 백엔드를 사용할 수 없습니다: {availability.reason}.",
+                hint_ko=f"{instance.key_env_var} 환경 변수를 설정하거나 키를 입력하세요." if hint else None,
+            )
+        return instance
+
+    @staticmethod
+    def _availability(instance: Backend) -> Availability:
+        try:
+            return instance.availability()
+        except Exception as exc:
+            return Availability(False, f"{type(exc).__name__}: {exc}")
+
+    def backends(self, api_keys: dict[str, str] | None = None) -> list[BackendInfo]:
+        """Every registered backend with availability; plugin load problems in `plugin_problems()`."""
+        infos = []
+        for name, backend_class in self.registry.backends.items():
+            try:
+                instance = self.backend(name, (api_keys or {}).get(name))
+                availability = self._availability(instance)
+                models = tuple(instance.base_models())
+            except Exception as exc:  # a plugin that cannot even be built is shown as unavailable
+                availability, models = Availability(False, f"{type(exc).__name__}: {exc}"), ()
+            try:
+                schema = backend_class.Options.model_json_schema()
+            except Exception:
+                schema = {}
+            infos.append(
+                BackendInfo(
+                    name=name,
+                    label=backend_class.label,
+                    description=backend_class.description,
+                    needs_key=backend_class.needs_key,
+                    key_env_var=backend_class.key_env_var,
+                    capabilities=tuple(sorted(c.value for c in backend_class.capabilities)),
+                    available=availability.ok,
+                    reason=availability.reason,
+                    options_schema=schema,
+                    base_models=models,
+                    plugin=self.registry.providers.get(name, ""),
+                )
+            )
+        return infos

@@ -1,0 +1,138 @@
+"""The whole workflow in Debian's Chromium against a real server: upload Korean data, prepare, train on the
+mock backend and watch the accuracy curve appear, bulk-classify a CSV and download it, switch language.
+
+Screenshots of every page go to test-artifacts/ (git-ignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from browser_support import TIMEOUT_MS, shot, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+COMPANIES = (
+    "가나전자",
+    "다라건설",
+    "마바식품",
+    "사아은행",
+    "자차화학",
+    "카타물산",
+    "파하상사",
+    "한빛제약",
+    "누리통신",
+    "별빛항공",
+    "솔밭유통",
+    "푸른에너지",
+)
+TEMPLATES = {
+    "긍정": "{c}의 3분기 영업이익이 두 배로 늘었다.",
+    "부정": "{c}의 부실채권이 급증해 적자로 돌아섰다.",
+    "중립": "{c}는 다음 달 정기 주주총회를 연다.",
+}
+
+
+def _training_csv(path: Path) -> Path:
+    rows = [f"{t.format(c=c)},{label}" for label, t in TEMPLATES.items() for c in COMPANIES]
+    path.write_bytes(("문장,감성\n" + "\n".join(rows) + "\n").encode("cp949"))
+    return path
+
+
+def _bulk_csv(path: Path, n: int = 60) -> Path:
+    texts = [
+        TEMPLATES[label].format(c=COMPANIES[i % len(COMPANIES)])
+        for i, label in enumerate(["긍정", "부정", "중립"] * (n // 3))
+    ]
+    frame = pd.DataFrame({"번호": range(1, len(texts) + 1), "기사": texts, "출처": "테스트"})
+    frame.to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+def _nav(page: Any, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    page.get_by_role("heading", name=title, level=1).wait_for()
+    wait_idle(page)
+
+
+def _chart_drawn(page: Any, index: int = 0) -> None:
+    chart = page.get_by_test_id("stVegaLiteChart").nth(index)
+    chart.locator("canvas, svg").first.wait_for(timeout=TIMEOUT_MS)
+
+
+def test_upload_prepare_train_bulk_download_and_language(app_page: Any, tmp_path: Path) -> None:
+    page = app_page
+    page.get_by_role("heading", name="데이터", level=1).wait_for()
+    wait_idle(page)
+    _chart_drawn(page)  # the bundled sample's label distribution
+    shot(page, "01-data-sample")
+
+    # upload a CP949 CSV with Korean text and prepare it
+    page.get_by_text("파일 업로드", exact=True).click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        str(_training_csv(tmp_path / "뉴스.csv"))
+    )
+    page.get_by_text("36행", exact=False).first.wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="학습 데이터 준비").click()
+    page.get_by_text("준비 완료", exact=False).first.wait_for()
+    wait_idle(page)
+    shot(page, "02-data-prepared")
+
+    # train on the mock backend (instant by default) and watch the accuracy curve appear on Monitor
+    _nav(page, "학습")
+    shot(page, "03-train")
+    page.get_by_role("button", name="학습 시작").click()
+    page.get_by_role("heading", name="모니터링", level=1).wait_for()
+    page.get_by_text("정확도 곡선").first.wait_for()
+    page.get_by_test_id("stAlertContentSuccess").filter(has_text="학습된 모델:").wait_for(timeout=60_000)
+    wait_idle(page)
+    _chart_drawn(page, 0)
+    _chart_drawn(page, 1)
+    shot(page, "04-monitor")
+
+    _nav(page, "평가")
+    _chart_drawn(page)
+    shot(page, "05-evaluate")
+
+    # bulk-classify a CSV and download the result
+    _nav(page, "분류")
+    page.get_by_role("tab", name="대량 분류 (파일)").click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(_bulk_csv(tmp_path / "기사.csv")))
+    page.get_by_role("button", name="모든 행 분류하기").click()
+    download_button = page.get_by_test_id("stDownloadButton").filter(has_text="CSV").locator("button")
+    download_button.wait_for(timeout=60_000)
+    wait_idle(page)
+    _chart_drawn(page)
+    shot(page, "06-classify-bulk")
+    with page.expect_download() as info:
+        download_button.click()
+    data = Path(info.value.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel shows the Korean
+    result = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    assert len(result) == 60
+    assert list(result.columns[:3]) == ["번호", "기사", "출처"]
+    assert {"label", "confidence", "score_positive", "score_negative", "score_neutral"} <= set(result.columns)
+    assert set(result["label"]) <= {"positive", "negative", "neutral", "unknown"}
+
+    # one text, like the tutorial's form
+    page.get_by_role("tab", name="문장 하나").click()
+    page.get_by_label("감성 분석할 뉴스를 입력해주세요").fill("가나전자의 영업이익이 크게 늘었다.")
+    page.get_by_role("button", name="분석하기").click()
+    page.get_by_test_id("stMetric").first.wait_for()
+    wait_idle(page)
+    shot(page, "07-classify-one")
+
+    # switch to English: every text of ours follows
+    page.get_by_test_id("stSidebar").get_by_text("English", exact=True).click()
+    page.get_by_role("heading", name="Classify", level=1).wait_for()
+    wait_idle(page)
+    assert page.get_by_test_id("stSidebarNav").get_by_role("link", name="Data").is_visible()
+    shot(page, "08-classify-english")
+    _nav(page, "Data")
+    assert "lang=en" in page.url
+    shot(page, "09-data-english")

@@ -1,0 +1,229 @@
+"""The local backend: a real worker process, real model files, the checks that guard loading them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from contract_setups import prepared_sample
+from finsent_local import LocalBackend, LocalOptions
+from finsent_local.jobfiles import JobFolder
+from finsent_local.model_file import ModelFileError, sha256_file
+from pydantic import ValidationError
+
+from finsent.backend import BackendContext, JobStatus, JobUpdate, ModelRef
+from finsent.dataset import PreparedDataset
+from finsent.errors import FinsentError, NotFoundError
+from finsent.settings import Settings
+
+
+@pytest.fixture
+def backend() -> LocalBackend:
+    return LocalBackend(BackendContext(Settings.from_env()))
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> PreparedDataset:
+    return PreparedDataset.open(prepared_sample(tmp_path / "prepared"))
+
+
+def _start(backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path, **options: object) -> str:
+    opts = LocalOptions(**options)
+    data = backend.prepare_training_data(dataset, opts, tmp_path / "work")
+    return backend.start_training(data, opts).external_id
+
+
+def _wait(backend: LocalBackend, job: str, until: object = None, deadline: float = 60.0) -> JobUpdate:
+    """Poll until the job ends (or `until(update)` holds); the update carries everything since the start."""
+    end = time.monotonic() + deadline
+    cursor = None
+    events, metrics = [], []
+    while True:
+        update = backend.poll_job(job, cursor)
+        cursor = update.cursor
+        events += update.events
+        metrics += update.metrics
+        if update.status.is_terminal or (until is not None and until(metrics)):  # type: ignore[operator]
+            update.events, update.metrics = events, metrics
+            return update
+        assert time.monotonic() < end, f"{job} still {update.status.value}"
+        time.sleep(0.05)
+
+
+def _model(update: JobUpdate, dataset: PreparedDataset) -> ModelRef:
+    assert update.status is JobStatus.SUCCEEDED, update.error
+    assert update.fine_tuned_model
+    return ModelRef(
+        update.fine_tuned_model, dataset.labels, dataset.input_format, details=update.details["model_file"]
+    )
+
+
+def test_training_reports_a_real_curve_and_writes_a_hashed_model_file(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path, finsent_home: Path
+) -> None:
+    job = _start(backend, dataset, tmp_path, epochs=5)
+    update = _wait(backend, job)
+    model = _model(update, dataset)
+    assert [m.step for m in update.metrics] == [1, 2, 3, 4, 5]
+    for point in update.metrics:
+        assert point.train_loss is not None and point.valid_loss is not None
+        assert 0.0 <= point.train_accuracy <= 1.0 and 0.0 <= point.valid_accuracy <= 1.0
+    assert update.metrics[-1].train_loss < update.metrics[0].train_loss  # it learns
+    path = Path(model.details["path"])
+    assert path.is_relative_to(finsent_home / "models") and path.parent.name == model.id
+    assert model.details["sha256"] == sha256_file(path)
+    messages = [e.message for e in update.events]
+    assert any("Epoch 5/5" in m for m in messages) and messages[-1] == "The job has successfully completed"
+
+
+def test_probabilities_are_calibrated_and_learning_is_real(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    model = _model(_wait(backend, _start(backend, dataset, tmp_path)), dataset)
+    train = dataset.frame("train")
+    predictions = backend.classify(model, train["text"].tolist())
+    for prediction in predictions:
+        assert list(prediction.scores) == list(dataset.labels.names)
+        assert sum(prediction.scores.values()) == pytest.approx(1.0)
+        assert prediction.confidence == max(prediction.scores.values())
+    accuracy = np.mean([p.label == label for p, label in zip(predictions, train["label"], strict=True)])
+    assert accuracy > 0.9  # it fits its own training data: a model that learnt nothing would sit near 1/3
+
+
+def test_the_same_seed_gives_the_same_model(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    first = _model(_wait(backend, _start(backend, dataset, tmp_path, epochs=3, seed=5)), dataset)
+    second = _model(_wait(backend, _start(backend, dataset, tmp_path, epochs=3, seed=5)), dataset)
+    texts = dataset.frame("valid")["text"].tolist()
+    assert [p.scores for p in backend.classify(first, texts)] == [
+        p.scores for p in backend.classify(second, texts)
+    ]
+
+
+def test_a_tampered_model_file_is_refused(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    model = _model(_wait(backend, _start(backend, dataset, tmp_path, epochs=2)), dataset)
+    path = Path(model.details["path"])
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    fresh = LocalBackend(BackendContext(Settings.from_env()))
+    with pytest.raises(ModelFileError, match="checksum"):
+        fresh.classify(model, ["영업이익 증가"])
+
+
+def test_model_files_outside_finsent_home_or_without_a_hash_are_refused(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    model = _model(_wait(backend, _start(backend, dataset, tmp_path, epochs=2)), dataset)
+    outside = tmp_path / "elsewhere" / "model.npz"
+    outside.parent.mkdir()
+    shutil.copyfile(model.details["path"], outside)
+    moved = ModelRef(
+        model.id, model.labels, details={"path": str(outside), "sha256": model.details["sha256"]}
+    )
+    with pytest.raises(ModelFileError, match="outside") as info:
+        backend.classify(moved, ["x"])
+    assert info.value.ko
+    sneaky = ModelRef(
+        model.id,
+        model.labels,
+        details={
+            "path": f"{model.details['path']}/../../../../elsewhere/model.npz",
+            "sha256": model.details["sha256"],
+        },
+    )
+    with pytest.raises(ModelFileError):
+        backend.classify(sneaky, ["x"])
+    with pytest.raises(ModelFileError):
+        backend.classify(ModelRef(model.id, model.labels, details={"path": model.details["path"]}), ["x"])
+
+
+def test_a_killed_worker_becomes_interrupted(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    job = _start(backend, dataset, tmp_path, epochs=100, epoch_delay_seconds=0.5)
+    running = _wait(backend, job, until=lambda metrics: len(metrics) >= 1)
+    assert running.status is JobStatus.RUNNING
+    pid = JobFolder(backend.jobs_dir / job).read_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    update = _wait(backend, job, deadline=10)
+    assert update.status is JobStatus.INTERRUPTED
+    assert update.error and "worker_died" in update.error
+    assert any("stopped without finishing" in e.message for e in update.events)
+    # Another instance (a restarted app) sees the same final state and no new event.
+    again = LocalBackend(BackendContext(Settings.from_env())).poll_job(job)
+    assert again.status is JobStatus.INTERRUPTED
+    assert sum("stopped without finishing" in e.message for e in again.events) == 1
+
+
+def test_cancel_stops_the_worker_process(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    job = _start(backend, dataset, tmp_path, epochs=100, epoch_delay_seconds=0.5)
+    _wait(backend, job, until=lambda metrics: len(metrics) >= 1)
+    assert backend.cancel_job(job) is JobStatus.CANCELLED
+    pid = JobFolder(backend.jobs_dir / job).read_pid()
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):  # reaped by the backend; give the kernel a moment
+            os.kill(pid, 0)  # type: ignore[arg-type]
+            backend.poll_job(job)
+            time.sleep(0.05)
+    update = backend.poll_job(job)
+    assert update.status is JobStatus.CANCELLED and update.fine_tuned_model is None
+    assert any(e.message == "The job was cancelled" for e in update.events)
+    assert backend.cancel_job(job) is JobStatus.CANCELLED
+
+
+def test_another_instance_follows_a_job_by_its_id(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    job = _start(backend, dataset, tmp_path, epochs=2)
+    other = LocalBackend(BackendContext(Settings.from_env()))
+    update = _wait(other, job)
+    assert update.status is JobStatus.SUCCEEDED
+    assert [m.id for m in other.list_models()] == [update.fine_tuned_model]
+
+
+def test_training_data_with_foreign_labels_fails_in_validation(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(dataset.directory, broken)
+    train = (broken / "train.csv").read_text(encoding="utf-8").replace(",neutral\n", ",mystery\n", 1)
+    (broken / "train.csv").write_text(train, encoding="utf-8")
+    update = _wait(backend, _start(backend, PreparedDataset.open(broken), tmp_path))
+    assert update.status is JobStatus.FAILED
+    assert update.error and update.error.startswith("invalid_training_file") and "mystery" in update.error
+
+
+def test_unknown_jobs_and_bad_options(backend: LocalBackend) -> None:
+    for job in ("localjob-doesnotexist", "../../etc", "mockjob-123"):
+        with pytest.raises(NotFoundError):
+            backend.poll_job(job)
+    with pytest.raises(FinsentError):
+        backend.cancel_job("localjob-doesnotexist")
+    with pytest.raises(ValidationError):
+        LocalOptions(epochs=101)
+    with pytest.raises(ValidationError):
+        LocalOptions(base_model="gpt-4")
+    assert all(field.description for field in LocalOptions.model_fields.values())
+
+
+@pytest.mark.slow
+def test_the_morpheme_model_trains_and_classifies(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    model = _model(
+        _wait(backend, _start(backend, dataset, tmp_path, base_model="tfidf-kiwi-logreg", epochs=3)), dataset
+    )
+    [prediction] = backend.classify(model, ["영업이익이 크게 증가했다."])
+    assert prediction.label in dataset.labels.names
