@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import openai  # noqa: E402
+from finsent_openai import OpenAIBackend  # noqa: E402
 from openai_fake.dataset import sentences  # noqa: E402
 from openai_fake.model import rule_label  # noqa: E402
 from openai_fake.server import TEST_KEY, FakeOpenAI  # noqa: E402
@@ -30,7 +31,6 @@ from finsent.backend import BackendContext, ModelRef  # noqa: E402
 from finsent.labels import LabelSet  # noqa: E402
 from finsent.settings import Settings  # noqa: E402
 from finsent.textnorm import InputFormat  # noqa: E402
-from finsent_openai import OpenAIBackend  # noqa: E402
 
 COMPLETION = ModelRef("babbage-002", LabelSet(), InputFormat(separator=" ->"), details={"kind": "completion"})
 CHAT = ModelRef("gpt-4o-mini", LabelSet(), details={"kind": "chat"})

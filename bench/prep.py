@@ -113,12 +113,16 @@ def legacy(venv: Path, source: Path, work: Path) -> float | None:
     if result.returncode != 0:
         print(f"    legacy: exit {result.returncode}: {result.stderr.strip()[-300:]}")
         return None
-    print(f"    legacy: {len(frame):>8,} rows  {seconds:6.2f} s  {len(frame) / seconds:>10,.0f} rows/s (openai 0.28.1 -q)")
+    print(
+        f"    legacy: {len(frame):>8,} rows  {seconds:6.2f} s  {len(frame) / seconds:>10,.0f} rows/s (openai 0.28.1 -q)"
+    )
     return seconds
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--corpus", default=os.environ.get("FINSENT_CORPUS", ""), help="the corpus CSV")
     parser.add_argument("--rows", type=int, default=200_000, help="rows of the synthetic file (200,000)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per file; the best is printed")

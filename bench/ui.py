@@ -102,7 +102,7 @@ def main() -> int:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         spawn = time.perf_counter()
-        process = start_server(home, port, {"FINSENT_DEFAULT_BACKEND": "local", "FINSENT_LOAD_PLUGINS": ""})
+        process = start_server(home, port, {"FINSENT_DEFAULT_BACKEND": "local"})
         try:
             wait_healthy(url, process)
             healthy = time.perf_counter() - spawn

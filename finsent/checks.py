@@ -216,13 +216,15 @@ def duplicates(work: pd.DataFrame, active: pd.Series, lowercase: bool) -> tuple[
     kept = work.loc[active]
     repeat = kept["pair_code"].duplicated()
     # A repeat is exact when its raw text equals that of the first row of its (model input, label) pair.
-    firsts = kept.loc[~repeat]
-    first_raw = pd.Series(firsts["raw_text"].to_numpy(), index=firsts["pair_code"].to_numpy())
     repeats = kept.loc[repeat]
     exact = pd.Series(False, index=kept.index)
-    exact.loc[repeats.index] = (
-        repeats["raw_text"].to_numpy() == first_raw.loc[repeats["pair_code"].to_numpy()].to_numpy()
-    )
+    if len(repeats):
+        firsts = kept.loc[~repeat]
+        first_raw = pd.Series(
+            firsts["raw_text"].to_numpy(), index=firsts["pair_code"].to_numpy(), dtype=object
+        )
+        same = repeats["raw_text"].to_numpy() == first_raw.loc[repeats["pair_code"].to_numpy()].to_numpy()
+        exact.loc[repeats.index] = same
     near = repeat & ~exact
     findings: list[Finding] = []
     rows = work.loc[active, "row"]

@@ -13,6 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,7 +179,9 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
             build_model_input(t[:-cut], lowercase=options.lowercase) for t in work.loc[nonempty, "text"]
         ]
         work.loc[nonempty, "text"] = rebuilt
-        plain.loc[nonempty] = [build_model_input(t[:-cut]) for t in plain.loc[nonempty]]
+        plain.loc[nonempty] = np.array(
+            [build_model_input(t[:-cut]) for t in plain.loc[nonempty]], dtype=object
+        )
 
     active = pd.Series(True, index=work.index)
     finding, mask = checks.empty_text(work)
@@ -251,21 +256,52 @@ def prepare_dataset(
     report = analysis.report
     if report.has_errors or analysis.kept is None:
         raise PreparationError(report)
-    kept = analysis.kept
-    labels = options.labels
-    files: dict[str, bytes] = {}
+    with atomic_directory(out_dir, replace_if_contains=MANIFEST) as work_dir:
+        digests = _write_files(work_dir, _output_files(analysis.kept, report, options))
+        manifest = _manifest(table, report, options, digests)
+        _store(
+            work_dir / MANIFEST, (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        )
+    return PreparedDataset.open(out_dir), report
+
+
+def _output_files(kept: pd.DataFrame, report: Report, options: PrepareOptions) -> Iterator[tuple[str, bytes]]:
     for split, flag in (("train", False), ("valid", True)):
         part = kept[kept["valid"] == flag]
         texts, answers = part["text"].tolist(), part["label"].tolist()
-        files[f"{split}.csv"] = csv_lines(part["row"].tolist(), texts, answers).encode("utf-8")
+        yield f"{split}.csv", csv_lines(part["row"].tolist(), texts, answers).encode("utf-8")
         escaped = escape_all(texts) if options.formats else []
         if "completion" in options.formats:
-            files[f"{split}.completion.jsonl"] = completion_lines(texts, answers, escaped).encode("utf-8")
+            yield f"{split}.completion.jsonl", completion_lines(texts, answers, escaped).encode("utf-8")
         if "chat" in options.formats:
-            files[f"{split}.chat.jsonl"] = chat_lines(texts, answers, labels.names, escaped).encode("utf-8")
-    files["report.json"] = report.to_json().encode("utf-8")
-    files["report.txt"] = report.to_text().encode("utf-8")
-    manifest = {
+            yield (
+                f"{split}.chat.jsonl",
+                chat_lines(texts, answers, options.labels.names, escaped).encode("utf-8"),
+            )
+    yield "report.json", report.to_json().encode("utf-8")
+    yield "report.txt", report.to_text().encode("utf-8")
+
+
+def _store(path: Path, data: bytes) -> str:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_files(folder: Path, files: Iterator[tuple[str, bytes]]) -> dict[str, str]:
+    """Write each file while the next one is being built: hashing and writing release the GIL, so a helper
+    thread does them in parallel with the main thread. Returns {name: sha256}, names sorted."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finsent-write") as pool:
+        futures = {name: pool.submit(_store, folder / name, data) for name, data in files}
+        return {name: futures[name].result() for name in sorted(futures)}
+
+
+def _manifest(
+    table: LoadedTable, report: Report, options: PrepareOptions, digests: dict[str, str]
+) -> dict[str, Any]:
+    return {
         "finsent_version": __version__,
         "input": {
             "name": table.source_name,
@@ -279,13 +315,8 @@ def prepare_dataset(
         },
         "options": options.to_dict(),
         "input_format": InputFormat(lowercase=options.lowercase, separator="").to_dict(),
-        "labels": labels.to_dict(),
+        "labels": options.labels.to_dict(),
         "rows": {"read": report.rows_read, "kept": report.rows_kept},
         "counts": report.counts,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+        "files": digests,
     }
-    files[MANIFEST] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-    with atomic_directory(out_dir, replace_if_contains=MANIFEST) as work_dir:
-        for name, data in files.items():
-            (work_dir / name).write_bytes(data)
-    return PreparedDataset.open(out_dir), report

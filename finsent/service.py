@@ -447,4 +447,5 @@ class FinsentService:
     def bulk_input(self, run_id: str) -> pd.DataFrame:
         return pd.read_parquet(bulk_runs.input_path(self.store.bulk_run_state(run_id)))
 
+
 __all__ = ["BackendInfo", "FinsentService"]

@@ -299,3 +299,41 @@ def test_missing_key_is_explained(finsent_home: Path) -> None:
     with pytest.raises(errors.BackendUnavailableError) as caught:
         backend.classify(ModelRef("gpt-4o-mini", LabelSet()), ["x"])
     assert "OPENAI_API_KEY" in caught.value.text("en") and caught.value.text("ko") != caught.value.text("en")
+
+
+@pytest.mark.parametrize(
+    "model", [ModelRef("gpt-4o-mini", LabelSet()), ModelRef("babbage-002", LabelSet(), COMPLETION_FMT)]
+)
+def test_batch_api_runs_resume_and_fill_failed_rows(openai_backend, openai_server, model) -> None:
+    texts = [text for text, _ in sentences(60, offset=500)]
+    endpoint = "/completions" if model.id == "babbage-002" else "/chat/completions"
+    openai_server.faults.script = [(endpoint, "500")]  # one line of the batch fails
+    batch_id = openai_backend.submit_batch(model, texts)
+    assert openai_backend.submit_batch(model, texts) == batch_id, "the same run resumes its batch"
+    for _ in range(200):
+        progress = openai_backend.batch_progress(batch_id)
+        if progress.done:
+            break
+        time.sleep(0.02)
+    assert progress.status == "completed" and progress.failed == 1 and progress.fraction == 1.0
+    predictions = openai_backend.batch_results(batch_id, model, texts)
+    assert [p.label for p in predictions] == [rule_label(t) for t in texts]
+    assert set(openai_server.answered.values()) == {1} and len(openai_server.answered) == len(texts)
+    assert openai_server.requests["/batches"] == 1
+
+
+def test_settings_come_from_the_environment_as_the_core_builds_backends(
+    openai_server, finsent_home, monkeypatch
+) -> None:
+    from finsent.backend import BackendContext
+    from finsent.settings import Settings
+
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("FINSENT_OPENAI_CHAT_IN_FLIGHT", "3")
+    backend = OpenAIBackend(BackendContext(Settings.from_env(finsent_home)))
+    assert backend.availability().ok and backend.tuning.chat_in_flight == 3
+    assert TEST_KEY not in repr(backend.config) and TEST_KEY[-4:] in repr(backend.config)
+    assert [p.label for p in backend.classify(ModelRef("gpt-4o-mini", LabelSet()), TEXTS[:4])] == [
+        rule_label(t) for t in TEXTS[:4]
+    ]

@@ -157,6 +157,15 @@ def _drive_everything(server: FakeOpenAI, home: Path) -> None:
     backend.resume_job(started.external_id)
     backend.cancel_job(started.external_id)
     backend.list_models()
+    for model in (
+        ModelRef("gpt-4o-mini", LabelSet()),
+        ModelRef("babbage-002", LabelSet(), InputFormat(separator=" ->")),
+    ):
+        batch_id = backend.submit_batch(model, ["매출 상승", "주가 하락", "공시"])
+        while not backend.batch_progress(batch_id).done:
+            time.sleep(0.02)
+        backend.batch_results(batch_id, model, ["매출 상승", "주가 하락", "공시"])
+    backend.cancel_batch(backend.submit_batch(ModelRef("gpt-4o-mini", LabelSet()), ["취소될 배치"]))
     server.faults.script = [("/chat/completions", "429"), ("/chat/completions", "500")]
     backend.classify(ModelRef("gpt-4o-mini", LabelSet()), ["흑자 전환"])
     with pytest.raises(errors.NotFoundError):
@@ -177,6 +186,33 @@ def test_every_exchange_matches_the_openapi_document(
     checker = SpecChecker(spec)
     exchanges = list(openai_server.exchanges)
     problems = [p for exchange in exchanges for p in checker.check(exchange)]
+    # The Batch API's request lines (in the uploaded file) and answers (in the output file) too.
+    batch_files = [f for f in openai_server.files.values() if f["purpose"] in ("batch", "batch_output")]
+    assert len(batch_files) >= 4
+    for info in batch_files:
+        for line in openai_server.contents[info["id"]].decode("utf-8").splitlines():
+            item = json.loads(line)
+            if info["purpose"] == "batch":
+                path = item["url"].removeprefix("/v1")
+                problems += checker.problems(
+                    item["body"],
+                    "paths",
+                    path,
+                    "post",
+                    "requestBody",
+                    "content",
+                    "application/json",
+                    "schema",
+                )
+            elif item["response"]["status_code"] == 200:
+                problems += checker.problems(
+                    item["response"]["body"],
+                    "components",
+                    "schemas",
+                    "CreateChatCompletionResponse"
+                    if "chatcmpl" in item["response"]["body"]["id"]
+                    else "CreateCompletionResponse",
+                )
     assert not problems, "\n".join(problems[:20])
     used = {(e.method, e.template) for e in exchanges}
     expected = {
@@ -190,6 +226,9 @@ def test_every_exchange_matches_the_openapi_document(
         ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/pause"),
         ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/resume"),
         ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/cancel"),
+        ("POST", "/batches"),
+        ("GET", "/batches/{batch_id}"),
+        ("POST", "/batches/{batch_id}/cancel"),
         ("POST", "/completions"),
         ("POST", "/chat/completions"),
         ("GET", "/models"),

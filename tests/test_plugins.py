@@ -184,7 +184,9 @@ def test_hello_example_backend_trains_and_classifies(monkeypatch: pytest.MonkeyP
     assert model.path and Path(model.path).is_relative_to(svc.settings.models_dir) and model.sha256
     evaluation = svc.evaluation(job.id)
     assert evaluation is not None and evaluation.accuracy > 0.5
-    predictions = svc.classify("hello", final.fine_tuned_model, ["매출 상승 기대감 0", "영업이익 하락 우려 1", ""])
+    predictions = svc.classify(
+        "hello", final.fine_tuned_model, ["매출 상승 기대감 0", "영업이익 하락 우려 1", ""]
+    )
     assert [p.label for p in predictions[:2]] == ["positive", "negative"]
     assert all(abs(sum(p.scores.values()) - 1) < 1e-9 for p in predictions)
     Path(model.path).write_text("{}")  # tampered model file: refused, with a message

@@ -166,16 +166,18 @@ def test_missing_columns_is_a_report_error(tmp_path: Path) -> None:
 
 
 def test_failure_while_writing_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = {"n": 0}
-    original = Path.write_bytes
+    from finsent import prepare
 
-    def flaky(self: Path, data: bytes) -> int:  # type: ignore[override]
+    calls = {"n": 0}
+    original = prepare._store
+
+    def flaky(path: Path, data: bytes) -> str:
         calls["n"] += 1
         if calls["n"] == 4:
             raise OSError(28, "No space left on device")
-        return original(self, data)
+        return original(path, data)
 
-    monkeypatch.setattr(Path, "write_bytes", flaky)
+    monkeypatch.setattr(prepare, "_store", flaky)
     with pytest.raises(OSError, match="No space"):
         prepare_dataset(_table(_balanced()), PrepareOptions(), tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
@@ -332,7 +334,7 @@ def test_corpus(corpus_path: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["plain", "쉼표, 있음", 'quote "inside"', "both, \"x\"", "line\nbreak", "", " lead", "=SUM(A1)"],
+    ["plain", "쉼표, 있음", 'quote "inside"', 'both, "x"', "line\nbreak", "", " lead", "=SUM(A1)"],
 )
 def test_csv_fields_match_the_csv_module(value: str) -> None:
     import csv

@@ -33,8 +33,9 @@ from finsent.dataset import PreparedDataset
 from finsent.textnorm import COMPLETION_SEPARATOR, InputFormat
 
 from . import data as openai_data
+from .batch import BatchProgress, BatchRunner
 from .classify import Classifier, ClassifyTuning
-from .client import ClientConfig, build_client, openai_errors
+from .client import ClientConfig, build_client, effective_config, openai_errors
 from .prompts import shot_details
 from .results import merge_points, parse_results, point_from_metrics
 
@@ -96,7 +97,14 @@ class OpenAIBackend(Backend):
     needs_key = True
     key_env_var = "OPENAI_API_KEY"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.TRAIN, Capability.CANCEL, Capability.PAUSE, Capability.CLASSIFY, Capability.ATTACH}
+        {
+            Capability.TRAIN,
+            Capability.CANCEL,
+            Capability.PAUSE,
+            Capability.CLASSIFY,
+            Capability.ATTACH,
+            Capability.BATCH,
+        }
     )
     Options = OpenAIOptions
     classify_batch_size = 500
@@ -104,7 +112,7 @@ class OpenAIBackend(Backend):
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
         self.config = ClientConfig.from_context(context)
-        self.tuning = ClassifyTuning.from_config(context.config)
+        self.tuning = ClassifyTuning.from_config(effective_config(context))
         self._client: openai.OpenAI | None = None
         self._classifier: Classifier | None = None
         self._lock = threading.Lock()
@@ -311,6 +319,25 @@ class OpenAIBackend(Backend):
     # -- 4. classification -------------------------------------------------------------------------
     def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
         return self.classifier.classify(model, texts)
+
+    # -- Batch API (Capability.BATCH): large runs at half price, resumable by re-submitting ------------
+    @property
+    def batches(self) -> BatchRunner:
+        return BatchRunner(self.client, self.config, self.classifier, self.context.workdir(self.name))
+
+    def submit_batch(self, model: ModelRef, texts: Sequence[str]) -> str:
+        """Start (or find again, for the same model and texts) a Batch API run; returns the batch id."""
+        return self.batches.submit(model, texts)
+
+    def batch_progress(self, batch_id: str) -> BatchProgress:
+        return self.batches.progress(batch_id)
+
+    def batch_results(self, batch_id: str, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
+        """One prediction per text once the batch has completed (failed rows are classified live)."""
+        return self.batches.results(batch_id, model, texts)
+
+    def cancel_batch(self, batch_id: str) -> BatchProgress:
+        return self.batches.cancel(batch_id)
 
     def close(self) -> None:
         with self._lock:

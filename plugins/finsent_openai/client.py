@@ -38,6 +38,18 @@ def _first(config: Mapping[str, str], *names: str, env: tuple[str, ...] = ()) ->
     return None
 
 
+def effective_config(context: BackendContext) -> dict[str, str]:
+    """Backend settings: FINSENT_OPENAI_<NAME> environment variables, overridden by the context's config.
+
+    e.g. FINSENT_OPENAI_CHAT_IN_FLIGHT=8 or FINSENT_OPENAI_AZURE_DEPLOYMENT=my-deployment.
+    """
+    prefix = "FINSENT_OPENAI_"
+    from_env = {
+        k[len(prefix) :].lower(): v for k, v in os.environ.items() if k.startswith(prefix) and v.strip()
+    }
+    return from_env | {str(k): str(v) for k, v in context.config.items()}
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """Where and how to reach the API. `repr` never shows the key."""
@@ -54,7 +66,7 @@ class ClientConfig:
 
     @classmethod
     def from_context(cls, context: BackendContext) -> ClientConfig:
-        cfg = context.config
+        cfg = effective_config(context)
         azure_endpoint = _first(cfg, "azure_endpoint", env=("AZURE_OPENAI_ENDPOINT",))
         api_key = context.api_key or _first(
             {}, env=("AZURE_OPENAI_API_KEY", "OPENAI_API_KEY") if azure_endpoint else ("OPENAI_API_KEY",)

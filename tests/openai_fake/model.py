@@ -146,7 +146,7 @@ class ScriptedModel:
                 )
             logprobs = {"content": content, "refusal": None}
         prompt_tokens = sum(len(str(m.get("content", ""))) // 2 + 4 for m in messages)
-        response = {
+        response: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .server import FakeOpenAI
 
 Result = tuple[int, Any]
+FAULT_RESPONSES: dict[str, Result] = {}  # filled by server.py (it owns the fault catalogue)
 
 
 def _route(method: str, template: str, handler: str) -> tuple[str, re.Pattern[str], str, str]:
@@ -315,7 +316,9 @@ class Handlers:
 
     def run_batch(self, batch: FakeBatch) -> None:
         """Answer every request line of the batch into an output file (and an error file for failures)."""
-        fake, outputs, failures = self.fake, [], []
+        fake = self.fake
+        outputs: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
         for line in fake.contents[batch.input_file_id].decode("utf-8").splitlines():
             if not line.strip():
                 continue
@@ -324,9 +327,12 @@ class Handlers:
             template = (
                 "/chat/completions" if request.get("url", "").endswith("chat/completions") else "/completions"
             )
-            status, payload = (
-                self.chat_completions if template == "/chat/completions" else self.completions
-            )(body, {})
+            kind = fake.pick_fault(template)  # injected faults fail single lines of a batch
+            if kind is not None and kind != "drop":
+                status, payload = FAULT_RESPONSES[kind]
+            else:
+                handler = self.chat_completions if template == "/chat/completions" else self.completions
+                status, payload = handler(body, {})
             item = {
                 "id": fake.new_id("batch_req_"),
                 "custom_id": request.get("custom_id"),

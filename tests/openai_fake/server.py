@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import routes
 from .jobs import FakeBatch, FakeJob, JobTiming, encode_results, results_csv
 from .model import ScriptedModel
 from .routes import ROUTES, Handlers
@@ -213,6 +214,9 @@ FAULT_RESPONSES: dict[str, tuple[int, dict[str, Any]]] = {
     "401": (401, error_body("Incorrect API key provided.", "invalid_request_error", "invalid_api_key")),
     "403": (403, error_body("You are not allowed to do this.", "invalid_request_error", "permission_denied")),
 }
+
+
+routes.FAULT_RESPONSES.update(FAULT_RESPONSES)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,195 @@
+"""Large bulk runs through OpenAI's Batch API (/v1/batches): half the price, results within 24 hours.
+
+One batch per (model, texts): the request file is written and uploaded once, the batch id is kept in a
+ledger under the backend's workdir, so submitting the same run again (after a crash or a restart) resumes
+following that batch instead of paying twice. Rows the batch could not answer are classified with live
+requests when the results are read: every text gets exactly one prediction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openai
+from openai.types import Completion
+from openai.types.chat import ChatCompletion
+
+from finsent import errors
+from finsent.backend import ModelRef, Prediction
+
+from .answers import AnswerMapper
+from .classify import Classifier, chat_body, chat_prediction, completion_body, completion_predictions
+from .client import ClientConfig, openai_errors
+from .data import COMPLETION, model_kind
+
+_DEAD = ("failed", "expired", "cancelled", "cancelling")
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    batch_id: str
+    status: (
+        str  # validating | in_progress | finalizing | completed | failed | expired | cancelling | cancelled
+    )
+    total: int
+    completed: int
+    failed: int
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("completed", *_DEAD)
+
+    @property
+    def fraction(self) -> float:
+        return (self.completed + self.failed) / self.total if self.total else 0.0
+
+
+def _rows(custom_id: str) -> list[int]:
+    """ "rows-40-59" -> [40..59]; "row-7" -> [7]."""
+    parts = custom_id.split("-")
+    if parts[0] == "rows":
+        return list(range(int(parts[1]), int(parts[2]) + 1))
+    return [int(parts[1])]
+
+
+class BatchRunner:
+    def __init__(
+        self, client: openai.OpenAI, config: ClientConfig, classifier: Classifier, workdir: Path
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.classifier = classifier
+        self.workdir = workdir / "batches"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
+    def _run_key(self, model: ModelRef, texts: Sequence[str]) -> str:
+        digest = hashlib.sha256()
+        digest.update(json.dumps([model.id, model.input_format.to_dict(), list(model.labels.names)]).encode())
+        for text in texts:
+            digest.update(text.encode("utf-8") + b"\0")
+        return f"{self.config.base_url or 'openai'}|{self.config.key_hint}|{digest.hexdigest()}"
+
+    def _ledger(self) -> dict[str, str]:
+        try:
+            return dict(json.loads((self.workdir / "ledger.json").read_text(encoding="utf-8")))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _remember(self, key: str, batch_id: str) -> None:
+        ledger = self._ledger() | {key: batch_id}
+        path = self.workdir / "ledger.json"
+        tmp = path.with_name(f".ledger.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def request_lines(self, model: ModelRef, texts: Sequence[str]) -> str:
+        tuning = self.classifier.tuning
+        lines = []
+        if model_kind_of(model) == COMPLETION:
+            size = tuning.prompts_per_request
+            for start in range(0, len(texts), size):
+                chunk = texts[start : start + size]
+                body = completion_body(model, chunk, tuning)
+                custom_id = f"rows-{start}-{start + len(chunk) - 1}"
+                lines.append(
+                    {"custom_id": custom_id, "method": "POST", "url": "/v1/completions", "body": body}
+                )
+        else:
+            for i, text in enumerate(texts):
+                body = chat_body(model, text, tuning)
+                lines.append(
+                    {"custom_id": f"row-{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}
+                )
+        return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+
+    def submit(self, model: ModelRef, texts: Sequence[str]) -> str:
+        """The batch id for this run: an existing live one if the same run was submitted before."""
+        if not texts:
+            raise errors.InputError("There is nothing to classify.", ko="분류할 문장이 없습니다.")
+        key = self._run_key(model, texts)
+        known = self._ledger().get(key)
+        if known and self.progress(known).status not in _DEAD:
+            return known
+        completion = model_kind_of(model) == COMPLETION
+        with openai_errors(self.config, "batch", subject=f"model '{model.id}'"):
+            uploaded = self.client.files.create(
+                file=(
+                    "finsent-batch.jsonl",
+                    self.request_lines(model, texts).encode("utf-8"),
+                    "application/jsonl",
+                ),
+                purpose="batch",
+            )
+            batch = self.client.batches.create(
+                input_file_id=uploaded.id,
+                endpoint="/v1/completions" if completion else "/v1/chat/completions",
+                completion_window="24h",
+                metadata={"finsent": "bulk classification", "model": model.id[:500]},
+            )
+        self._remember(key, batch.id)
+        return batch.id
+
+    def progress(self, batch_id: str) -> BatchProgress:
+        with openai_errors(self.config, "batch", subject=f"batch '{batch_id}'"):
+            batch = self.client.batches.retrieve(batch_id)
+        counts = batch.request_counts
+        return BatchProgress(
+            batch_id=batch.id,
+            status=str(batch.status),
+            total=counts.total if counts else 0,
+            completed=counts.completed if counts else 0,
+            failed=counts.failed if counts else 0,
+        )
+
+    def cancel(self, batch_id: str) -> BatchProgress:
+        with openai_errors(self.config, "batch", subject=f"batch '{batch_id}'"):
+            self.client.batches.cancel(batch_id)
+        return self.progress(batch_id)
+
+    def results(self, batch_id: str, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
+        """One prediction per text, in order; rows the batch did not answer are classified live."""
+        with openai_errors(self.config, "batch", subject=f"batch '{batch_id}'"):
+            batch = self.client.batches.retrieve(batch_id)
+            output = self.client.files.content(batch.output_file_id).content if batch.output_file_id else b""
+        if batch.status != "completed":
+            raise errors.InputError(
+                f"Batch {batch_id} is {batch.status}, not completed: its results cannot be read yet.",
+                hint="Wait until it completes (OpenAI allows up to 24 hours), or classify without the Batch API.",
+                ko=f"배치 {batch_id}의 상태가 {batch.status}입니다. 아직 결과를 읽을 수 없습니다.",
+                hint_ko="완료될 때까지 기다리거나(최대 24시간), 배치 API 없이 분류하세요.",
+            )
+        mapper = AnswerMapper(model.labels)
+        results: list[Prediction | None] = [None] * len(texts)
+        for line in output.decode("utf-8").splitlines():
+            if not line.strip():
+                continue
+            item: dict[str, Any] = json.loads(line)
+            response = item.get("response") or {}
+            if response.get("status_code") != 200:
+                continue  # answered live below
+            rows = _rows(str(item["custom_id"]))
+            body = response.get("body") or {}
+            if str(body.get("object")) == "text_completion":
+                predictions = completion_predictions(Completion.model_validate(body), mapper, len(rows))
+            else:
+                predictions = [chat_prediction(ChatCompletion.model_validate(body), mapper)]
+            for row, prediction in zip(rows, predictions, strict=True):
+                if 0 <= row < len(texts):
+                    results[row] = prediction
+        missing = [i for i, p in enumerate(results) if p is None]
+        if missing:
+            for i, prediction in zip(
+                missing, self.classifier.classify(model, [texts[i] for i in missing]), strict=True
+            ):
+                results[i] = prediction
+        return [p for p in results if p is not None]
+
+
+def model_kind_of(model: ModelRef) -> str:
+    return str(model.details.get("kind") or model_kind(model.id))
