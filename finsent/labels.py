@@ -36,7 +36,8 @@ class LabelSet:
     """An ordered set of label names plus the synonyms that map onto them."""
 
     names: tuple[str, ...] = DEFAULT_LABELS
-    synonyms: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SYNONYMS))
+    # Left out of the hash (a dict is not hashable) so a LabelSet can key caches; still compared.
+    synonyms: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SYNONYMS), hash=False)
 
     def __post_init__(self) -> None:
         if len(self.names) < 2:
@@ -75,6 +76,7 @@ class LabelSet:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> LabelSet:
-        names = tuple(str(n) for n in data.get("names", DEFAULT_LABELS))  # type: ignore[union-attr]
+        raw_names = data.get("names", DEFAULT_LABELS)
+        names = tuple(str(n) for n in raw_names) if isinstance(raw_names, (list, tuple)) else DEFAULT_LABELS
         syn = data.get("synonyms")
         return cls(names=names, synonyms=dict(syn) if isinstance(syn, Mapping) else {})
