@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -181,14 +182,16 @@ def poll_once(store: Store, backend: Backend, state: JobState) -> bool:
     events = list(update.events)
     if update.status != job.status:
         events.append(JobEvent(created_at=time.time(), message=f"Status: {update.status.value}."))
-    stored = store.apply_poll(job.id, state.poll_cursor, update.cursor, events, update.metrics, fields)
-    if stored and update.status == JobStatus.SUCCEEDED:
-        if update.fine_tuned_model:
-            store.add_model(
-                _model_from_update(store, state, update), dataset_id=job.dataset_id, replace=False
-            )
-        else:
-            store.add_event(job.id, "The backend reported success but no model id.", level="warning")
+    also = None
+    if update.status == JobStatus.SUCCEEDED and update.fine_tuned_model:
+        model = _model_from_update(store, state, update)
+
+        def also(conn: sqlite3.Connection) -> None:
+            store.insert_model(conn, model, job.dataset_id, replace=False)
+
+    stored = store.apply_poll(job.id, state.poll_cursor, update.cursor, events, update.metrics, fields, also)
+    if stored and update.status == JobStatus.SUCCEEDED and not update.fine_tuned_model:
+        store.add_event(job.id, "The backend reported success but no model id.", level="warning")
     return stored
 
 

@@ -74,7 +74,7 @@ def test_cancel_keeps_finished_chunks_and_resume_sends_only_the_rest(
     service: FinsentService, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     model = model_for(service)
-    monkeypatch.setenv("FINSENT_SCRIPTED_DELAY", "0.03")
+    monkeypatch.setenv("FINSENT_SCRIPTED_DELAY", "0.05")
     run = service.start_bulk_run("scripted", model, input_frame(300), "headline", "news.csv")
     deadline = time.monotonic() + 20
     while service.bulk_run(run.id).rows_done < 40 and time.monotonic() < deadline:

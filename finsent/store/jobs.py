@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -270,8 +270,11 @@ class JobsRepository:
         events: Iterable[JobEvent],
         metrics: Iterable[MetricPoint],
         fields: Mapping[str, Any],
+        also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> bool:
-        """Store one poll's news atomically, unless another poller already moved the cursor (no duplicates)."""
+        """Store one poll's news atomically, unless another poller already moved the cursor (no duplicates).
+        `also` writes more in the same transaction (the model record of a job that just succeeded, so no
+        reader ever sees the job succeeded without its model)."""
         now = time.time()
         with self.db.write() as conn:
             row = conn.execute("SELECT poll_cursor FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -286,6 +289,8 @@ class JobsRepository:
                 values["status"] = values["status"].value
             assignments = ", ".join(f"{k} = ?" for k in values)
             conn.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values.values(), job_id))
+            if also is not None:
+                also(conn)
         return True
 
     def events(self, job_id: str, after_seq: int = 0) -> list[EventRecord]:

@@ -60,7 +60,7 @@ class ModelsRepository:
     db: Database
 
     @staticmethod
-    def _insert_model(
+    def insert_model(
         conn: sqlite3.Connection, record: ModelRecord, dataset_id: str | None, replace: bool
     ) -> None:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
@@ -84,7 +84,7 @@ class ModelsRepository:
 
     def add_model(self, record: ModelRecord, dataset_id: str | None = None, replace: bool = True) -> None:
         with self.db.write() as conn:
-            self._insert_model(conn, record, dataset_id, replace)
+            self.insert_model(conn, record, dataset_id, replace)
 
     def find_model(self, backend: str, model_id: str) -> ModelRecord | None:
         with self.db.read() as conn:
