@@ -39,7 +39,9 @@ class Settings:
             home=root,
             default_backend=os.environ.get("FINSENT_DEFAULT_BACKEND", "local") or "local",
             max_input_mb=_int_env("FINSENT_MAX_INPUT_MB", 200),
-            language=os.environ.get("FINSENT_LANG", "ko") if os.environ.get("FINSENT_LANG") in ("ko", "en") else "ko",
+            language=os.environ.get("FINSENT_LANG", "ko")
+            if os.environ.get("FINSENT_LANG") in ("ko", "en")
+            else "ko",
             plugins_dir=Path(plugins_dir).expanduser() if plugins_dir else None,
             load_plugins=tuple(p.strip() for p in load.split(",") if p.strip()) if load is not None else None,
         )

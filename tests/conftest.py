@@ -45,7 +45,9 @@ def corpus_path() -> Path:
 @pytest.fixture(scope="session")
 def openapi_path() -> Path:
     """OpenAI's official API description, to keep our test server honest."""
-    raw = os.environ.get("FINSENT_OPENAPI", "") or str(ROOT.parent / "shared" / "openai-openapi" / "openapi.json")
+    raw = os.environ.get("FINSENT_OPENAPI", "") or str(
+        ROOT.parent / "shared" / "openai-openapi" / "openapi.json"
+    )
     path = Path(raw)
     require(path.is_file(), "the OpenAI API description (../shared/openai-openapi/openapi.json) is not here")
     return path

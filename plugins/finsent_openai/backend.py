@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the SDK is imported on first use: it costs ~1 s at start-up
+    import openai
+
+    from .batch import BatchProgress, BatchRunner
+    from .classify import Classifier, ClassifyTuning
+
 import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-import openai
 from pydantic import Field
 
 from finsent import errors
@@ -33,8 +40,6 @@ from finsent.dataset import PreparedDataset
 from finsent.textnorm import COMPLETION_SEPARATOR, InputFormat
 
 from . import data as openai_data
-from .batch import BatchProgress, BatchRunner
-from .classify import Classifier, ClassifyTuning
 from .client import ClientConfig, build_client, effective_config, openai_errors
 from .prompts import shot_details
 from .results import merge_points, parse_results, point_from_metrics
@@ -112,7 +117,6 @@ class OpenAIBackend(Backend):
     def __init__(self, context: BackendContext) -> None:
         super().__init__(context)
         self.config = ClientConfig.from_context(context)
-        self.tuning = ClassifyTuning.from_config(effective_config(context))
         self._client: openai.OpenAI | None = None
         self._classifier: Classifier | None = None
         self._lock = threading.Lock()
@@ -125,7 +129,15 @@ class OpenAIBackend(Backend):
             return self._client
 
     @property
+    def tuning(self) -> ClassifyTuning:
+        from .classify import ClassifyTuning
+
+        return ClassifyTuning.from_config(effective_config(self.context))
+
+    @property
     def classifier(self) -> Classifier:
+        from .classify import Classifier
+
         client = self.client
         with self._lock:
             if self._classifier is None:
@@ -323,6 +335,8 @@ class OpenAIBackend(Backend):
     # -- Batch API (Capability.BATCH): large runs at half price, resumable by re-submitting ------------
     @property
     def batches(self) -> BatchRunner:
+        from .batch import BatchRunner
+
         return BatchRunner(self.client, self.config, self.classifier, self.context.workdir(self.name))
 
     def submit_batch(self, model: ModelRef, texts: Sequence[str]) -> str:

@@ -8,13 +8,16 @@ the Authorization header).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # openai is imported where it is used: it costs ~1 s at start-up
+    import openai
+
 import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-import openai
 
 from finsent import errors
 from finsent.backend import BackendContext
@@ -112,6 +115,8 @@ class ClientConfig:
 
 def build_client(config: ClientConfig) -> openai.OpenAI:
     """An OpenAI (or AzureOpenAI) client; the SDK retries 429 (honouring Retry-After), 5xx and drops."""
+    import openai
+
     api_key = config.api_key
     if not api_key:
         if config.is_openai:
@@ -175,6 +180,8 @@ def translate_error(
 
     `action` is a key of ACTIONS (or plain English text); `subject` names the object, e.g. "model 'ft:...'".
     """
+    import openai
+
     action, action_ko = ACTIONS.get(action, (action, action))
     detail = config.scrub(_server_message(exc)) if isinstance(exc, openai.APIError) else ""
     where = f" ({config.base_url})" if config.base_url else ""
@@ -269,6 +276,8 @@ def translate_error(
 @contextmanager
 def openai_errors(config: ClientConfig, action: str, subject: str | None = None) -> Iterator[None]:
     """Run SDK calls; re-raise their errors as finsent errors, never chained to the SDK exception."""
+    import openai
+
     try:
         yield
     except openai.OpenAIError as exc:

@@ -6,6 +6,11 @@ only knows how to read it and how fine-tuned ids name their base model.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import openai
+
 import hashlib
 import json
 import os
@@ -15,8 +20,6 @@ from dataclasses import asdict, is_dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import openai
 
 from finsent import errors
 from finsent.backend import BaseModelInfo, TrainingData
@@ -146,6 +149,8 @@ class Uploader:
         return f"{self.config.base_url or 'openai'}|{self.config.key_hint}|{digest}"
 
     def upload(self, path: Path, timeout: float = 1800.0) -> str:
+        import openai
+
         data = path.read_bytes()
         key = self._ledger_key(hashlib.sha256(data).hexdigest())
         known = self._ledger().get(key)
