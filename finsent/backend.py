@@ -55,8 +55,15 @@ class Capability(str, enum.Enum):
     CANCEL = "cancel"
     PAUSE = "pause"
     CLASSIFY = "classify"
-    BATCH = "batch"  # a provider-side batch API for large bulk runs
+    BATCH = "batch"  # a provider-side batch API for large bulk runs (submit_batch & co.)
     ATTACH = "attach"  # follow a job created elsewhere, by its external id
+    SHOTS = "shots"  # classify with an untrained model, zero- or few-shot (shot_model)
+
+
+#: modes of `Backend.shot_model`: no examples, or examples drawn from the training split
+ZERO_SHOT = "zero_shot"
+FEW_SHOT = "few_shot"
+SHOT_MODES = (ZERO_SHOT, FEW_SHOT)
 
 
 class BackendOptions(BaseModel):
@@ -87,6 +94,32 @@ class BaseModelInfo:
 class Availability:
     ok: bool
     reason: str | None = None
+    #: the reason in Korean, for the Korean UI (falls back to `reason`)
+    reason_ko: str | None = None
+
+
+#: batch statuses after which a batch changes no more ("completed" is the only one with results)
+BATCH_DONE_STATUSES = frozenset({"completed", "failed", "expired", "cancelled", "cancelling"})
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a provider-side batch (Capability.BATCH) stands; counts are requests, not necessarily rows."""
+
+    batch_id: str
+    #: validating | in_progress | finalizing | completed | failed | expired | cancelling | cancelled
+    status: str
+    total: int
+    completed: int
+    failed: int
+
+    @property
+    def done(self) -> bool:
+        return self.status in BATCH_DONE_STATUSES
+
+    @property
+    def fraction(self) -> float:
+        return (self.completed + self.failed) / self.total if self.total else 0.0
 
 
 @dataclass
@@ -194,6 +227,9 @@ class Backend(ABC):
     name: ClassVar[str]
     label: ClassVar[str]
     description: ClassVar[str] = ""
+    #: Korean label and description for the Korean UI (None: the English ones are shown)
+    label_ko: ClassVar[str | None] = None
+    description_ko: ClassVar[str | None] = None
     needs_key: ClassVar[bool] = False
     key_env_var: ClassVar[str | None] = None
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRAIN, Capability.CLASSIFY})
@@ -208,7 +244,10 @@ class Backend(ABC):
     def availability(self) -> Availability:
         """Whether this backend can be used now, and why not (e.g. "OPENAI_API_KEY is not set")."""
         if self.needs_key and not self.context.api_key:
-            return Availability(False, f"needs an API key ({self.key_env_var or 'key'} is not set)")
+            env = self.key_env_var or "key"
+            return Availability(
+                False, f"needs an API key ({env} is not set)", f"API 키가 필요합니다 ({env} 설정 안 됨)"
+            )
         return Availability(True)
 
     @abstractmethod
@@ -249,6 +288,47 @@ class Backend(ABC):
     @abstractmethod
     def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
         """One prediction per text, in order. `texts` are raw; apply `model.input_format` yourself."""
+
+    # -- without training (Capability.SHOTS) ---------------------------------------------------
+    def shot_model(
+        self,
+        model_id: str,
+        labels: LabelSet,
+        mode: str,
+        dataset: PreparedDataset | None = None,
+        per_label: int = 2,
+    ) -> ModelRef:
+        """A ModelRef to classify with `model_id` untrained: `mode` is ZERO_SHOT or FEW_SHOT (then
+        `per_label` examples of each label from `dataset`'s training split). No network call needed:
+        the core records the ref's id, labels, input format and details like a trained model's."""
+        raise UnsupportedOperation(
+            f"The {self.label} backend cannot classify without training.",
+            ko=f"{self.label} 백엔드는 학습 없이 분류할 수 없습니다.",
+        )
+
+    # -- provider-side batches (Capability.BATCH) -----------------------------------------------
+    def submit_batch(self, model: ModelRef, texts: Sequence[str]) -> str:
+        """Start a batch over `texts` (or find again the live one for the same model and texts);
+        returns its id. The core records the id with the bulk run and never submits twice for it."""
+        raise UnsupportedOperation(
+            f"The {self.label} backend has no batch API.", ko=f"{self.label} 백엔드는 배치 API가 없습니다."
+        )
+
+    def batch_progress(self, batch_id: str) -> BatchProgress:
+        raise UnsupportedOperation(
+            f"The {self.label} backend has no batch API.", ko=f"{self.label} 백엔드는 배치 API가 없습니다."
+        )
+
+    def batch_results(self, batch_id: str, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
+        """One prediction per text, in order, once the batch has completed."""
+        raise UnsupportedOperation(
+            f"The {self.label} backend has no batch API.", ko=f"{self.label} 백엔드는 배치 API가 없습니다."
+        )
+
+    def cancel_batch(self, batch_id: str) -> BatchProgress:
+        raise UnsupportedOperation(
+            f"The {self.label} backend has no batch API.", ko=f"{self.label} 백엔드는 배치 API가 없습니다."
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients, processes or files; called when the service drops the backend."""

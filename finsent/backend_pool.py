@@ -38,6 +38,20 @@ class BackendInfo:
     base_models: tuple[BaseModelInfo, ...]
     #: the plugin that registered it
     plugin: str = ""
+    #: Korean texts for the Korean UI (None: show the English ones)
+    label_ko: str | None = None
+    description_ko: str | None = None
+    reason_ko: str | None = None
+
+    def text(self, lang: str) -> tuple[str, str, str | None]:
+        """(label, description, unavailability reason) in `lang` ("ko" or "en"), English as fallback."""
+        if lang == "ko":
+            return (
+                self.label_ko or self.label,
+                self.description_ko or self.description,
+                self.reason_ko or self.reason,
+            )
+        return self.label, self.description, self.reason
 
 
 class BackendPool:
@@ -88,7 +102,8 @@ class BackendPool:
             raise BackendUnavailableError(
                 f"The {instance.label} backend cannot be used: {availability.reason}.",
                 hint=hint,
-                ko=f"{instance.label} 백엔드를 사용할 수 없습니다: {availability.reason}.",
+                ko=f"{instance.label_ko or instance.label} 백엔드를 사용할 수 없습니다:"
+                f" {availability.reason_ko or availability.reason}.",
                 hint_ko=f"{instance.key_env_var} 환경 변수를 설정하거나 키를 입력하세요." if hint else None,
             )
         return instance
@@ -127,6 +142,9 @@ class BackendPool:
                     options_schema=schema,
                     base_models=models,
                     plugin=self.registry.providers.get(name, ""),
+                    label_ko=getattr(backend_class, "label_ko", None),
+                    description_ko=getattr(backend_class, "description_ko", None),
+                    reason_ko=availability.reason_ko,
                 )
             )
         return infos

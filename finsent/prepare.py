@@ -32,8 +32,8 @@ from finsent.errors import DataError, InputError
 from finsent.labels import LabelSet
 from finsent.reading import LoadedTable
 from finsent.report import Report
-from finsent.textnorm import InputFormat, build_model_input
-from finsent.trainfiles import chat_lines, completion_lines, csv_lines, escape_all
+from finsent.textnorm import InputFormat, build_model_input, build_model_inputs
+from finsent.trainfiles import Pieces, SplitFiles
 
 __all__ = ["FORMATS", "PreparationError", "PrepareOptions", "Report", "check_table", "prepare_dataset"]
 
@@ -154,8 +154,9 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
     # arrays avoid a conversion to and from Arrow strings at each step.
     raw_texts = table.frame[cols.text].tolist()
     raw_labels = table.frame[cols.label].tolist()
-    plain_list = [build_model_input(t) for t in raw_texts]
-    text_list = [build_model_input(t, lowercase=True) for t in raw_texts] if options.lowercase else plain_list
+    plain_list = build_model_inputs(raw_texts)
+    # build_model_input(t, lowercase=True) is the normalised text case-folded: fold what is already normalised.
+    text_list = [t.casefold() for t in plain_list] if options.lowercase else plain_list
     # Labels are few distinct values: normalise each once.
     mapping = {raw: options.labels.normalise(raw) for raw in set(raw_labels)}
     work = pd.DataFrame(
@@ -164,7 +165,7 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
             "raw_text": pd.Series(raw_texts, dtype=object),
             "raw_label": pd.Series(raw_labels, dtype=object),
             "text": pd.Series(text_list, dtype=object),
-            "label": pd.Series([mapping[r] for r in raw_labels], dtype=object),
+            "label": pd.Series(list(map(mapping.__getitem__, raw_labels)), dtype=object),
         }
     )
     plain = pd.Series(plain_list, dtype=object, index=work.index)
@@ -265,36 +266,47 @@ def prepare_dataset(
     return PreparedDataset.open(out_dir), report
 
 
-def _output_files(kept: pd.DataFrame, report: Report, options: PrepareOptions) -> Iterator[tuple[str, bytes]]:
+def _output_files(
+    kept: pd.DataFrame, report: Report, options: PrepareOptions
+) -> Iterator[tuple[str, Pieces]]:
+    valid = kept["valid"].to_numpy()
     for split, flag in (("train", False), ("valid", True)):
-        part = kept[kept["valid"] == flag]
-        texts, answers = part["text"].tolist(), part["label"].tolist()
-        yield f"{split}.csv", csv_lines(part["row"].tolist(), texts, answers).encode("utf-8")
-        escaped = escape_all(texts) if options.formats else []
+        part = kept[valid == flag]
+        files = SplitFiles(part["row"].tolist(), part["text"].tolist(), part["label"].tolist())
+        yield f"{split}.csv", files.csv()
         if "completion" in options.formats:
-            yield f"{split}.completion.jsonl", completion_lines(texts, answers, escaped).encode("utf-8")
+            yield f"{split}.completion.jsonl", files.completion()
         if "chat" in options.formats:
-            yield (
-                f"{split}.chat.jsonl",
-                chat_lines(texts, answers, options.labels.names, escaped).encode("utf-8"),
-            )
-    yield "report.json", report.to_json().encode("utf-8")
-    yield "report.txt", report.to_text().encode("utf-8")
+            yield f"{split}.chat.jsonl", files.chat(options.labels.names)
+    yield "report.json", [report.to_json().encode("utf-8")]
+    yield "report.txt", [report.to_text().encode("utf-8")]
 
 
-def _store(path: Path, data: bytes) -> str:
+#: pieces joined per write: a few hundred KB, so the buffer is reused instead of a file-sized one built
+_PIECES_PER_WRITE = 6000
+
+
+def _store(path: Path, data: bytes | Pieces) -> str:
+    """Write `data` (bytes, or pieces to concatenate) to `path`, fsync it; returns its sha256, computed on
+    the bytes as they are written (the file is never read back)."""
+    pieces = [data] if isinstance(data, bytes) else data
+    digest = hashlib.sha256()
     with open(path, "wb") as handle:
-        handle.write(data)
+        for start in range(0, len(pieces), _PIECES_PER_WRITE):
+            chunk = b"".join(pieces[start : start + _PIECES_PER_WRITE])
+            digest.update(chunk)
+            handle.write(chunk)
         handle.flush()
         os.fsync(handle.fileno())
-    return hashlib.sha256(data).hexdigest()
+    return digest.hexdigest()
 
 
-def _write_files(folder: Path, files: Iterator[tuple[str, bytes]]) -> dict[str, str]:
-    """Write each file while the next one is being built: hashing and writing release the GIL, so a helper
-    thread does them in parallel with the main thread. Returns {name: sha256}, names sorted."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finsent-write") as pool:
-        futures = {name: pool.submit(_store, folder / name, data) for name, data in files}
+def _write_files(folder: Path, files: Iterator[tuple[str, Pieces]]) -> dict[str, str]:
+    """Write the files while the next ones are being built: hashing and writing release the GIL, so two
+    helper threads do them beside the main thread (and beside each other). Returns {name: sha256}, names
+    sorted."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="finsent-write") as pool:
+        futures = {name: pool.submit(_store, folder / name, pieces) for name, pieces in files}
         return {name: futures[name].result() for name in sorted(futures)}
 
 

@@ -10,6 +10,8 @@ import csv
 import hashlib
 import io
 import json
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pandas as pd
 from finsent.columns import ColumnGuess, clean_header, guess_columns, resolve_columns
 from finsent.errors import InputError
 from finsent.settings import Settings
-from finsent.sniffing import decode_text, delimiter_name, sniff_delimiter
+from finsent.sniffing import decode_text, delimiter_name, sniff_delimiter, utf8_head
 
 __all__ = [
     "ColumnGuess",
@@ -31,6 +33,8 @@ __all__ = [
 
 _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and other MS Office binaries)
+# Nothing but blanks, NULs and byte-order marks; stops at the first other byte (no copy of the file).
+_BLANK = re.compile(rb"[ \t\r\n\x00\xef\xbb\xbf\xff\xfe]*\Z")
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def _load_bytes(source: Path | bytes, name: str | None, max_mb: int) -> tuple[by
         data = path.read_bytes()
     if len(data) > limit:
         _raise_too_large(label, len(data), max_mb)
-    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+    if _BLANK.match(data):
         raise InputError(
             f"{label} is empty.",
             hint="Choose a file with a header row and at least one labelled row.",
@@ -121,26 +125,24 @@ def read_table(
     """
     limit = max_mb if max_mb is not None else Settings.from_env().max_input_mb
     data, label = _load_bytes(source, name, limit)
-    digest = hashlib.sha256(data).hexdigest()
     kind = _format_of(data, label)
-    if kind == "xlsx":
-        from finsent.spreadsheet import read_xlsx
+    # hashlib releases the GIL on large inputs: the digest is computed beside the parse.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finsent-sha256") as pool:
+        pending = pool.submit(lambda: hashlib.sha256(data).hexdigest())
+        if kind == "xlsx":
+            from finsent.spreadsheet import read_xlsx
 
-        frame, chosen, sheets = read_xlsx(data, label, sheet)
-        table = LoadedTable(frame, label, "xlsx", None, chosen, tuple(sheets), digest)
-    else:
-        text, encoding = decode_text(data, label)
-        if kind == "jsonl":
-            table = LoadedTable(_read_jsonl(text, label), label, "jsonl", encoding, sha256=digest)
+            frame, chosen, sheets = read_xlsx(data, label, sheet)
+            table = LoadedTable(frame, label, "xlsx", None, chosen, tuple(sheets), pending.result())
+        elif kind == "jsonl":
+            text, encoding = decode_text(data, label)
+            table = LoadedTable(_read_jsonl(text, label), label, "jsonl", encoding, sha256=pending.result())
         else:
-            delimiter = sniff_delimiter(text, prefer_tab=kind == "tsv")
-            # The C parser is twice as fast on bytes as on a str; give it UTF-8 bytes.
-            raw = data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8")
-            frame = _read_delimited(
-                raw, "utf-8-sig" if encoding == "utf-8-sig" else "utf-8", delimiter, label
-            )
+            frame, encoding, delimiter = _read_text_table(data, label, kind)
             file_format = "tsv" if delimiter == "\t" else "csv"
-            table = LoadedTable(frame, label, file_format, encoding, sha256=digest, delimiter=delimiter)
+            table = LoadedTable(
+                frame, label, file_format, encoding, sha256=pending.result(), delimiter=delimiter
+            )
     if table.frame.empty:
         raise InputError(
             f"{label} has a header row ({', '.join(map(str, table.frame.columns))}) but no data rows.",
@@ -159,6 +161,24 @@ def list_sheets(source: Path | bytes, name: str | None = None) -> list[str]:
     from finsent.spreadsheet import sheet_names
 
     return sheet_names(data, label)
+
+
+def _read_text_table(data: bytes, label: str, kind: str) -> tuple[pd.DataFrame, str, str]:
+    """(frame, encoding, delimiter) of a CSV/TSV file."""
+    head = utf8_head(data, label)
+    if head is not None:  # UTF-8 (the usual case): parse the bytes as they are, no decode of the whole file
+        start, encoding = head
+        delimiter = sniff_delimiter(start, prefer_tab=kind == "tsv")
+        try:
+            return _read_delimited(data, encoding, delimiter, label), encoding, delimiter
+        except UnicodeDecodeError:
+            pass  # not UTF-8 after all, further on: decode it the careful way
+    text, encoding = decode_text(data, label)
+    delimiter = sniff_delimiter(text, prefer_tab=kind == "tsv")
+    # The C parser is twice as fast on bytes as on a str; give it UTF-8 bytes.
+    raw = data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8")
+    frame = _read_delimited(raw, "utf-8-sig" if encoding == "utf-8-sig" else "utf-8", delimiter, label)
+    return frame, encoding, delimiter
 
 
 def _read_delimited(data: bytes, encoding: str, delimiter: str, label: str) -> pd.DataFrame:
@@ -222,7 +242,9 @@ def _read_jsonl(text: str, label: str) -> pd.DataFrame:
             raise _broken_json(label, 1, "expected a list of objects")
         records = loaded
     else:
-        for number, line in enumerate(text.splitlines(), start=1):
+        # JSON Lines end at "\n" only: str.splitlines() would also cut inside a value holding U+2028,
+        # U+0085 or other characters that json.dumps(ensure_ascii=False) leaves unescaped.
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:

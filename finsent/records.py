@@ -96,3 +96,10 @@ class BulkRunRecord:
     rate: float | None = None
     #: seconds left at the current rate
     eta_seconds: float | None = None
+    #: classified through the backend's batch API (Capability.BATCH) rather than live requests
+    batch_api: bool = False
+    #: the provider's batch id once submitted, its status and requests finished / in all
+    batch_id: str | None = None
+    batch_status: str | None = None
+    batch_done: int = 0
+    batch_total: int = 0

@@ -16,8 +16,9 @@ from typing import Any
 import pandas as pd
 
 from finsent import bulk as bulk_runs
-from finsent import training
+from finsent import bulk_batch, training
 from finsent.backend import (
+    SHOT_MODES,
     Backend,
     Capability,
     JobStatus,
@@ -274,6 +275,59 @@ class FinsentService:
         self.store.add_model(record, dataset_id=dataset_id, replace=True)
         return self.store.get_model(backend, model_id)
 
+    def add_shot_model(
+        self,
+        backend: str,
+        model_id: str,
+        mode: str,
+        dataset_id: str | None = None,
+        per_label: int = 2,
+        labels: Sequence[str] | None = None,
+        api_key: str | None = None,
+    ) -> ModelRecord:
+        """Record `model_id` for zero/few-shot classification without training (Capability.SHOTS); it then
+        classifies, bulk-classifies and is evaluated like a trained model. Few-shot examples come from the
+        training split of `dataset_id`, whose labels and input format it also takes. Adding the same model
+        again replaces its mode and examples."""
+        instance = self.backend(backend, api_key)
+        if Capability.SHOTS not in instance.capabilities:
+            raise UnsupportedOperation(
+                f"The {instance.label} backend cannot classify without training.",
+                hint="Train a model, or pick a backend that offers zero/few-shot mode.",
+                ko=f"{instance.label_ko or instance.label} 백엔드는 학습 없이 분류할 수 없습니다.",
+                hint_ko="모델을 학습하거나, 제로샷/퓨샷을 지원하는 백엔드를 고르세요.",
+            )
+        shot_mode = mode.strip().lower().replace("-", "_")
+        if shot_mode not in SHOT_MODES:
+            choices = ", ".join(m.replace("_", "-") for m in SHOT_MODES)
+            raise InputError(
+                f"Unknown mode {mode!r}: use one of {choices}.", ko=f"알 수 없는 모드 {mode!r}: {choices}."
+            )
+        if not 1 <= per_label <= 50:
+            raise InputError(
+                f"Examples per label must be between 1 and 50 (got {per_label}).",
+                ko=f"레이블당 예시 수는 1에서 50 사이여야 합니다 ({per_label}).",
+            )
+        if not model_id.strip():
+            raise InputError("Give the id of the model to use.", ko="사용할 모델 id를 입력하세요.")
+        dataset = None
+        label_set = LabelSet.from_names(labels) if labels else LabelSet()
+        if dataset_id:
+            dataset = PreparedDataset.open(self.store.get_dataset(dataset_id).directory)
+            label_set = dataset.labels
+        ref = instance.shot_model(model_id.strip(), label_set, shot_mode, dataset, per_label)
+        record = ModelRecord(
+            id=ref.id, backend=instance.name, job_id=None, base_model=model_id.strip(),
+            labels=tuple(ref.labels.names), input_format=ref.input_format.to_dict(), created_at=time.time(),
+            details={**dict(ref.details), "mode": shot_mode},
+        )  # fmt: skip
+        self.store.add_model(record, dataset_id=dataset_id, replace=True)
+        return self.store.get_model(instance.name, ref.id)
+
+    def model_dataset_id(self, backend: str, model_id: str) -> str | None:
+        """The dataset a model was trained on or added with (few-shot examples, labels), if any."""
+        return self.store.model_dataset_id(backend, model_id)
+
     def model_ref(self, backend: str, model_id: str, api_key: str | None = None) -> ModelRef:
         """What a backend classifies with; a model the backend lists itself is recorded on first use."""
         record = self.store.find_model(backend, model_id)
@@ -329,8 +383,17 @@ class FinsentService:
         text_column: str,
         source_name: str,
         api_key: str | None,
+        batch_api: bool = False,
+        input_key: str | None = None,
     ) -> tuple[str, Backend, ModelRef]:
         instance = self.usable_backend(backend, api_key)
+        if batch_api and Capability.BATCH not in instance.capabilities:
+            raise UnsupportedOperation(
+                f"The {instance.label} backend has no batch API.",
+                hint="Run without the batch API option.",
+                ko=f"{instance.label_ko or instance.label} 백엔드는 배치 API가 없습니다.",
+                hint_ko="배치 API 옵션 없이 실행하세요.",
+            )
         ref = self.model_ref(backend, model_id, api_key)
         if text_column not in frame.columns:
             columns = ", ".join(str(c) for c in frame.columns)
@@ -345,13 +408,34 @@ class FinsentService:
         bulk_runs.store_input(frame, directory)
         self.store.insert_bulk_run(
             run_id, backend, model_id, source_name, str(text_column), tuple(ref.labels.names), str(directory),
-            bulk_runs.chunk_size_for(instance), len(frame),
+            bulk_runs.chunk_size_for(instance), len(frame), batch_api=batch_api, input_key=input_key,
         )  # fmt: skip
         return run_id, instance, ref
 
-    def _launch(self, run_id: str, backend: Backend, ref: ModelRef) -> None:
+    def _executor(
+        self,
+        run_id: str,
+        backend: Backend,
+        ref: ModelRef,
+        cancel: threading.Event | None = None,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        poll_interval: float = bulk_batch.DEFAULT_POLL_INTERVAL,
+    ) -> bulk_runs.BulkExecutor:
+        if self.bulk_run(run_id).batch_api:
+            return bulk_batch.BatchExecutor(
+                self.store, backend, ref, run_id, cancel, on_progress, poll_interval=poll_interval
+            )
+        return bulk_runs.BulkExecutor(self.store, backend, ref, run_id, cancel, on_progress)
+
+    def _launch(
+        self,
+        run_id: str,
+        backend: Backend,
+        ref: ModelRef,
+        poll_interval: float = bulk_batch.DEFAULT_POLL_INTERVAL,
+    ) -> None:
         cancel = threading.Event()
-        executor = bulk_runs.BulkExecutor(self.store, backend, ref, run_id, cancel)
+        executor = self._executor(run_id, backend, ref, cancel, poll_interval=poll_interval)
         executor.claim()
         thread = threading.Thread(target=executor.run, name=f"finsent-bulk-{run_id}", daemon=True)
         with self._lock:
@@ -366,13 +450,39 @@ class FinsentService:
         text_column: str,
         source_name: str,
         api_key: str | None = None,
+        batch_api: bool = False,
+        poll_interval: float = bulk_batch.DEFAULT_POLL_INTERVAL,
     ) -> BulkRunRecord:
-        """Store the input, then classify it chunk by chunk in a background thread (resumable)."""
+        """Store the input, then classify it chunk by chunk in a background thread (resumable); with
+        `batch_api`, through the backend's batch API (an unfinished run of the same input is resumed)."""
+        if batch_api:
+            previous = self._unfinished_batch_run(backend, model_id, frame, text_column)
+            if previous is not None:
+                return self.resume_bulk_run(previous, api_key=api_key, poll_interval=poll_interval)
         run_id, instance, ref = self._create_bulk_run(
-            backend, model_id, frame, text_column, source_name, api_key
-        )
-        self._launch(run_id, instance, ref)
+            backend, model_id, frame, text_column, source_name, api_key,
+            batch_api=batch_api, input_key=self._input_key(backend, model_id, frame, text_column, batch_api),
+        )  # fmt: skip
+        self._launch(run_id, instance, ref, poll_interval=poll_interval)
         return self.bulk_run(run_id)
+
+    @staticmethod
+    def _input_key(
+        backend: str, model_id: str, frame: pd.DataFrame, text_column: str, batch_api: bool
+    ) -> str | None:
+        if not batch_api or text_column not in frame.columns:
+            return None
+        series = frame[text_column]
+        texts = series.astype("object").where(series.notna(), "").astype(str).tolist()
+        return bulk_batch.input_key(backend, model_id, str(text_column), texts)
+
+    def _unfinished_batch_run(
+        self, backend: str, model_id: str, frame: pd.DataFrame, text_column: str
+    ) -> str | None:
+        """The run (id) of the same input through the batch API that has not succeeded, if any."""
+        key = self._input_key(backend, model_id, frame, text_column, True)
+        state = self.store.unfinished_bulk_run(key) if key else None
+        return state.record.id if state is not None and state.record.batch_api else None
 
     def run_bulk(
         self,
@@ -384,14 +494,25 @@ class FinsentService:
         api_key: str | None = None,
         on_progress: Callable[[BulkRunRecord], None] | None = None,
         on_created: Callable[[BulkRunRecord], None] | None = None,
+        batch_api: bool = False,
+        poll_interval: float = bulk_batch.DEFAULT_POLL_INTERVAL,
     ) -> BulkRunRecord:
-        """The same run in the calling thread (the CLI): Ctrl-C keeps finished chunks and re-raises."""
+        """The same run in the calling thread (the CLI): Ctrl-C keeps finished chunks (and a submitted
+        batch) and re-raises. With `batch_api`, an unfinished batch run of the same input is picked up."""
+        previous = self._unfinished_batch_run(backend, model_id, frame, text_column) if batch_api else None
+        if previous is not None:
+            if on_created:
+                on_created(self.bulk_run(previous))
+            return self.resume_bulk_run(
+                previous, api_key=api_key, foreground=True, on_progress=on_progress, poll_interval=poll_interval
+            )
         run_id, instance, ref = self._create_bulk_run(
-            backend, model_id, frame, text_column, source_name, api_key
-        )
+            backend, model_id, frame, text_column, source_name, api_key,
+            batch_api=batch_api, input_key=self._input_key(backend, model_id, frame, text_column, batch_api),
+        )  # fmt: skip
         if on_created:
             on_created(self.bulk_run(run_id))
-        return self._run_here(run_id, instance, ref, on_progress)
+        return self._run_here(run_id, instance, ref, on_progress, poll_interval)
 
     def _run_here(
         self,
@@ -399,8 +520,9 @@ class FinsentService:
         instance: Backend,
         ref: ModelRef,
         on_progress: Callable[[BulkRunRecord], None] | None,
+        poll_interval: float = bulk_batch.DEFAULT_POLL_INTERVAL,
     ) -> BulkRunRecord:
-        executor = bulk_runs.BulkExecutor(self.store, instance, ref, run_id, on_progress=on_progress)
+        executor = self._executor(run_id, instance, ref, on_progress=on_progress, poll_interval=poll_interval)
         executor.claim()
         return executor.run()
 
@@ -410,16 +532,18 @@ class FinsentService:
         api_key: str | None = None,
         foreground: bool = False,
         on_progress: Callable[[BulkRunRecord], None] | None = None,
+        poll_interval: float = bulk_batch.DEFAULT_POLL_INTERVAL,
     ) -> BulkRunRecord:
-        """Continue a cancelled, interrupted or failed run; finished chunks are never sent again."""
+        """Continue a cancelled, interrupted or failed run; finished chunks are never sent again, and a
+        batch-API run follows the batch it already submitted."""
         state = self.store.bulk_run_state(run_id)
         if state.record.status == "succeeded":
             return state.record
         instance = self.usable_backend(state.record.backend, api_key)
         ref = self.model_ref(state.record.backend, state.record.model_id, api_key)
         if foreground:
-            return self._run_here(run_id, instance, ref, on_progress)
-        self._launch(run_id, instance, ref)
+            return self._run_here(run_id, instance, ref, on_progress, poll_interval)
+        self._launch(run_id, instance, ref, poll_interval=poll_interval)
         return self.bulk_run(run_id)
 
     def bulk_runs(self) -> list[BulkRunRecord]:

@@ -51,6 +51,33 @@ def _looks_binary(text: str) -> bool:
     return bad > max(2, len(sample) // 200)
 
 
+def utf8_head(data: bytes, label: str) -> tuple[str, str] | None:
+    """(start of the text, "utf-8" or "utf-8-sig") when `data` starts as UTF-8 and is not binary, else None.
+
+    Enough of the start for `sniff_delimiter` and the binary check, which look at the first
+    64 KiB only: a large UTF-8 file is then parsed straight from its bytes, and the parser's strict
+    decoding validates the rest (a UnicodeDecodeError there means: use `decode_text`). Raises InputError
+    for binary data, exactly as `decode_text` would."""
+    encoding = "utf-8"
+    if data.startswith(codecs.BOM_UTF8):
+        data, encoding = data[len(codecs.BOM_UTF8) :], "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # also covers the UTF-32 BOMs
+        return None
+    if b"\x00" in data:  # NUL in UTF-8 bytes is the NUL character: binary
+        return None
+    # One character more than the sniffer reads, so it judges exactly the text it would see in full.
+    want = _SAMPLE_CHARS + 1
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        head = decoder.decode(data[: 4 * want], final=len(data) <= 4 * want)
+    except UnicodeDecodeError:
+        return None
+    head = (head.lstrip("\ufeff") if encoding == "utf-8-sig" else head)[:want]
+    if _looks_binary(head):
+        raise _binary_error(label)
+    return head, encoding
+
+
 def decode_text(data: bytes, label: str) -> tuple[str, str]:
     """Decode `data` and return (text, encoding name). Raises InputError for binary or undecodable bytes."""
     text: str | None = None

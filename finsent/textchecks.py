@@ -3,6 +3,8 @@ case and separator checks, plus whitespace, labels written another way, length a
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 import pandas as pd
 
@@ -216,6 +218,25 @@ def _common_prefix(values: list[str]) -> str:
     return low
 
 
+def _common_suffix(values: list[str]) -> str:
+    """The longest suffix of all values. A candidate (the first value) shrinks to what it shares with the
+    first value not ending with it; each round is one str.endswith over the column in C, and a few rounds
+    settle real data. Otherwise: the common prefix of the reversed strings."""
+    suffix = values[0]
+    for _ in range(8):
+        if not suffix:
+            return ""
+        ends = list(map(str.endswith, values, repeat(suffix)))
+        if all(ends):
+            return suffix
+        other = values[ends.index(False)]
+        shared = 0
+        while shared < min(len(suffix), len(other)) and suffix[-1 - shared] == other[-1 - shared]:
+            shared += 1
+        suffix = suffix[len(suffix) - shared :]
+    return _common_prefix([v[::-1] for v in values])[::-1]
+
+
 def common_affixes(texts: pd.Series, rows: pd.Series) -> tuple[list[Finding], str]:
     """Common prefix / suffix of all texts. Returns findings and a legacy separator to strip ("" if none)."""
     values = texts.tolist()
@@ -223,7 +244,7 @@ def common_affixes(texts: pd.Series, rows: pd.Series) -> tuple[list[Finding], st
         return [], ""
     findings: list[Finding] = []
     prefix = _common_prefix(values)
-    suffix = _common_prefix([v[::-1] for v in values])[::-1]
+    suffix = _common_suffix(values)
     # Texts are already normalised (no trailing spaces), so a legacy "\n\n###\n\n" shows as "###".
     separator = next((known for known in KNOWN_SEPARATORS if suffix.endswith(known)), "")
     if separator:

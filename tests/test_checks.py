@@ -162,3 +162,18 @@ def test_two_hundred_thousand_rows_are_checked_quickly_enough_to_run_here() -> N
     report = check_table(_table(rows))
     assert report.finding("duplicate_rows").count == 1000  # type: ignore[union-attr]
     assert report.rows_kept == 50_000
+
+
+def test_common_suffix_matches_the_reversed_prefix_rule() -> None:
+    import random
+
+    from finsent.textchecks import _common_prefix, _common_suffix
+
+    rng = random.Random(7)
+    for _ in range(300):
+        tail = "".join(rng.choice("ab ") for _ in range(rng.randint(0, 12)))
+        values = ["".join(rng.choice("ab ") for _ in range(rng.randint(0, 6))) + tail for _ in range(5)]
+        assert _common_suffix(values) == _common_prefix([v[::-1] for v in values])[::-1], values
+    # Each value shortening the candidate by one character: the fallback after a few rounds.
+    staircase = ["x" * 20] + ["y" + "x" * (20 - i) for i in range(1, 15)]
+    assert _common_suffix(staircase) == "x" * 6

@@ -349,3 +349,46 @@ def test_csv_fields_match_the_csv_module(value: str) -> None:
     assert csv_lines([7], [value], [value or "x"]) == expected.getvalue()
     # Unlike csv.writer with "\n" line ends, a carriage return is quoted too, so no reader splits the row.
     assert csv_lines([1], ["a\rb"], ["x"]).split("\n")[1] == '1,"a\rb",x'
+
+
+_AWKWARD = [
+    "평범한 문장",
+    "쉼표, 있음",
+    'quote "inside"',
+    'both, "x"',
+    "back\\slash",
+    "ctl\x01char",
+    "tab\there",
+    "cr\rret",
+    "",
+    "=SUM(A1)",
+    "emoji 😀, and é",
+    "\u2028 separator",
+]
+
+
+@pytest.mark.parametrize("rows", [1, 3, 50])
+def test_bulk_training_files_equal_the_per_row_formats(rows: int) -> None:
+    from finsent.trainfiles import SplitFiles, chat_lines, completion_lines, csv_lines
+
+    texts = [_AWKWARD[(i * 7) % len(_AWKWARD)] + (f" {i}" if i % 3 else "") for i in range(rows)]
+    labels = [("positive", 'odd "label", x', "중립")[i % 3] for i in range(rows)]
+    row_numbers = list(range(5, 5 + rows))
+    files = SplitFiles(row_numbers, texts, labels)
+    names = ("positive", 'odd "label", x', "중립")
+    assert b"".join(files.csv()) == csv_lines(row_numbers, texts, labels).encode()
+    assert b"".join(files.completion()) == completion_lines(texts, labels).encode()
+    assert b"".join(files.chat(names)) == chat_lines(texts, labels, names).encode()
+    # A text with a line break cannot be split out of the joined column: the per-row path takes over.
+    broken = SplitFiles([1, 2], ["two\nlines", "x"], ["a", "b"])
+    assert b"".join(broken.completion()) == completion_lines(["two\nlines", "x"], ["a", "b"]).encode()
+    assert b"".join(SplitFiles([], [], []).csv()) == b"row,text,label\n"
+
+
+def test_files_are_hashed_as_written(tmp_path: Path) -> None:
+    from finsent import prepare
+
+    pieces = [f"{i},조각\n".encode() for i in range(20_000)]
+    digest = prepare._store(tmp_path / "f.csv", pieces)
+    assert (tmp_path / "f.csv").read_bytes() == b"".join(pieces)
+    assert digest == hashlib.sha256(b"".join(pieces)).hexdigest()

@@ -309,3 +309,34 @@ def test_guess_columns(columns: list[str], text: str | None, label: str | None) 
 
     guess = guess_columns(pd.DataFrame(columns=columns))
     assert (guess.text, guess.label) == (text, label)
+
+
+def test_utf8_looking_start_with_cp949_further_on(tmp_path: Path) -> None:
+    # The fast path reads only the start as UTF-8; a CP949 row far into the file must still be found.
+    head = "text,label\n" + "plain ascii text,positive\n" * 30_000
+    path = tmp_path / "late.csv"
+    path.write_bytes(head.encode("utf-8") + "삼성전자 주가 상승,positive\n".encode("cp949"))
+    table = read_table(path)
+    assert table.encoding in ("cp949", "euc-kr")
+    assert table.frame.iloc[-1, 0] == "삼성전자 주가 상승"
+    assert table.rows == 30_001
+
+
+def test_large_utf8_with_bom_and_binary_start(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "문장,라벨\n".encode() + "뉴스 문장,중립\n".encode() * 40_000)
+    table = read_table(path)
+    assert table.encoding == "utf-8-sig" and list(table.frame.columns) == ["문장", "라벨"]
+    assert table.rows == 40_000
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(b"a,b\n" + bytes(range(1, 32)) * 400)
+    with pytest.raises(InputError, match="binary"):
+        read_table(garbage)
+
+
+def test_jsonl_values_may_hold_unicode_line_separators(tmp_path: Path) -> None:
+    path = tmp_path / "seps.jsonl"
+    rows = [{"text": "a\u2028b\x85c\x1cd", "label": "positive"}, {"text": "둘째", "label": "neutral"}]
+    path.write_text("\r\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\r\n", encoding="utf-8")
+    table = read_table(path)
+    assert table.frame["text"].tolist() == ["a\u2028b\x85c\x1cd", "둘째"]

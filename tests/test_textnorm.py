@@ -71,3 +71,12 @@ def test_fast_path_agrees_with_the_whitespace_rule_for_every_character() -> None
         text = f"가{char}나"
         expected = rule.sub(" ", unicodedata.normalize("NFC", text)).strip()
         assert normalise_text(text) == expected, hex(code)
+
+
+def test_bulk_model_inputs_equal_the_single_function() -> None:
+    from finsent.textnorm import build_model_inputs
+
+    texts = ["  A  b\u3000c ", "e\u0301\n", "", "ΣΑΣ ß", "plain"]
+    for lowercase in (False, True):
+        expected = [build_model_input(t, lowercase=lowercase) for t in texts]
+        assert build_model_inputs(texts, lowercase=lowercase) == expected

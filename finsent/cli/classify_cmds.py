@@ -7,11 +7,14 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from finsent.cli.output import ProgressBar, service
 from finsent.errors import InputError
 from finsent.records import BulkRunRecord
-from finsent.service import FinsentService
+
+if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
+    from finsent.service import FinsentService
 
 CLASSIFY_HELP = """\
 Classify texts with a model (see `finsent models`).
@@ -20,6 +23,11 @@ examples:
   finsent classify --backend local --model M "삼성전자 영업이익 급증" "Shares fell sharply"
   finsent classify --backend local --model M --input news.xlsx --text-col 제목 --output scored.xlsx
   finsent classify --resume run-20261125-ab12cd34 --output scored.csv
+  finsent classify --backend openai --model M --input big.csv --output scored.csv --batch-api
+
+With --batch-api (backends that have a batch API) the file goes to the provider as one batch: cheaper,
+finished within hours. The batch id is stored with the run: running the same command again, or
+--resume RUN, follows that batch instead of submitting a new one; Ctrl-C leaves the batch running.
 
 The output file keeps every input column and adds label, confidence and score_<label> (CSV with a BOM for
 Excel, XLSX or JSONL by its extension). Ctrl-C keeps the finished rows and prints the command to resume.
@@ -42,6 +50,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--output", metavar="FILE", help="where to write the result (.csv, .xlsx, .jsonl, .tsv)")
     p.add_argument("--resume", metavar="RUN", help="resume an interrupted or cancelled bulk run")
     p.add_argument("--json", action="store_true", help="print one JSON object per text")
+    p.add_argument(
+        "--batch-api",
+        action="store_true",
+        help="classify --input through the backend's batch API (cheaper, slower; resumable)",
+    )
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds between looks at a submitted batch (10)",
+    )
     p.set_defaults(func=run_classify)
 
 
@@ -50,6 +70,10 @@ def run_classify(args: argparse.Namespace) -> int:
         if not args.output:
             raise InputError("--resume needs --output FILE.", ko="--resume에는 --output FILE이 필요합니다.")
         return resume(args)
+    if args.batch_api and not args.input:
+        raise InputError(
+            "--batch-api needs --input FILE.", ko="--batch-api에는 --input FILE이 필요합니다."
+        )
     if args.input:
         if args.texts:
             raise InputError("Give either TEXT arguments or --input FILE, not both.")
@@ -131,20 +155,40 @@ def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
             column,
             table.source_name,
             on_progress=bar,
-            on_created=created.append,
+            on_created=lambda run: _created(run, created),
+            batch_api=args.batch_api,
+            poll_interval=args.poll_interval,
         )
     except KeyboardInterrupt:
         bar.close()
         if created:
-            done = svc.bulk_run(created[0].id)
-            print(
-                f"\nStopped; {done.rows_done:,} of {done.rows_total:,} rows are kept. Resume with:"
-                f" finsent classify --resume {done.id} --output {shlex.quote(args.output)}",
-                file=sys.stderr,
-            )
+            _stopped(svc.bulk_run(created[0].id), args.output)
         return 130
     bar.close()
     return _finish(svc, record, args.output)
+
+
+def _created(run: BulkRunRecord, created: list[BulkRunRecord]) -> None:
+    created.append(run)
+    if run.batch_id:
+        print(f"Following batch {run.batch_id} of bulk run {run.id} (submitted before).", file=sys.stderr)
+    elif run.batch_api:
+        print(f"Bulk run {run.id}: submitting the batch...", file=sys.stderr)
+
+
+def _stopped(done: BulkRunRecord, output: str) -> None:
+    resume_cmd = f"finsent classify --resume {done.id} --output {shlex.quote(output)}"
+    if done.batch_api and done.batch_id:
+        print(
+            f"\nStopped following. Batch {done.batch_id} keeps running at the provider"
+            f" ({done.batch_status or 'submitted'}); nothing is submitted twice. Resume with: {resume_cmd}",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"\nStopped; {done.rows_done:,} of {done.rows_total:,} rows are kept. Resume with: {resume_cmd}",
+        file=sys.stderr,
+    )
 
 
 def resume(args: argparse.Namespace) -> int:
@@ -154,15 +198,12 @@ def resume(args: argparse.Namespace) -> int:
     svc = service()
     bar = ProgressBar()
     try:
-        record = svc.resume_bulk_run(args.resume, foreground=True, on_progress=bar)
+        record = svc.resume_bulk_run(
+            args.resume, foreground=True, on_progress=bar, poll_interval=args.poll_interval
+        )
     except KeyboardInterrupt:
         bar.close()
-        done = svc.bulk_run(args.resume)
-        print(
-            f"\nStopped; {done.rows_done:,} of {done.rows_total:,} rows are kept. Resume with:"
-            f" finsent classify --resume {done.id} --output {shlex.quote(args.output)}",
-            file=sys.stderr,
-        )
+        _stopped(svc.bulk_run(args.resume), args.output)
         return 130
     bar.close()
     return _finish(svc, record, args.output)

@@ -7,12 +7,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finsent.cli.output import print_evaluation, print_table, service, warn_plugin_problems
 from finsent.errors import InputError
 from finsent.records import DatasetRecord, JobRecord
-from finsent.service import FinsentService
+
+if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
+    from finsent.service import FinsentService
 
 #: train flags written by hand; generated option flags never take these names
 _FIXED = {"backend", "data", "follow", "option", "base_model", "epochs", "interval", "help"}
@@ -37,6 +39,36 @@ def _option_fields() -> dict[str, tuple[str, list[str]]]:
     return fields
 
 
+class TrainParser(argparse.ArgumentParser):
+    """`finsent train`'s parser: the flags generated from every backend's Options are added only when
+    `train` itself is parsed or its help shown, because building them loads every plugin (scikit-learn,
+    the openai SDK...), which `finsent --version` or `finsent prepare` must not pay for."""
+
+    _generated = False
+
+    def add_backend_options(self) -> None:
+        if self._generated:
+            return
+        self._generated = True
+        group = self.add_argument_group("backend options (validated by the chosen backend)")
+        for field_name, (help_text, owners) in sorted(_option_fields().items()):
+            group.add_argument(
+                f"--{field_name.replace('_', '-')}",
+                dest=f"opt__{field_name}",
+                metavar="V",
+                default=argparse.SUPPRESS,
+                help=f"{help_text} [{', '.join(owners)}]",
+            )
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        self.add_backend_options()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self.add_backend_options()
+        return super().format_help()
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("backends", help="list the model backends, whether each is usable and why not")
     p.set_defaults(func=run_backends)
@@ -55,15 +87,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     )
     p.add_argument("--follow", action="store_true", help="stream events and metrics until the job ends")
     p.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between polls (2)")
-    generated = p.add_argument_group("backend options (validated by the chosen backend)")
-    for field_name, (help_text, owners) in sorted(_option_fields().items()):
-        generated.add_argument(
-            f"--{field_name.replace('_', '-')}",
-            dest=f"opt__{field_name}",
-            metavar="V",
-            default=argparse.SUPPRESS,
-            help=f"{help_text} [{', '.join(owners)}]",
-        )
+    p.__class__ = TrainParser  # same object, generated flags added on first parse (see TrainParser)
     p.set_defaults(func=run_train)
 
     p = subparsers.add_parser("jobs", help="list training jobs, newest first (unfinished ones are refreshed)")
@@ -91,13 +115,29 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
 
     p = subparsers.add_parser(
         "add-model",
-        help="record a model not trained here (existing fine-tuned, zero-shot, compatible server)",
+        help="record a model not trained here (existing fine-tuned, zero/few-shot, compatible server)",
+        description="Record a model not trained with finsent so that it can classify and be evaluated.\n\n"
+        "examples:\n"
+        "  finsent add-model --backend openai --model ft:gpt-4o-mini-2024-07-18:acme::abc123 --data prepared/\n"
+        "  finsent add-model --backend openai --model gpt-4.1-mini --mode zero-shot\n"
+        "  finsent add-model --backend openai --model gpt-4.1-mini --mode few-shot --data prepared/"
+        " --per-label 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--backend", required=True, metavar="B")
     p.add_argument("--model", required=True, metavar="M")
     p.add_argument("--data", metavar="DIR", help="prepared folder whose labels and input format it uses")
     p.add_argument("--labels", metavar="L1,L2,...", help="label set (default: positive,negative,neutral)")
     p.add_argument("--base-model", metavar="M", default="")
+    p.add_argument(
+        "--mode",
+        choices=("zero-shot", "few-shot"),
+        help="use a chat model without training (backends with zero/few-shot mode); few-shot draws"
+        " examples from --data's training split",
+    )
+    p.add_argument(
+        "--per-label", type=int, default=2, metavar="N", help="few-shot examples per label (2)"
+    )
     p.set_defaults(func=run_add_model)
 
     p = subparsers.add_parser("evaluate", help="evaluate a model on a prepared folder's validation split")
@@ -285,9 +325,31 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def run_add_model(args: argparse.Namespace) -> int:
+    if args.mode == "few-shot" and not args.data:
+        raise InputError(
+            "--mode few-shot needs --data DIR: the examples come from its training split.",
+            ko="--mode few-shot에는 --data DIR이 필요합니다. 예시를 학습 분할에서 뽑습니다.",
+        )
     svc = service()
     dataset = dataset_for(svc, args.data) if args.data else None
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
+    if args.mode:
+        record = svc.add_shot_model(
+            args.backend,
+            args.model,
+            args.mode,
+            dataset_id=dataset.id if dataset else None,
+            per_label=args.per_label,
+            labels=labels,
+        )
+        examples = len(record.details.get("examples") or ())
+        print(
+            f"Recorded {record.backend} model {record.id} in {args.mode} mode"
+            + (f" with {examples} examples" if examples else "")
+            + f" (labels: {', '.join(record.labels)})."
+        )
+        print(f"Classify with: finsent classify --backend {record.backend} --model {record.id} TEXT")
+        return 0
     record = svc.add_model(
         args.backend,
         args.model,

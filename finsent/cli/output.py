@@ -5,13 +5,17 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from finsent.records import BulkRunRecord, EvaluationRecord
-from finsent.service import FinsentService
+
+if TYPE_CHECKING:  # the service (pandas, the plugins) is imported when a command runs, not to parse flags
+    from finsent.service import FinsentService
 
 
 def service() -> FinsentService:
+    from finsent.service import FinsentService
+
     return FinsentService()
 
 
@@ -81,6 +85,9 @@ class ProgressBar:
         if now - self._last < 0.1 and record.rows_done < record.rows_total:
             return
         self._last = now
+        if record.batch_api and record.rows_done == 0:
+            self._batch_line(record)
+            return
         total = max(record.rows_total, 1)
         filled = int(self.width * record.rows_done / total)
         rate = f"{record.rate:,.0f} rows/s" if record.rate else "- rows/s"
@@ -89,6 +96,16 @@ class ProgressBar:
             f"  {rate}  {_duration(record.eta_seconds)} left"
         )
         self.out.write(line)
+        self.out.flush()
+
+    def _batch_line(self, record: BulkRunRecord) -> None:
+        """While a provider batch runs, its requests finished (rows arrive all at once at the end)."""
+        total = max(record.batch_total, 1)
+        filled = int(self.width * record.batch_done / total) if record.batch_total else 0
+        self.out.write(
+            f"\r[{'#' * filled}{'.' * (self.width - filled)}] batch {record.batch_id or '-'}"
+            f" {record.batch_status or 'submitting'}: {record.batch_done:,}/{record.batch_total:,} requests  "
+        )
         self.out.flush()
 
     def close(self) -> None:

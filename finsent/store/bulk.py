@@ -52,6 +52,7 @@ def _state(row: sqlite3.Row) -> BulkRunState:
             rate = session_rows / elapsed
             if row["status"] == "running":
                 eta = (total - done) / rate
+    batch = loads(row["batch"], {}) if row["batch"] else {}
     record = BulkRunRecord(
         id=row["id"],
         backend=row["backend"],
@@ -66,6 +67,11 @@ def _state(row: sqlite3.Row) -> BulkRunState:
         error=row["error"],
         rate=rate,
         eta_seconds=eta,
+        batch_api=bool(row["batch_api"]),
+        batch_id=batch.get("id"),
+        batch_status=batch.get("status"),
+        batch_done=int(batch.get("completed", 0)) + int(batch.get("failed", 0)),
+        batch_total=int(batch.get("total", 0)),
     )
     return BulkRunState(
         record=record,
@@ -98,16 +104,37 @@ class BulkRepository:
         directory: str,
         chunk_size: int,
         rows_total: int,
+        batch_api: bool = False,
+        input_key: str | None = None,
     ) -> None:
         now = time.time()
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO bulk_runs (id, backend, model_id, source_name, text_column, labels, directory,"
-                " chunk_size, status, rows_total, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                " chunk_size, status, rows_total, created_at, updated_at, batch_api, input_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
                 (run_id, backend, model_id, source_name, text_column, dumps(list(labels)), directory,
-                 chunk_size, rows_total, now, now),
+                 chunk_size, rows_total, now, now, int(batch_api), input_key),
             )  # fmt: skip
+
+    def set_bulk_batch(self, run_id: str, batch: dict[str, object] | None) -> None:
+        """Record the provider batch of a run ({"id", "status", "total", "completed", "failed"}), or forget
+        it (None) after it died, so that resuming submits a new one."""
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE bulk_runs SET batch = ?, updated_at = ? WHERE id = ?",
+                (dumps(batch) if batch is not None else None, time.time(), run_id),
+            )
+
+    def unfinished_bulk_run(self, input_key: str) -> BulkRunState | None:
+        """The newest run of this input (same backend, model, column and texts) that has not succeeded."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT * FROM bulk_runs WHERE input_key = ? AND status != 'succeeded'"
+                " ORDER BY created_at DESC LIMIT 1",
+                (input_key,),
+            ).fetchone()
+        return _state(row) if row else None
 
     def bulk_run_state(self, run_id: str) -> BulkRunState:
         with self.db.read() as conn:

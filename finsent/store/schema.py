@@ -138,7 +138,16 @@ _V2 = [
     )""",
 ]
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2))
+# v3: bulk runs through a provider's batch API: the batch id and progress, and a key of the input so the
+# same command run again finds its unfinished run (and batch) instead of paying twice.
+_V3 = [
+    "ALTER TABLE bulk_runs ADD COLUMN batch_api INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE bulk_runs ADD COLUMN batch TEXT",
+    "ALTER TABLE bulk_runs ADD COLUMN input_key TEXT",
+    "CREATE INDEX bulk_runs_by_input_key ON bulk_runs(input_key) WHERE input_key IS NOT NULL",
+]
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2), tuple(_V3))
 LATEST_VERSION = len(MIGRATIONS)
 
 

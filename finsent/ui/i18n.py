@@ -62,6 +62,22 @@ def has(key: str) -> bool:
     return key in CATALOGUES[current_lang()]
 
 
+def backend_text(info: object) -> tuple[str, str, str | None]:
+    """(label, description, unavailability reason) of a backend in the session's language: the plugin's
+    Korean texts (label_ko, description_ko, reason_ko) on a Korean page, else ours, else its English ones."""
+    label = str(getattr(info, "label", "") or getattr(info, "name", ""))
+    description = str(getattr(info, "description", "") or "")
+    reason = getattr(info, "reason", None)
+    if current_lang() != "ko":
+        return label, description, reason
+    key = f"backend.{getattr(info, 'name', '')}.description"
+    return (
+        str(getattr(info, "label_ko", None) or label),
+        str(getattr(info, "description_ko", None) or (KO[key] if key in KO else description)),
+        getattr(info, "reason_ko", None) or reason,
+    )
+
+
 def label_name(label: str) -> str:
     """A label's display name ("positive" -> "긍정"); labels outside the catalogue show as they are."""
     key = f"label.{label}"

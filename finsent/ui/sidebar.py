@@ -14,7 +14,7 @@ import streamlit as st
 
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
-from finsent.ui.i18n import LANGUAGE_NAMES, LANGUAGES, t
+from finsent.ui.i18n import LANGUAGE_NAMES, LANGUAGES, backend_text, t
 
 KEY_INPUT = "sb_key_input"
 
@@ -63,7 +63,7 @@ def _backend_label(infos: Sequence[Any], name: str) -> str:
     info = next((i for i in infos if i.name == name), None)
     if info is None:
         return name
-    text = str(getattr(info, "label", "") or name)
+    text = backend_text(info)[0] or name
     return text if info.available else f"{text} — {t('sidebar.unavailable_short')}"
 
 
@@ -85,17 +85,10 @@ def _pick_backend(infos: Sequence[Any]) -> Any | None:
         help=t("sidebar.backend_help"),
     )
     info = next(i for i in infos if i.name == name)
-    if getattr(info, "description", ""):
-        st.caption(
-            t(f"backend.{name}.description") if _known(f"backend.{name}.description") else info.description
-        )
+    description = backend_text(info)[1]
+    if description:
+        st.caption(description)
     return info
-
-
-def _known(key: str) -> bool:
-    from finsent.ui.i18n import has
-
-    return has(key)
 
 
 def _key_field(info: Any) -> None:
@@ -152,7 +145,7 @@ def render_sidebar() -> None:
             info = _pick_backend(infos)
             if info is not None:
                 if not info.available and not (info.needs_key and not key_configured(info)):
-                    st.warning(t("sidebar.unavailable", reason=info.reason or "-"))
+                    st.warning(t("sidebar.unavailable", reason=backend_text(info)[2] or "-"))
                 elif not info.available:
                     st.info(t("sidebar.needs_key", env=info.key_env_var or "API key"))
                 _key_field(info)

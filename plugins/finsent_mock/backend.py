@@ -81,6 +81,11 @@ class MockBackend(Backend):
         "Simulates fine-tuning offline (events, loss and accuracy curves) and classifies with a keyword rule. "
         "For demos and tests; it learns nothing."
     )
+    label_ko = "모의 (오프라인 데모)"
+    description_ko = (
+        "오프라인으로 파인튜닝을 흉내 내고(이벤트, 손실·정확도 곡선) 키워드 규칙으로 분류합니다. "
+        "데모와 테스트용이며 실제로 학습하지는 않습니다."
+    )
     capabilities = frozenset({Capability.TRAIN, Capability.CANCEL, Capability.CLASSIFY, Capability.ATTACH})
     Options = MockOptions
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the SDK is imported on first use: it costs ~1 s at start-up
     import openai
 
-    from .batch import BatchProgress, BatchRunner
+    from .batch import BatchRunner
     from .classify import Classifier, ClassifyTuning
 
 import json
@@ -22,6 +22,7 @@ from finsent import errors
 from finsent.backend import (
     Availability,
     Backend,
+    BatchProgress,
     BackendContext,
     BackendOptions,
     BaseModelInfo,
@@ -37,6 +38,7 @@ from finsent.backend import (
     TrainingData,
 )
 from finsent.dataset import PreparedDataset
+from finsent.labels import LabelSet
 from finsent.textnorm import COMPLETION_SEPARATOR, InputFormat
 
 from . import data as openai_data
@@ -99,6 +101,11 @@ class OpenAIBackend(Backend):
         "Fine-tune OpenAI models and classify with them, or classify with any chat model in zero/few-shot mode. "
         "Works with OpenAI, Azure OpenAI and OpenAI-compatible servers (base_url)."
     )
+    label_ko = "OpenAI"
+    description_ko = (
+        "OpenAI 모델을 파인튜닝해 분류하거나, 학습 없이 채팅 모델로 제로샷/퓨샷 분류합니다. "
+        "OpenAI, Azure OpenAI, OpenAI 호환 서버(base_url)에서 동작합니다 (유료, API 키 필요)."
+    )
     needs_key = True
     key_env_var = "OPENAI_API_KEY"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
@@ -109,6 +116,7 @@ class OpenAIBackend(Backend):
             Capability.CLASSIFY,
             Capability.ATTACH,
             Capability.BATCH,
+            Capability.SHOTS,
         }
     )
     Options = OpenAIOptions
@@ -150,6 +158,7 @@ class OpenAIBackend(Backend):
             return Availability(
                 False,
                 "needs an API key: set OPENAI_API_KEY, add it to .streamlit/secrets.toml, or type it in",
+                "API 키가 필요합니다: OPENAI_API_KEY를 설정하거나, .streamlit/secrets.toml에 넣거나, 직접 입력하세요",
             )
         return Availability(True)
 
@@ -169,7 +178,7 @@ class OpenAIBackend(Backend):
     def shot_model(
         self,
         model_id: str,
-        labels: Any,
+        labels: LabelSet,
         mode: str,
         dataset: PreparedDataset | None = None,
         per_label: int = 2,

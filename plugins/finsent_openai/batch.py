@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from openai.types import Completion
 from openai.types.chat import ChatCompletion
 
 from finsent import errors
-from finsent.backend import ModelRef, Prediction
+from finsent.backend import BatchProgress, ModelRef, Prediction
 
 from .answers import AnswerMapper
 from .classify import Classifier, chat_body, chat_prediction, completion_body, completion_predictions
@@ -30,24 +29,7 @@ from .data import COMPLETION, model_kind
 
 _DEAD = ("failed", "expired", "cancelled", "cancelling")
 
-
-@dataclass(frozen=True)
-class BatchProgress:
-    batch_id: str
-    status: (
-        str  # validating | in_progress | finalizing | completed | failed | expired | cancelling | cancelled
-    )
-    total: int
-    completed: int
-    failed: int
-
-    @property
-    def done(self) -> bool:
-        return self.status in ("completed", *_DEAD)
-
-    @property
-    def fraction(self) -> float:
-        return (self.completed + self.failed) / self.total if self.total else 0.0
+__all__ = ["BatchProgress", "BatchRunner"]
 
 
 def _rows(custom_id: str) -> list[int]:

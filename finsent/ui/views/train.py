@@ -10,7 +10,7 @@ import streamlit as st
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.forms import options_inputs
-from finsent.ui.i18n import t
+from finsent.ui.i18n import backend_text, t
 from finsent.ui.markdown import plain
 
 
@@ -63,6 +63,84 @@ def _base_models(backend: Any) -> list[Any]:
     return [m for m in backend.base_models() if getattr(m, "can_train", True)]
 
 
+def _training_section(service: Any, name: str, info: Any, dataset_id: str) -> None:
+    backend = service.backend(name, api_key=state.api_key(name))
+    models = _base_models(backend)
+    st.subheader(t("train.options", backend=plain(backend_text(info)[0])))
+    if not models:
+        st.warning(t("train.no_base_models"))
+        return
+    ids = [m.id for m in models]
+    base_model = st.selectbox(
+        t("train.base_model"),
+        ids,
+        format_func=lambda i: next((m.label or m.id for m in models if m.id == i), i),
+        key=f"train_base_{name}",
+        help=t("train.base_model_help"),
+    )
+    values = options_inputs(type(backend).Options, key_prefix=f"train_{name}_")
+    options = type(backend).Options(**{**values, "base_model": base_model})
+    allowed = True
+    if info.needs_key:
+        allowed = _cost_confirmation(dataset_id, base_model, values.get("epochs") or values.get("n_epochs"))
+    if st.button(t("train.start"), type="primary", disabled=not allowed, key="train_start"):
+        with st.spinner(t("train.starting")):
+            job = service.start_training(
+                name, dataset_id, options.model_dump(mode="json"), api_key=state.api_key(name)
+            )
+        st.session_state["job_id"] = job.id
+        state.go_to("monitor")
+
+
+SHOT_MODES = ("zero_shot", "few_shot")
+
+
+def _shots_section(service: Any, name: str, info: Any, dataset_id: str) -> None:
+    """For a backend that classifies untrained (Capability.SHOTS): record a model in zero/few-shot mode."""
+    st.divider()
+    st.subheader(t("train.shots_title"))
+    st.caption(t("train.shots_intro"))
+    added = st.session_state.pop("train_shot_added", None)
+    if added:
+        st.success(t("train.shots_added", model=added))
+    chat_models = [m.id for m in info.base_models if getattr(m, "kind", "") == "chat"]
+    a, b, c = st.columns([3, 2, 2])
+    model_id = a.text_input(
+        t("train.shots_model"),
+        value=chat_models[-1] if chat_models else "",
+        key=f"train_shot_model_{name}",
+        help=t("train.shots_model_help"),
+    )
+    mode = b.radio(
+        t("train.shots_mode"),
+        SHOT_MODES,
+        format_func=lambda m: t(f"train.shots_{m}"),
+        key=f"train_shot_mode_{name}",
+    )
+    per_label = c.number_input(
+        t("train.shots_per_label"),
+        min_value=1,
+        max_value=20,
+        value=2,
+        step=1,
+        key=f"train_shot_per_label_{name}",
+        disabled=mode != "few_shot",
+    )
+    st.caption(t("train.shots_dataset", dataset=plain(service.dataset(dataset_id).name)))
+    if st.button(t("train.shots_add"), key=f"train_shot_add_{name}", disabled=not str(model_id).strip()):
+        record = service.add_shot_model(
+            name,
+            str(model_id),
+            str(mode),
+            dataset_id=dataset_id,
+            per_label=int(per_label),
+            api_key=state.api_key(name),
+        )
+        state.request_widget_value("model_id", record.id)
+        st.session_state["train_shot_added"] = record.id
+        st.rerun()
+
+
 def main() -> None:
     st.title(t("train.title"))
     st.caption(t("train.intro"))
@@ -77,36 +155,14 @@ def main() -> None:
             st.info(t("train.no_backend"))
             return
         if not info.available:
-            st.warning(t("train.backend_unavailable", backend=info.label, reason=info.reason or "-"))
+            label, _, reason = backend_text(info)
+            st.warning(t("train.backend_unavailable", backend=label, reason=reason or "-"))
             return
-        backend = service.backend(name, api_key=state.api_key(name))
-        models = _base_models(backend)
-        st.subheader(t("train.options", backend=plain(info.label)))
-        if not models:
-            st.warning(t("train.no_base_models"))
-            return
-        ids = [m.id for m in models]
-        base_model = st.selectbox(
-            t("train.base_model"),
-            ids,
-            format_func=lambda i: next((m.label or m.id for m in models if m.id == i), i),
-            key=f"train_base_{name}",
-            help=t("train.base_model_help"),
-        )
-        values = options_inputs(type(backend).Options, key_prefix=f"train_{name}_")
-        options = type(backend).Options(**{**values, "base_model": base_model})
-        allowed = True
-        if info.needs_key:
-            allowed = _cost_confirmation(
-                dataset_id, base_model, values.get("epochs") or values.get("n_epochs")
-            )
-        if st.button(t("train.start"), type="primary", disabled=not allowed, key="train_start"):
-            with st.spinner(t("train.starting")):
-                job = service.start_training(
-                    name, dataset_id, options.model_dump(mode="json"), api_key=state.api_key(name)
-                )
-            st.session_state["job_id"] = job.id
-            state.go_to("monitor")
+        if "train" in info.capabilities:
+            _training_section(service, name, info, dataset_id)
+    if "shots" in info.capabilities:
+        with reported_errors():
+            _shots_section(service, name, info, dataset_id)
 
 
 main()

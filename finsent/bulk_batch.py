@@ -1,0 +1,104 @@
+"""Bulk runs through a backend's own batch API (Capability.BATCH): submit once, follow, read the results.
+
+The batch id is stored with the run as soon as the backend returns it, so resuming the run (or running the
+same command again: the service finds the unfinished run by its input key) follows that batch instead of
+submitting a new one: nothing is paid twice. Stopping the executor (Ctrl-C, cancel, a page closed) leaves
+the batch running at the provider. When the batch completes, its predictions are committed chunk by chunk
+like a live run's, so results, exports and the UI need nothing special.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+
+from finsent.backend import Backend, BatchProgress, ModelRef
+from finsent.bulk import BulkExecutor, encode_predictions, read_texts
+from finsent.errors import FinsentError
+from finsent.records import BulkRunRecord
+from finsent.store import Store
+
+#: seconds between two looks at a batch (a batch takes minutes to hours)
+DEFAULT_POLL_INTERVAL = 10.0
+
+
+def input_key(backend: str, model_id: str, text_column: str, texts: Sequence[str]) -> str:
+    """What makes two bulk runs the same run: backend, model, text column and every text, in order."""
+    digest = hashlib.sha256(f"{backend}\0{model_id}\0{text_column}\0".encode())
+    for text in texts:
+        digest.update(str(text).encode("utf-8") + b"\0")
+    return digest.hexdigest()
+
+
+def _as_dict(progress: BatchProgress) -> dict[str, object]:
+    return {
+        "id": progress.batch_id,
+        "status": progress.status,
+        "total": progress.total,
+        "completed": progress.completed,
+        "failed": progress.failed,
+    }
+
+
+class BatchExecutor(BulkExecutor):
+    """Runs one batch-API bulk run until its results are stored, or until it is stopped (batch kept)."""
+
+    def __init__(
+        self,
+        store: Store,
+        backend: Backend,
+        model: ModelRef,
+        run_id: str,
+        cancel: threading.Event | None = None,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> None:
+        super().__init__(store, backend, model, run_id, cancel, on_progress)
+        self.poll_interval = poll_interval
+
+    def _report(self) -> None:
+        if self.on_progress:
+            self.on_progress(self.store.bulk_run_state(self.run_id).record)
+
+    def _execute(self) -> tuple[str, str | None]:
+        state = self.store.bulk_run_state(self.run_id)
+        texts = read_texts(state)
+        batch_id = state.record.batch_id
+        if not batch_id:
+            batch_id = self.backend.submit_batch(self.model, texts)
+            # Recorded at once: from here on a crash or Ctrl-C resumes this batch, never a second one.
+            self.store.set_bulk_batch(
+                self.run_id, {"id": batch_id, "status": "submitted", "total": 0, "completed": 0, "failed": 0}
+            )
+        while True:
+            progress = self.backend.batch_progress(batch_id)
+            self.store.set_bulk_batch(self.run_id, _as_dict(progress))
+            self._report()
+            if progress.done:
+                break
+            if self._cancel_requested() or self.cancel.wait(self.poll_interval):
+                return "cancelled", None
+        if progress.status != "completed":
+            self.store.set_bulk_batch(self.run_id, None)  # a resume submits a new batch
+            raise FinsentError(
+                f"Batch {batch_id} ended as {progress.status} without results.",
+                hint="Resume the run to submit a new batch, or classify without the batch API.",
+                ko=f"배치 {batch_id}이(가) 결과 없이 {progress.status} 상태로 끝났습니다.",
+                hint_ko="실행을 재개해 새 배치를 제출하거나, 배치 API 없이 분류하세요.",
+            )
+        predictions = self.backend.batch_results(batch_id, self.model, texts)
+        if len(predictions) != len(texts):
+            raise FinsentError(
+                f"The {self.backend.label} backend returned {len(predictions)} batch results for"
+                f" {len(texts)} texts.",
+                hint="This is a bug in the backend plugin; resume the run to read the batch again.",
+            )
+        size, labels = state.chunk_size, state.labels
+        done = self.store.done_chunks(self.run_id)
+        for index in range((len(texts) + size - 1) // size):
+            if index not in done:
+                chunk = predictions[index * size : (index + 1) * size]
+                self.store.add_chunk(self.run_id, encode_predictions(index, chunk, labels))
+        self._report()
+        return "succeeded", None
