@@ -43,16 +43,6 @@ class BackendInfo:
     description_ko: str | None = None
     reason_ko: str | None = None
 
-    def text(self, lang: str) -> tuple[str, str, str | None]:
-        """(label, description, unavailability reason) in `lang` ("ko" or "en"), English as fallback."""
-        if lang == "ko":
-            return (
-                self.label_ko or self.label,
-                self.description_ko or self.description,
-                self.reason_ko or self.reason,
-            )
-        return self.label, self.description, self.reason
-
 
 class BackendPool:
     def __init__(self, settings: Settings, registry: BackendRegistry) -> None:

@@ -10,6 +10,7 @@ like a live run's, so results, exports and the UI need nothing special.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Sequence
 
@@ -19,8 +20,15 @@ from finsent.errors import FinsentError
 from finsent.records import BulkRunRecord
 from finsent.store import Store
 
-#: seconds between two looks at a batch (a batch takes minutes to hours)
+#: seconds between two looks at a batch (a batch takes minutes to hours); FINSENT_BATCH_POLL_SECONDS overrides
 DEFAULT_POLL_INTERVAL = 10.0
+
+
+def default_poll_interval() -> float:
+    try:
+        return max(0.01, float(os.environ.get("FINSENT_BATCH_POLL_SECONDS") or DEFAULT_POLL_INTERVAL))
+    except ValueError:
+        return DEFAULT_POLL_INTERVAL
 
 
 def input_key(backend: str, model_id: str, text_column: str, texts: Sequence[str]) -> str:
@@ -52,10 +60,10 @@ class BatchExecutor(BulkExecutor):
         run_id: str,
         cancel: threading.Event | None = None,
         on_progress: Callable[[BulkRunRecord], None] | None = None,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        poll_interval: float | None = None,
     ) -> None:
         super().__init__(store, backend, model, run_id, cancel, on_progress)
-        self.poll_interval = poll_interval
+        self.poll_interval = poll_interval if poll_interval is not None else default_poll_interval()
 
     def _report(self) -> None:
         if self.on_progress:

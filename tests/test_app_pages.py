@@ -246,7 +246,7 @@ def test_evaluate_page_shows_confusion_per_class_mistakes_and_comparison() -> No
     at = new_app()
     at.switch_page(page("evaluate")).run()
     assert_clean(at)
-    evaluation = service().evaluation(at.session_state["eval_pick"])
+    evaluation = service().evaluation(at.session_state["eval_pick"].removeprefix("job|"))
     heat = next(data for spec, data in charts(at) if "layer" in spec)
     assert int(heat["count"].sum()) == evaluation.n
     assert {"긍정", "부정", "중립"} <= set(heat["true"])
@@ -254,7 +254,7 @@ def test_evaluate_page_shows_confusion_per_class_mistakes_and_comparison() -> No
     assert any("정밀도" in f.columns for f in frames)
     mistakes = next((f for f in frames if "예측 라벨" in f.columns), None)
     assert mistakes is not None and len(mistakes) == evaluation.n - round(evaluation.accuracy * evaluation.n)
-    assert at.selectbox(key="eval_cmp").value in {first.id, second.id}
+    assert at.selectbox(key="eval_cmp").value in {f"job|{first.id}", f"job|{second.id}"}
 
 
 def test_sidebar_lists_unavailable_backends_and_keeps_a_typed_key_masked(finsent_home: Path) -> None:

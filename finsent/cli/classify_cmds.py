@@ -58,9 +58,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument(
         "--poll-interval",
         type=float,
-        default=10.0,
+        default=None,
         metavar="S",
-        help="seconds between looks at a submitted batch (10)",
+        help="seconds between looks at a submitted batch (10, or FINSENT_BATCH_POLL_SECONDS)",
     )
     p.set_defaults(func=run_classify)
 
@@ -71,9 +71,7 @@ def run_classify(args: argparse.Namespace) -> int:
             raise InputError("--resume needs --output FILE.", ko="--resume에는 --output FILE이 필요합니다.")
         return resume(args)
     if args.batch_api and not args.input:
-        raise InputError(
-            "--batch-api needs --input FILE.", ko="--batch-api에는 --input FILE이 필요합니다."
-        )
+        raise InputError("--batch-api needs --input FILE.", ko="--batch-api에는 --input FILE이 필요합니다.")
     if args.input:
         if args.texts:
             raise InputError("Give either TEXT arguments or --input FILE, not both.")

@@ -135,9 +135,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         help="use a chat model without training (backends with zero/few-shot mode); few-shot draws"
         " examples from --data's training split",
     )
-    p.add_argument(
-        "--per-label", type=int, default=2, metavar="N", help="few-shot examples per label (2)"
-    )
+    p.add_argument("--per-label", type=int, default=2, metavar="N", help="few-shot examples per label (2)")
     p.set_defaults(func=run_add_model)
 
     p = subparsers.add_parser("evaluate", help="evaluate a model on a prepared folder's validation split")

@@ -74,10 +74,14 @@ def _upload_and_start(backend: str, model: str) -> None:
     if info is not None and info.needs_key:
         _paid_estimate(table.frame[text_col], backend, model)
         confirmed = st.checkbox(t("bulk.confirm_paid"), key="cls_bulk_confirm")
+    batch_api = False
+    if info is not None and "batch" in info.capabilities:
+        batch_api = st.checkbox(t("bulk.batch_api"), key="cls_bulk_batch_api", help=t("bulk.batch_api_help"))
     if st.button(t("bulk.start"), type="primary", disabled=not confirmed, key="cls_bulk_start"):
         run = state.get_service().start_bulk_run(
-            backend, model, table.frame, text_col, upload.name, api_key=state.api_key(backend)
-        )
+            backend, model, table.frame, text_col, upload.name, api_key=state.api_key(backend),
+            batch_api=batch_api,
+        )  # fmt: skip
         st.session_state["bulk_run_id"] = run.id
         st.rerun()
 
@@ -111,7 +115,10 @@ def _progress(run_id: str) -> None:
     def panel() -> None:
         run = state.get_service().bulk_run(run_id)
         total = max(run.rows_total, 1)
-        st.progress(min(run.rows_done / total, 1.0), text=_progress_text(run))
+        done = run.rows_done / total
+        if run.batch_api and run.rows_done == 0 and run.batch_total:
+            done = run.batch_done / run.batch_total
+        st.progress(min(done, 1.0), text=_progress_text(run))
         if st.button(t("bulk.cancel"), icon=":material/stop_circle:", key="cls_bulk_cancel"):
             state.get_service().cancel_bulk_run(run_id)
             st.rerun()
@@ -122,6 +129,14 @@ def _progress(run_id: str) -> None:
 
 
 def _progress_text(run: Any) -> str:
+    if getattr(run, "batch_api", False) and run.rows_done == 0:
+        return t(
+            "bulk.batch_progress",
+            batch=run.batch_id or "–",
+            status=run.batch_status or t("bulk.batch_submitting"),
+            done=f"{run.batch_done:,}",
+            total=f"{run.batch_total:,}",
+        )
     rate = f"{run.rate:,.0f}" if run.rate else "–"
     eta = f"{run.eta_seconds:,.0f}" if run.eta_seconds is not None else "–"
     return t("bulk.progress", done=f"{run.rows_done:,}", total=f"{run.rows_total:,}", rate=rate, eta=eta)
@@ -210,6 +225,12 @@ def _results_panel(run: Any) -> None:
         st.error(t("bulk.failed", error=plain(run.error)))
     elif run.status in ("cancelled", "interrupted"):
         st.warning(t("bulk.partial", status=status_name(run.status), done=f"{run.rows_done:,}"))
+    if run.status in ("cancelled", "interrupted", "failed"):
+        if run.batch_api and run.batch_id:
+            st.caption(t("bulk.batch_kept", batch=run.batch_id))
+        if st.button(t("bulk.resume"), icon=":material/play_circle:", key="cls_bulk_resume"):
+            state.get_service().resume_bulk_run(run.id, api_key=state.api_key(run.backend))
+            st.rerun()
     frame = _results(run.id, run.rows_done, run.status)
     if frame.empty:
         st.caption(t("bulk.no_results_yet"))

@@ -73,7 +73,7 @@ def backend_text(info: object) -> tuple[str, str, str | None]:
     key = f"backend.{getattr(info, 'name', '')}.description"
     return (
         str(getattr(info, "label_ko", None) or label),
-        str(getattr(info, "description_ko", None) or (KO[key] if key in KO else description)),
+        str(getattr(info, "description_ko", None) or KO.get(key, description)),
         getattr(info, "reason_ko", None) or reason,
     )
 

@@ -22,10 +22,10 @@ from finsent import errors
 from finsent.backend import (
     Availability,
     Backend,
-    BatchProgress,
     BackendContext,
     BackendOptions,
     BaseModelInfo,
+    BatchProgress,
     Capability,
     JobEvent,
     JobStatus,

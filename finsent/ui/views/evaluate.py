@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -16,19 +17,82 @@ from finsent.ui.markdown import plain
 METRIC_NAMES = ("precision", "recall", "f1")
 
 
-def _job_label(job: Any) -> str:
-    return f"{job.id} · {job.backend} · {job.fine_tuned_model or '–'}"
+@dataclass(frozen=True)
+class Subject:
+    """What can be evaluated: a finished training job's model, or a model added without training."""
+
+    key: str
+    label: str
+    backend: str
+    model_id: str
+    job_id: str | None
+    dataset_id: str | None
 
 
-def _evaluation_for(job: Any, allow_run: bool, key: str) -> Any | None:
+def _subjects() -> list[Subject]:
     service = state.get_service()
-    evaluation = service.evaluation(job.id)
+    jobs = [j for j in service.jobs() if str(getattr(j.status, "value", j.status)) == "succeeded"]
+    subjects = [
+        Subject(
+            f"job|{j.id}",
+            f"{j.id} · {j.backend} · {j.fine_tuned_model}",
+            j.backend,
+            str(j.fine_tuned_model),
+            j.id,
+            j.dataset_id,
+        )
+        for j in jobs
+        if j.fine_tuned_model
+    ]
+    for m in service.models():
+        if m.job_id is None:
+            mode = str(m.details.get("mode") or "").replace("_", "-")
+            subjects.append(
+                Subject(
+                    f"model|{m.backend}|{m.id}",
+                    f"{m.id} · {m.backend} · {mode or t('eval.added_model')}",
+                    m.backend,
+                    m.id,
+                    None,
+                    service.model_dataset_id(m.backend, m.id),
+                )
+            )
+    return subjects
+
+
+def _stored_evaluation(subject: Subject) -> Any | None:
+    service = state.get_service()
+    if subject.job_id:
+        return service.evaluation(subject.job_id)
+    found = service.evaluations(subject.backend, subject.model_id)
+    return found[0] if found else None
+
+
+def _evaluation_dataset(subject: Subject, key: str) -> str | None:
+    """The dataset to evaluate on: the job's or the model's own, else one the user picks."""
+    if subject.dataset_id:
+        return subject.dataset_id
+    datasets = sorted(state.get_service().datasets(), key=lambda d: d.created_at, reverse=True)
+    if not datasets:
+        st.caption(t("eval.no_dataset"))
+        return None
+    by_id = {d.id: d for d in datasets}
+    return str(
+        st.selectbox(
+            t("eval.dataset"), list(by_id), format_func=lambda i: f"{by_id[i].name} · {i}", key=f"{key}_ds"
+        )
+    )
+
+
+def _evaluation_for(subject: Subject, allow_run: bool, key: str) -> Any | None:
+    evaluation = _stored_evaluation(subject)
     if evaluation is None:
         st.info(t("eval.none_yet"))
-        if allow_run and job.dataset_id and st.button(t("eval.run"), key=key):
+        dataset_id = _evaluation_dataset(subject, key) if allow_run else None
+        if dataset_id and st.button(t("eval.run"), key=key):
             with st.spinner(t("eval.running")):
-                evaluation = service.evaluate(
-                    job.backend, job.fine_tuned_model, job.dataset_id, api_key=state.api_key(job.backend)
+                evaluation = state.get_service().evaluate(
+                    subject.backend, subject.model_id, dataset_id, api_key=state.api_key(subject.backend)
                 )
     return evaluation
 
@@ -108,52 +172,50 @@ def _summary(evaluation: Any) -> None:
     c.metric(t("eval.examples"), f"{evaluation.n:,}")
 
 
-def _compare(jobs: list[Any], first: Any) -> None:
-    others = [j for j in jobs if j.id != first.id]
+def _compare(subjects: list[Subject], first: Subject) -> None:
+    others = [x for x in subjects if x.key != first.key]
     if not others:
         st.caption(t("eval.compare_none"))
         return
-    ids = [j.id for j in others]
-    by_id = {j.id: j for j in others}
-    second_id = st.selectbox(
-        t("eval.compare_with"), ids, format_func=lambda i: _job_label(by_id[i]), key="eval_cmp"
+    by_key = {x.key: x for x in others}
+    second_key = st.selectbox(
+        t("eval.compare_with"), list(by_key), format_func=lambda k: by_key[k].label, key="eval_cmp"
     )
     service = state.get_service()
     columns = st.columns(2)
-    for col, job in zip(columns, (first, by_id[second_id]), strict=True):
+    for col, subject in zip(columns, (first, by_key[second_key]), strict=True):
         with col, reported_errors():
-            st.markdown(f"**{plain(_job_label(job))}**")
-            evaluation = service.evaluation(job.id)
+            st.markdown(f"**{plain(subject.label)}**")
+            evaluation = _stored_evaluation(subject)
             if evaluation is None:
                 st.caption(t("eval.none_yet"))
             else:
                 _summary(evaluation)
                 st.dataframe(per_class_table(evaluation), width="stretch")
-            curve_charts(service.job_metrics(job.id), key=f"eval_cmp_curve_{job.id}")
+            if subject.job_id:
+                curve_charts(service.job_metrics(subject.job_id), key=f"eval_cmp_curve_{subject.job_id}")
 
 
 def main() -> None:
     st.title(t("eval.title"))
     with reported_errors():
-        jobs = [
-            j for j in state.get_service().jobs() if str(getattr(j.status, "value", j.status)) == "succeeded"
-        ]
-        jobs = [j for j in jobs if j.fine_tuned_model]
-        if not jobs:
-            st.info(t("eval.no_jobs"))
+        subjects = _subjects()
+        if not subjects:
+            st.info(t("eval.no_models"))
             st.page_link(
                 state.page_file("train"), label=t("monitor.go_train"), icon=":material/model_training:"
             )
             return
-        ids = [j.id for j in jobs]
-        by_id = {j.id: j for j in jobs}
-        wanted = st.session_state.get("job_id")
-        if st.session_state.get("eval_pick") not in ids:
-            st.session_state["eval_pick"] = wanted if wanted in ids else ids[0]
-        job = by_id[
-            st.selectbox(t("eval.pick"), ids, format_func=lambda i: _job_label(by_id[i]), key="eval_pick")
+        by_key = {x.key: x for x in subjects}
+        wanted = f"job|{st.session_state.get('job_id')}"
+        if st.session_state.get("eval_pick") not in by_key:
+            st.session_state["eval_pick"] = wanted if wanted in by_key else subjects[0].key
+        subject = by_key[
+            st.selectbox(
+                t("eval.pick_model"), list(by_key), format_func=lambda k: by_key[k].label, key="eval_pick"
+            )
         ]
-        evaluation = _evaluation_for(job, allow_run=True, key="eval_run")
+        evaluation = _evaluation_for(subject, allow_run=True, key="eval_run")
         if evaluation is None:
             return
         _summary(evaluation)
@@ -167,7 +229,7 @@ def main() -> None:
         with tabs[2], reported_errors():
             _misclassified(evaluation)
         with tabs[3], reported_errors():
-            _compare(jobs, job)
+            _compare(subjects, subject)
 
 
 main()

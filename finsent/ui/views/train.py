@@ -39,13 +39,15 @@ def _pick_dataset() -> str | None:
     return str(chosen)
 
 
-def _cost_confirmation(dataset_id: str, base_model: str, epochs: int | None) -> bool:
+def _cost_confirmation(dataset_id: str, base_model: str, epochs: object) -> bool:
     """The estimated cost of a paid job and the user's confirmation; True when it may start."""
     from finsent.costs import estimate_training_cost
     from finsent.dataset import PreparedDataset
 
+    # "auto" (the provider picks) or nothing: estimate with 3 epochs, the usual choice for small sets
+    n_epochs = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else 3
     record = state.get_service().dataset(dataset_id)
-    estimate = estimate_training_cost(PreparedDataset.open(record.directory), base_model, int(epochs or 3))
+    estimate = estimate_training_cost(PreparedDataset.open(record.directory), base_model, n_epochs)
     tokens, usd, exact = int(estimate.total_tokens), float(estimate.usd), bool(estimate.exact)
     st.warning(
         t(

@@ -1,0 +1,234 @@
+"""The service's bulk classification runs: live (chunk by chunk) or through a backend's batch API.
+
+A mixin of FinsentService, kept apart to keep each module small; the UI and the CLI call these methods on
+the service like any other.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from finsent import bulk as bulk_runs
+from finsent import bulk_batch, training
+from finsent.backend import Backend, Capability, ModelRef, UnsupportedOperation
+from finsent.errors import InputError
+from finsent.records import BulkRunRecord
+from finsent.settings import Settings
+from finsent.store import Store
+
+
+class BulkRuns:
+    settings: Settings
+    store: Store
+    _lock: threading.RLock
+    _bulk_threads: dict[str, tuple[threading.Thread, threading.Event]]
+
+    if TYPE_CHECKING:  # provided by FinsentService
+
+        def usable_backend(self, name: str, api_key: str | None = None) -> Backend: ...
+
+        def model_ref(self, backend: str, model_id: str, api_key: str | None = None) -> ModelRef: ...
+
+    def _create_bulk_run(
+        self,
+        backend: str,
+        model_id: str,
+        frame: pd.DataFrame,
+        text_column: str,
+        source_name: str,
+        api_key: str | None,
+        batch_api: bool = False,
+        input_key: str | None = None,
+    ) -> tuple[str, Backend, ModelRef]:
+        instance = self.usable_backend(backend, api_key)
+        if batch_api and Capability.BATCH not in instance.capabilities:
+            raise UnsupportedOperation(
+                f"The {instance.label} backend has no batch API.",
+                hint="Run without the batch API option.",
+                ko=f"{instance.label_ko or instance.label} 백엔드는 배치 API가 없습니다.",
+                hint_ko="배치 API 옵션 없이 실행하세요.",
+            )
+        ref = self.model_ref(backend, model_id, api_key)
+        if text_column not in frame.columns:
+            columns = ", ".join(str(c) for c in frame.columns)
+            raise InputError(
+                f"The table has no column {text_column!r} (columns: {columns}).",
+                hint="Choose the column that holds the text to classify.",
+                ko=f"표에 {text_column!r} 열이 없습니다 (열: {columns}).",
+                hint_ko="분류할 문장이 든 열을 고르세요.",
+            )
+        run_id = training.new_id("run")
+        directory = self.settings.bulk_dir / run_id
+        bulk_runs.store_input(frame, directory)
+        self.store.insert_bulk_run(
+            run_id, backend, model_id, source_name, str(text_column), tuple(ref.labels.names), str(directory),
+            bulk_runs.chunk_size_for(instance), len(frame), batch_api=batch_api, input_key=input_key,
+        )  # fmt: skip
+        return run_id, instance, ref
+
+    def _executor(
+        self,
+        run_id: str,
+        backend: Backend,
+        ref: ModelRef,
+        cancel: threading.Event | None = None,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        poll_interval: float | None = None,
+    ) -> bulk_runs.BulkExecutor:
+        if self.bulk_run(run_id).batch_api:
+            return bulk_batch.BatchExecutor(
+                self.store, backend, ref, run_id, cancel, on_progress, poll_interval=poll_interval
+            )
+        return bulk_runs.BulkExecutor(self.store, backend, ref, run_id, cancel, on_progress)
+
+    def _launch(
+        self,
+        run_id: str,
+        backend: Backend,
+        ref: ModelRef,
+        poll_interval: float | None = None,
+    ) -> None:
+        cancel = threading.Event()
+        executor = self._executor(run_id, backend, ref, cancel, poll_interval=poll_interval)
+        executor.claim()
+        thread = threading.Thread(target=executor.run, name=f"finsent-bulk-{run_id}", daemon=True)
+        with self._lock:
+            self._bulk_threads[run_id] = (thread, cancel)
+        thread.start()
+
+    def start_bulk_run(
+        self,
+        backend: str,
+        model_id: str,
+        frame: pd.DataFrame,
+        text_column: str,
+        source_name: str,
+        api_key: str | None = None,
+        batch_api: bool = False,
+        poll_interval: float | None = None,
+    ) -> BulkRunRecord:
+        """Store the input, then classify it chunk by chunk in a background thread (resumable); with
+        `batch_api`, through the backend's batch API (an unfinished run of the same input is resumed)."""
+        if batch_api:
+            previous = self._unfinished_batch_run(backend, model_id, frame, text_column)
+            if previous is not None:
+                return self.resume_bulk_run(previous, api_key=api_key, poll_interval=poll_interval)
+        run_id, instance, ref = self._create_bulk_run(
+            backend, model_id, frame, text_column, source_name, api_key,
+            batch_api=batch_api, input_key=self._input_key(backend, model_id, frame, text_column, batch_api),
+        )  # fmt: skip
+        self._launch(run_id, instance, ref, poll_interval=poll_interval)
+        return self.bulk_run(run_id)
+
+    @staticmethod
+    def _input_key(
+        backend: str, model_id: str, frame: pd.DataFrame, text_column: str, batch_api: bool
+    ) -> str | None:
+        if not batch_api or text_column not in frame.columns:
+            return None
+        series = frame[text_column]
+        texts = series.astype("object").where(series.notna(), "").astype(str).tolist()
+        return bulk_batch.input_key(backend, model_id, str(text_column), texts)
+
+    def _unfinished_batch_run(
+        self, backend: str, model_id: str, frame: pd.DataFrame, text_column: str
+    ) -> str | None:
+        """The run (id) of the same input through the batch API that has not succeeded, if any."""
+        key = self._input_key(backend, model_id, frame, text_column, True)
+        state = self.store.unfinished_bulk_run(key) if key else None
+        return state.record.id if state is not None and state.record.batch_api else None
+
+    def run_bulk(
+        self,
+        backend: str,
+        model_id: str,
+        frame: pd.DataFrame,
+        text_column: str,
+        source_name: str,
+        api_key: str | None = None,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        on_created: Callable[[BulkRunRecord], None] | None = None,
+        batch_api: bool = False,
+        poll_interval: float | None = None,
+    ) -> BulkRunRecord:
+        """The same run in the calling thread (the CLI): Ctrl-C keeps finished chunks (and a submitted
+        batch) and re-raises. With `batch_api`, an unfinished batch run of the same input is picked up."""
+        previous = self._unfinished_batch_run(backend, model_id, frame, text_column) if batch_api else None
+        if previous is not None:
+            if on_created:
+                on_created(self.bulk_run(previous))
+            return self.resume_bulk_run(
+                previous,
+                api_key=api_key,
+                foreground=True,
+                on_progress=on_progress,
+                poll_interval=poll_interval,
+            )
+        run_id, instance, ref = self._create_bulk_run(
+            backend, model_id, frame, text_column, source_name, api_key,
+            batch_api=batch_api, input_key=self._input_key(backend, model_id, frame, text_column, batch_api),
+        )  # fmt: skip
+        if on_created:
+            on_created(self.bulk_run(run_id))
+        return self._run_here(run_id, instance, ref, on_progress, poll_interval)
+
+    def _run_here(
+        self,
+        run_id: str,
+        instance: Backend,
+        ref: ModelRef,
+        on_progress: Callable[[BulkRunRecord], None] | None,
+        poll_interval: float | None = None,
+    ) -> BulkRunRecord:
+        executor = self._executor(run_id, instance, ref, on_progress=on_progress, poll_interval=poll_interval)
+        executor.claim()
+        return executor.run()
+
+    def resume_bulk_run(
+        self,
+        run_id: str,
+        api_key: str | None = None,
+        foreground: bool = False,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        poll_interval: float | None = None,
+    ) -> BulkRunRecord:
+        """Continue a cancelled, interrupted or failed run; finished chunks are never sent again, and a
+        batch-API run follows the batch it already submitted."""
+        state = self.store.bulk_run_state(run_id)
+        if state.record.status == "succeeded":
+            return state.record
+        instance = self.usable_backend(state.record.backend, api_key)
+        ref = self.model_ref(state.record.backend, state.record.model_id, api_key)
+        if foreground:
+            return self._run_here(run_id, instance, ref, on_progress, poll_interval)
+        self._launch(run_id, instance, ref, poll_interval=poll_interval)
+        return self.bulk_run(run_id)
+
+    def bulk_runs(self) -> list[BulkRunRecord]:
+        return [s.record for s in self.store.list_bulk_runs()]
+
+    def bulk_run(self, run_id: str) -> BulkRunRecord:
+        return self.store.bulk_run_state(run_id).record
+
+    def wait_bulk_run(self, run_id: str, timeout: float = 600.0) -> BulkRunRecord:
+        return bulk_runs.wait_for(self.store, run_id, timeout)
+
+    def cancel_bulk_run(self, run_id: str) -> BulkRunRecord:
+        """Stop after the chunk in flight; finished chunks are kept and the run can be resumed."""
+        with self._lock:
+            entry = self._bulk_threads.get(run_id)
+        if entry:
+            entry[1].set()
+        self.store.set_bulk_status(run_id, "cancelled", only_from=("queued", "running"))
+        return self.bulk_run(run_id)
+
+    def bulk_results(self, run_id: str, include_pending: bool = False) -> pd.DataFrame:
+        """Every input column, then label, confidence and score_<label> per label; finished chunks only."""
+        return bulk_runs.assemble_results(self.store, self.store.bulk_run_state(run_id), include_pending)
+
+    def bulk_input(self, run_id: str) -> pd.DataFrame:
+        return pd.read_parquet(bulk_runs.input_path(self.store.bulk_run_state(run_id)))
