@@ -63,8 +63,8 @@ def tune(dataset: PreparedDataset) -> None:
     grid = [
         (base, alpha, epochs)
         for base in ("tfidf-logreg", "tfidf-kiwi-logreg")
-        for alpha in (1e-5, 3e-5, 1e-4)
-        for epochs in (10, 20)
+        for alpha in (5e-5, 1e-4, 2e-4)
+        for epochs in (30, 60)
     ]
     splitter = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     print(f"{'base model':20} {'alpha':>7} {'epochs':>6}  cv-accuracy  cv-macro-F1")
@@ -152,7 +152,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--base-model", default="tfidf-logreg")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--alpha", type=float, default=1e-4)
     parser.add_argument("--tune", action="store_true", help="cross-validate a small grid on the train split")
     args = parser.parse_args()

@@ -187,6 +187,15 @@ def test_models_listed_and_unknown_models_refused(
         ("영업손실을 내며 실적이 악화됐다.", "negative"),
         ("순손실이 감소했다.", "positive"),  # a shrinking loss is good news
         ("이사회는 다음 주에 열린다.", "neutral"),
+        # everyday direction verbs, not only the Sino-Korean nouns
+        ("3분기 영업이익이 두 배로 늘었다.", "positive"),
+        ("증권사들이 목표주가를 상향했다.", "positive"),
+        ("수출이 크게 줄었다.", "negative"),
+        ("신용등급이 하향 조정됐다.", "negative"),
+        ("대형 계약이 취소되고 소송이 제기됐다.", "negative"),
+        ("영업손실이 늘었다.", "negative"),  # a growing loss is bad news
+        ("적자가 줄어들었다.", "positive"),  # the deficit shrank
+        ("최고경영자가 주주총회에서 인사말을 했다.", "neutral"),  # a job title, not a record
         ("Quarterly profit and revenue growth beat forecasts.", "positive"),
         ("The company announced layoffs after a decline in orders.", "negative"),
     ],

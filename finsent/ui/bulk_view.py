@@ -16,7 +16,7 @@ import streamlit as st
 from finsent import charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
-from finsent.ui.i18n import label_names, status_name, t
+from finsent.ui.i18n import duration_text, label_names, status_name, t
 from finsent.ui.markdown import plain
 
 BULK_TYPES = ["csv", "tsv", "txt", "xlsx", "jsonl"]
@@ -104,8 +104,16 @@ def _paid_estimate(texts: pd.Series, backend: str, model: str) -> None:
 
 
 def _run_label(run: Any) -> str:
+    # Only what a run keeps for good plus its status: the rows done change every second, but the picker is
+    # drawn by the page, not by the progress fragment, so a count in it would always be behind.
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created_at))
-    return f"{when} · {run.source_name} · {status_name(run.status)} · {run.rows_done:,}/{run.rows_total:,}"
+    return t(
+        "bulk.run_label",
+        when=when,
+        name=run.source_name,
+        rows=f"{run.rows_total:,}",
+        status=status_name(run.status),
+    )
 
 
 def _progress(run_id: str) -> None:
@@ -121,15 +129,18 @@ def _progress(run_id: str) -> None:
         st.progress(min(done, 1.0), text=_progress_text(run))
         if st.button(t("bulk.cancel"), icon=":material/stop_circle:", key="cls_bulk_cancel"):
             state.get_service().cancel_bulk_run(run_id)
-            st.rerun()
-        if run.status not in ACTIVE:
-            st.rerun()
+            st.rerun(scope="app")
+        ended = st.session_state.setdefault("bulk_runs_seen_ended", [])
+        if run.status not in ACTIVE and run_id not in ended:
+            # Once, the whole page: the picker's status, the results, the charts and the downloads follow.
+            ended.append(run_id)
+            st.rerun(scope="app")
 
     panel()
 
 
 def _progress_text(run: Any) -> str:
-    if getattr(run, "batch_api", False) and run.rows_done == 0:
+    if getattr(run, "batch_api", False) and run.rows_done == 0 and run.status in ACTIVE:
         return t(
             "bulk.batch_progress",
             batch=run.batch_id or "–",
@@ -138,12 +149,25 @@ def _progress_text(run: Any) -> str:
             total=f"{run.batch_total:,}",
         )
     rate = f"{run.rate:,.0f}" if run.rate else "–"
-    eta = f"{run.eta_seconds:,.0f}" if run.eta_seconds is not None else "–"
-    return t("bulk.progress", done=f"{run.rows_done:,}", total=f"{run.rows_total:,}", rate=rate, eta=eta)
+    done, total = f"{run.rows_done:,}", f"{run.rows_total:,}"
+    if run.status not in ACTIVE:
+        elapsed = duration_text(max(float(run.updated_at) - float(run.created_at), 0.0))
+        return t(
+            "bulk.progress_done",
+            status=status_name(run.status),
+            done=done,
+            total=total,
+            elapsed=elapsed,
+            rate=rate,
+        )
+    eta = duration_text(run.eta_seconds) if run.eta_seconds is not None else t("bulk.eta_unknown")
+    return t("bulk.progress", done=done, total=total, rate=rate, eta=eta)
 
 
-def _filters(frame: pd.DataFrame, label_col: str, conf_col: str) -> pd.DataFrame:
-    labels = sorted(frame[label_col].dropna().astype(str).unique().tolist())
+def _filters(frame: pd.DataFrame, label_col: str, conf_col: str, order: list[str]) -> pd.DataFrame:
+    present = set(frame[label_col].dropna().astype(str))
+    # the charts' order (positive, negative, neutral), then any other label the model gave
+    labels = [x for x in order if x in present] + sorted(present - set(order))
     a, b, c = st.columns([2, 1, 2])
     chosen = a.multiselect(
         t("bulk.filter_labels"), labels, default=labels, format_func=lambda v: label_names([v])[v]
@@ -216,6 +240,27 @@ def _downloads(run: Any, frame: pd.DataFrame) -> None:
     )
 
 
+def _display_table(frame: pd.DataFrame, label_col: str) -> pd.DataFrame:
+    """The rows shown on screen with the predicted labels in the page's language (downloads keep the ids)."""
+    shown = frame.copy()
+    labels = shown[label_col].astype(str)
+    shown[label_col] = labels.map(label_names(labels.unique()))
+    return shown
+
+
+def _column_config(label_col: str, conf_col: str, score_cols: list[str]) -> dict[str, Any]:
+    """Headers in the page's language for the columns we add; the user's own columns keep their names."""
+    config: dict[str, Any] = {
+        label_col: st.column_config.TextColumn(t("bulk.col_label")),
+        conf_col: st.column_config.ProgressColumn(t("chart.confidence"), min_value=0, max_value=1),
+    }
+    for column in score_cols:
+        label = column.split("score_", 1)[1]
+        name = label_names([label])[label]
+        config[column] = st.column_config.NumberColumn(t("bulk.col_score", label=name), format="%.3f")
+    return config
+
+
 def _results_panel(run: Any) -> None:
     if run.status in ACTIVE:
         _progress(run.id)
@@ -238,17 +283,15 @@ def _results_panel(run: Any) -> None:
     label_col, conf_col, score_cols = predicted_columns(frame)
     order = [c.split("score_", 1)[1] for c in score_cols]
     _charts(frame, label_col, conf_col, order)
-    shown = _filters(frame, label_col, conf_col)
+    shown = _filters(frame, label_col, conf_col, order)
     st.caption(
         t("bulk.table_caption", shown=f"{min(len(shown), TABLE_ROWS_SHOWN):,}", total=f"{len(shown):,}")
     )
     st.dataframe(
-        shown.head(TABLE_ROWS_SHOWN),
+        _display_table(shown.head(TABLE_ROWS_SHOWN), label_col),
         width="stretch",
         hide_index=True,
-        column_config={
-            conf_col: st.column_config.ProgressColumn(t("chart.confidence"), min_value=0, max_value=1)
-        },
+        column_config=_column_config(label_col, conf_col, score_cols),
     )
     if run.status not in ACTIVE:
         _downloads(run, frame)
@@ -272,6 +315,7 @@ def render_bulk(backend: str, model: str) -> None:
     picked = st.session_state.get("cls_bulk_pick")
     if picked not in ids or (current in ids and current != picked):
         st.session_state["cls_bulk_pick"] = current if current in ids else ids[0]
+    state.refresh_label("cls_bulk_pick")  # its status may have changed since the browser drew it
     by_id = {r.id: r for r in runs}
     # The shown run is read again now: it may have moved on since the list was read a moment ago.
     shown = st.session_state["cls_bulk_pick"]

@@ -78,6 +78,15 @@ def backend_text(info: object) -> tuple[str, str, str | None]:
     )
 
 
+def base_model_text(backend: str, info: object, model_id: str) -> str:
+    """A base model's name for the picker: ours in the page's language where the catalogue has one
+    (`base_model.<backend>.<id>`), else the plugin's label, else its id."""
+    key = f"base_model.{backend}.{model_id}"
+    if key in CATALOGUES[current_lang()]:
+        return t(key)
+    return str(getattr(info, "label", "") or model_id)
+
+
 def label_name(label: str) -> str:
     """A label's display name ("positive" -> "긍정"); labels outside the catalogue show as they are."""
     key = f"label.{label}"
@@ -92,3 +101,16 @@ def status_name(status: object) -> str:
     value = getattr(status, "value", status)
     key = f"status.{value}"
     return t(key) if key in KO else str(value)
+
+
+def duration_text(seconds: float) -> str:
+    """A duration people read at a glance: "12초", "3분 5초", "1시간 4분" (or the English forms)."""
+    value = max(float(seconds), 0.0)
+    if value < 10:  # a small file takes a fraction of a second: "0초" would read as "nothing happened"
+        return t("time.seconds", s=f"{value:.1f}".removesuffix(".0"))
+    total = round(value)
+    if total < 60:
+        return t("time.seconds", s=total)
+    if total < 3600:
+        return t("time.minutes", m=total // 60, s=total % 60)
+    return t("time.hours", h=total // 3600, m=total % 3600 // 60)

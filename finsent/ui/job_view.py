@@ -29,7 +29,18 @@ STATUS_BADGES = {
     "cancelled": ("gray", ":material/cancel:"),
     "interrupted": ("orange", ":material/warning:"),
 }
-STATUS_MARKS = {"succeeded": "✅", "failed": "❌", "cancelled": "⏹", "interrupted": "⚠️", "running": "⏳"}
+#: text colour of a status in tables (st.dataframe draws on a canvas: no badges, and emoji need a colour emoji
+#: font many office PCs and servers lack, where they show as empty boxes)
+STATUS_COLOURS = {
+    "succeeded": "#2e7d32",
+    "failed": "#c62828",
+    "interrupted": "#ef6c00",
+    "paused": "#ef6c00",
+    "running": "#1565c0",
+    "validating_files": "#1565c0",
+    "queued": "#616161",
+    "cancelled": "#616161",
+}
 
 
 def status_value(status: Any) -> str:
@@ -47,8 +58,12 @@ def status_badge(status: Any) -> None:
 
 
 def status_text(status: Any) -> str:
-    value = status_value(status)
-    return f"{STATUS_MARKS.get(value, '•')} {status_name(value)}"
+    """A status as plain words ("완료"): it goes into tables and pickers, which cannot show badges."""
+    return status_name(status_value(status))
+
+
+def status_colour(status: Any) -> str:
+    return STATUS_COLOURS.get(status_value(status), "#616161")
 
 
 def curve_charts(metrics: pd.DataFrame, key: str) -> None:
@@ -80,7 +95,14 @@ def final_metrics(evaluation: Any) -> None:
     a.metric(t("eval.accuracy"), f"{evaluation.accuracy:.1%}")
     b.metric(t("eval.macro_f1"), f"{evaluation.macro_f1:.3f}")
     c.metric(t("eval.examples"), f"{evaluation.n:,}")
-    st.dataframe(per_class_table(evaluation), width="stretch")
+    show_per_class(evaluation)
+
+
+def show_per_class(evaluation: Any) -> None:
+    """Per-class precision, recall, F1 (always three decimals: "1" beside "0.667" reads as a glitch)."""
+    fixed = st.column_config.NumberColumn(format="%.3f")
+    config = {t("eval.precision"): fixed, t("eval.recall"): fixed, t("eval.f1"): fixed}
+    st.dataframe(per_class_table(evaluation), width="stretch", column_config=config)
 
 
 def per_class_table(evaluation: Any) -> pd.DataFrame:
@@ -125,7 +147,7 @@ def render_job(job: Any) -> None:
         st.caption(
             t(
                 "monitor.job_caption",
-                backend=job.backend,
+                backend=state.backend_label(job.backend),
                 model=plain(job.base_model),
                 external=job.external_id or "–",
             )

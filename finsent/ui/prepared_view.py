@@ -80,7 +80,13 @@ def _costs(record: Any) -> None:
     if table.empty:
         st.caption(t("cost.none"))
         return
-    st.dataframe(table, hide_index=True, width="stretch")
+    config = {
+        t("cost.model"): st.column_config.TextColumn(width="medium"),
+        t("cost.tokens"): st.column_config.NumberColumn(format="localized", width="small"),
+        t("cost.usd"): st.column_config.NumberColumn(format="$%.4f", width="small"),
+        t("cost.exact"): st.column_config.TextColumn(width="small"),
+    }
+    st.dataframe(table, hide_index=True, width="stretch", column_config=config)
     from finsent.costs import prices_as_of
 
     st.caption(t("cost.note", date=prices_as_of()))
@@ -116,7 +122,7 @@ def render_prepared(record: Any) -> None:
     st.caption(
         t("data.prepared_caption", id=record.id, rows=f"{record.rows:,}", directory=plain(record.directory))
     )
-    left, right = st.columns([3, 2])
+    left, right = st.columns(2)  # the cost table needs half the width: model ids are long
     with left:
         st.markdown(f"**{t('data.split_distribution')}**")
         _split_chart(record)

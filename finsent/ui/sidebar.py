@@ -7,6 +7,7 @@ written to disk, the database, logs or exports. It is shown masked as its last f
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,6 +78,7 @@ def _pick_backend(infos: Sequence[Any]) -> Any | None:
         wanted = state.get_settings().default_backend
         available = [i.name for i in infos if i.available]
         st.session_state["backend"] = wanted if wanted in names else (available or names)[0]
+    state.refresh_label("backend")  # its label follows the language switch
     name = st.selectbox(
         t("sidebar.backend"),
         names,
@@ -110,11 +112,15 @@ def _key_field(info: Any) -> None:
     )
 
 
-def _model_text(models: Sequence[Any], model_id: str) -> str:
+def _model_caption(models: Sequence[Any], model_id: str) -> str | None:
+    """Base model and date under the picker: in the picker's label they pushed the id out of the sidebar."""
     record = next((m for m in models if m.id == model_id), None)
-    if record is None or not record.base_model:
-        return model_id
-    return f"{model_id} ({record.base_model})"
+    if record is None:
+        return None
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created_at))
+    if not record.base_model:
+        return when
+    return t("sidebar.model_caption", base=record.base_model, when=when)
 
 
 def _pick_model(backend: str) -> None:
@@ -126,13 +132,10 @@ def _pick_model(backend: str) -> None:
     state.apply_pending("model_id")
     if st.session_state.get("model_id") not in ids:
         st.session_state["model_id"] = ids[0]
-    st.selectbox(
-        t("sidebar.model"),
-        ids,
-        key="model_id",
-        format_func=lambda m: _model_text(models, m),
-        help=t("sidebar.model_help"),
-    )
+    chosen = st.selectbox(t("sidebar.model"), ids, key="model_id", help=t("sidebar.model_help"))
+    caption = _model_caption(models, chosen)
+    if caption:
+        st.caption(caption)
 
 
 def render_sidebar() -> None:

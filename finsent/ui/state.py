@@ -49,6 +49,17 @@ def apply_pending(key: str) -> None:
         st.session_state[key] = st.session_state.pop(pending)
 
 
+def refresh_label(key: str) -> None:
+    """Re-send picker `key`'s value so the browser shows its option label as formatted on this run.
+
+    Streamlit's frontend keeps the label text it was last sent for the selected option: a label that
+    changes while the option stays selected (a run's status, the language) would otherwise stay stale.
+    Writing the value back marks it as set by the script, which makes Streamlit send it again.
+    """
+    if st.session_state.get(key) is not None:
+        st.session_state[key] = st.session_state[key]
+
+
 @st.cache_resource(show_spinner=False)
 def get_settings() -> Settings:
     return Settings.from_env()
@@ -82,6 +93,16 @@ def api_key(backend: str | None) -> str | None:
 
 def api_keys() -> dict[str, str]:
     return {name: key for name, key in (st.session_state.get("api_keys") or {}).items() if key}
+
+
+def backend_label(name: str) -> str:
+    """A backend's display name in the session's language ("모의 (오프라인 데모)"); its id if unknown."""
+    from finsent.ui.i18n import backend_text
+
+    for info in get_service().backends(api_keys=api_keys()):
+        if info.name == name:
+            return backend_text(info)[0] or name
+    return name
 
 
 # -- cached data ------------------------------------------------------------------------------------

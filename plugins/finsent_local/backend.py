@@ -55,7 +55,10 @@ class LocalOptions(BackendOptions):
         description="Features: character + word n-grams (fast), or character n-grams + Korean morphemes (kiwipiepy).",
     )
     epochs: int = Field(
-        20, ge=1, le=100, description="Passes of stochastic gradient descent over the training split."
+        60,
+        ge=1,
+        le=100,
+        description="Most passes of the optimiser (L-BFGS) over the training split; it stops earlier once converged.",
     )
     alpha: float = Field(
         1e-4,

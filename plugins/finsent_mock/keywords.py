@@ -2,7 +2,9 @@
 
 Nothing is learnt: a text scores one point per positive or negative word it contains, and the points
 become per-label scores through a softmax, so the confidences are in [0, 1] and sum to 1. Phrases where
-two "negative" words make good news ("손실 감소": the loss shrank) are matched first and count as positive.
+two "negative" words make good news ("손실 감소": the loss shrank) are matched first and count as positive,
+and so do phrases where a "positive" direction word makes bad news ("적자 확대": the deficit widened). Job
+titles such as 최고경영자 are removed first so that 최고 ("highest") only counts where it means a record.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Sequence
 from finsent.backend import UNKNOWN_LABEL, Prediction
 from finsent.labels import LabelSet
 
+# Words that contain a keyword without meaning it; removed before anything is counted.
+NEUTRAL_PHRASES_KO = ("최고경영자", "최고재무책임자", "최고운영책임자", "최고기술책임자", "최고위")
 # Good news made of bad words; matched (and removed) before the single words below.
 POSITIVE_PHRASES_KO = (
     "손실 감소",
@@ -24,7 +28,28 @@ POSITIVE_PHRASES_KO = (
     "적자폭 축소",
     "적자가 줄",
 )
-NEGATIVE_PHRASES_KO = ("이익 감소", "이익이 감소", "순이익 감소", "매출 감소", "매출이 감소", "흑자 축소")
+# Bad news made of good (direction) words, or of a bad word and a good one that would cancel out.
+NEGATIVE_PHRASES_KO = (
+    "이익 감소",
+    "이익이 감소",
+    "순이익 감소",
+    "매출 감소",
+    "매출이 감소",
+    "흑자 축소",
+    "손실 확대",
+    "손실이 확대",
+    "손실폭 확대",
+    "손실이 늘",
+    "손실 증가",
+    "손실이 증가",
+    "적자 확대",
+    "적자폭 확대",
+    "적자가 확대",
+    "적자폭이 확대",
+    "적자가 늘",
+    "부실채권이 급증",
+    "부채가 급증",
+)
 
 POSITIVE_KO = (
     "상승",
@@ -40,6 +65,14 @@ POSITIVE_KO = (
     "상회",
     "확대",
     "호실적",
+    # verb stems of "grew / raised": 늘었다, 늘어나, 늘려, 늘린
+    "늘었",
+    "늘어",
+    "늘려",
+    "늘린",
+    "상향",
+    "최고",
+    "흑자전환",
 )
 NEGATIVE_KO = (
     "하락",
@@ -55,6 +88,16 @@ NEGATIVE_KO = (
     "해고",
     "파산",
     "둔화",
+    # verb stems of "shrank / cut": 줄었다, 줄어들어, 줄여, 줄인
+    "줄었",
+    "줄어",
+    "줄여",
+    "줄인",
+    "하향",
+    "적자전환",
+    "급감",
+    "취소",
+    "소송",
 )
 
 POSITIVE_EN = ("rise", "rises", "rose", "risen", "profit", "profits", "growth", "grew", "increase", "increased",
@@ -72,6 +115,8 @@ def keyword_hits(text: str) -> tuple[int, int]:
     """(positive, negative) keyword counts in `text`."""
     value = text.casefold()
     positive = negative = 0
+    for phrase in NEUTRAL_PHRASES_KO:
+        value = value.replace(phrase, " ")
     for phrase in POSITIVE_PHRASES_KO:
         positive += value.count(phrase)
         value = value.replace(phrase, " ")

@@ -11,7 +11,7 @@ from finsent import charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import label_names, t
-from finsent.ui.job_view import curve_charts, per_class_table
+from finsent.ui.job_view import curve_charts, show_per_class
 from finsent.ui.markdown import plain
 
 METRIC_NAMES = ("precision", "recall", "f1")
@@ -125,7 +125,7 @@ def _per_class(evaluation: Any) -> None:
         ),
         width="stretch",
     )
-    st.dataframe(per_class_table(evaluation), width="stretch")
+    show_per_class(evaluation)
 
 
 def _misclassified(evaluation: Any) -> None:
@@ -191,7 +191,7 @@ def _compare(subjects: list[Subject], first: Subject) -> None:
                 st.caption(t("eval.none_yet"))
             else:
                 _summary(evaluation)
-                st.dataframe(per_class_table(evaluation), width="stretch")
+                show_per_class(evaluation)
             if subject.job_id:
                 curve_charts(service.job_metrics(subject.job_id), key=f"eval_cmp_curve_{subject.job_id}")
 

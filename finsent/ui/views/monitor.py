@@ -11,16 +11,17 @@ import streamlit as st
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import t
-from finsent.ui.job_view import is_terminal, live_job, render_job, status_text
+from finsent.ui.job_view import is_terminal, live_job, render_job, status_colour, status_text
 
 
 def _jobs_table(jobs: list[Any]) -> pd.DataFrame:
+    labels = {name: state.backend_label(name) for name in {j.backend for j in jobs}}
     return pd.DataFrame(
         [
             {
                 t("monitor.col_id"): j.id,
                 t("monitor.col_status"): status_text(j.status),
-                t("monitor.col_backend"): j.backend,
+                t("monitor.col_backend"): labels[j.backend],
                 t("monitor.col_base_model"): j.base_model,
                 t("monitor.col_created"): time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at)),
                 t("monitor.col_model"): j.fine_tuned_model or "",
@@ -28,6 +29,13 @@ def _jobs_table(jobs: list[Any]) -> pd.DataFrame:
             for j in jobs
         ]
     )
+
+
+def _styled(frame: pd.DataFrame, jobs: list[Any]) -> Any:
+    """The status column in its badge colour: a table cannot hold badges, and emoji marks need a colour
+    emoji font that many office PCs lack (they show as empty boxes)."""
+    colours = [f"color: {status_colour(j.status)}; font-weight: 600" for j in jobs]
+    return frame.style.apply(lambda _column: colours, subset=[t("monitor.col_status")])
 
 
 def _attach() -> None:
@@ -74,7 +82,10 @@ def main() -> None:
             )
             return
         st.dataframe(
-            _jobs_table(jobs), hide_index=True, width="stretch", height=min(38 + 35 * len(jobs), 260)
+            _styled(_jobs_table(jobs), jobs),
+            hide_index=True,
+            width="stretch",
+            height=min(38 + 35 * len(jobs), 260),
         )
         ids = [j.id for j in jobs]
         by_id = {j.id: j for j in jobs}
@@ -83,6 +94,7 @@ def main() -> None:
             wanted in ids and wanted != st.session_state["mon_pick"]
         ):
             st.session_state["mon_pick"] = wanted if wanted in ids else ids[0]
+        state.refresh_label("mon_pick")  # the job's status (in its label) may have changed
         job_id = st.selectbox(
             t("monitor.pick"),
             ids,

@@ -10,7 +10,7 @@ import streamlit as st
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.forms import options_inputs
-from finsent.ui.i18n import backend_text, t
+from finsent.ui.i18n import backend_text, base_model_text, t
 from finsent.ui.markdown import plain
 
 
@@ -76,7 +76,7 @@ def _training_section(service: Any, name: str, info: Any, dataset_id: str) -> No
     base_model = st.selectbox(
         t("train.base_model"),
         ids,
-        format_func=lambda i: next((m.label or m.id for m in models if m.id == i), i),
+        format_func=lambda i: base_model_text(name, next((m for m in models if m.id == i), None), i),
         key=f"train_base_{name}",
         help=t("train.base_model_help"),
     )
