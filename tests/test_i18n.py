@@ -7,6 +7,8 @@ import re
 import string
 from pathlib import Path
 
+import pytest
+
 from finsent.backend import JobStatus
 from finsent.labels import DEFAULT_LABELS
 from finsent.ui import i18n
@@ -109,3 +111,20 @@ def test_missing_key_and_bad_arguments_never_crash() -> None:
     assert i18n.translate("no.such.key", "ko") == "no.such.key"
     assert i18n.translate("data.rows", "en", wrong=1) == "{rows} rows"
     assert i18n.translate("data.rows", "en", rows="1,234") == "1,234 rows"
+
+
+def test_durations_read_at_a_glance(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(i18n, "current_lang", lambda: "ko")
+    assert i18n.duration_text(0.34) == "0.3초"  # a small file: not "0초"
+    assert i18n.duration_text(2) == "2초"
+    assert i18n.duration_text(42.4) == "42초"
+    assert i18n.duration_text(185) == "3분 5초"
+    assert i18n.duration_text(3900) == "1시간 5분"
+    monkeypatch.setattr(i18n, "current_lang", lambda: "en")
+    assert i18n.duration_text(185) == "3 min 5 s"
+
+
+def test_mock_base_model_has_a_korean_name() -> None:
+    assert i18n.translate("base_model.mock.mock-keywords", "ko") != i18n.translate(
+        "base_model.mock.mock-keywords", "en"
+    )

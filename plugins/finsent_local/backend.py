@@ -38,8 +38,9 @@ from finsent.backend import (
 from finsent.dataset import PreparedDataset
 from finsent.errors import DataError, InputError, NotFoundError
 from finsent_local.jobfiles import LOG, JobFolder, process_alive
-from finsent_local.model_file import MODEL_FILE_NAME, ModelFileError, load_model
-from finsent_local.training import TrainingPlan
+
+# model_file and training import scikit-learn and scipy (~1.5 s): they load on first use, so registering
+# the plugin (every CLI command, the dashboard's first page) stays fast.
 
 #: Popen handles of workers this process started, so finished ones are reaped (no zombies)
 _children: dict[str, subprocess.Popen[bytes]] = {}
@@ -80,9 +81,13 @@ class LocalOptions(BackendOptions):
 class LocalBackend(Backend):
     name = "local"
     label = "Local (scikit-learn, CPU)"
+    label_ko = "로컬 (scikit-learn, CPU)"
     description = (
-        "Trains a calibrated linear classifier on character and word n-grams on this computer. "
+        "Trains a calibrated linear classifier on character n-grams on this computer. "
         "Offline, no key, a few seconds per thousand rows."
+    )
+    description_ko = (
+        "이 컴퓨터에서 문자 n-그램으로 보정된 선형 분류기를 학습합니다. 오프라인, 키 불필요, 천 행당 몇 초."
     )
     capabilities = frozenset({Capability.TRAIN, Capability.CANCEL, Capability.CLASSIFY, Capability.ATTACH})
     Options = LocalOptions
@@ -137,6 +142,8 @@ class LocalBackend(Backend):
             split: Path(shutil.copyfile(path, folder.path / f"{split}.csv"))
             for split, path in data.files.items()
         }
+        from finsent_local.training import TrainingPlan
+
         plan = TrainingPlan(
             base_model=opts.base_model,
             epochs=opts.epochs,
@@ -291,6 +298,8 @@ class LocalBackend(Backend):
     def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
             return []
+        from finsent_local.model_file import ModelFileError, load_model
+
         path = model.details.get("path")
         if not path:
             raise ModelFileError(
@@ -326,4 +335,4 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)  # the worker leads its own session, so its group id is its pid
 
 
-__all__ = ["MODEL_FILE_NAME", "LocalBackend", "LocalOptions"]
+__all__ = ["LocalBackend", "LocalOptions"]
