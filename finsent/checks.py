@@ -324,7 +324,9 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
             Finding(
                 "class_imbalance",
                 "warning" if warn else "info",
-                f"The largest label ({largest}) has {ratio:.1f}x the examples of the smallest ({smallest}): {shares}.",
+                f"The largest label ({largest}) has {ratio:.1f}x the examples of the smallest ({smallest}): {shares}."
+                if ratio > 1
+                else f"Every label has the same number of examples: {shares}.",
                 len(present),
                 (),
                 "Kept as is. Judge the model by macro-F1 and per-label scores, not accuracy alone; more "
@@ -332,10 +334,12 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
                 if warn
                 else "Balanced enough; nothing to do.",
                 False,
-                f"가장 많은 라벨({largest})이 가장 적은 라벨({smallest})의 {ratio:.1f}배입니다: {shares}.",
+                f"가장 많은 라벨({largest})이 가장 적은 라벨({smallest})의 {ratio:.1f}배입니다: {shares}."
+                if ratio > 1
+                else f"모든 라벨의 예시 수가 같습니다: {shares}.",
                 "그대로 두었습니다. 정확도만 보지 말고 macro-F1 과 라벨별 점수로 평가하세요."
                 if warn
-                else "균형이 충분합니다.",
+                else "라벨 균형이 충분해 조치가 필요 없습니다.",
                 {"ratio": round(ratio, 3), "largest": largest, "smallest": smallest},
             )
         )

@@ -81,6 +81,12 @@ def test_class_imbalance_severity() -> None:
     assert (warn.severity, warn.details["largest"], warn.details["smallest"]) == ("warning", "a", "b")
 
 
+def test_balanced_classes_are_not_compared_with_themselves() -> None:
+    (info,) = class_counts({"a": 60, "b": 60})
+    assert info.severity == "info"
+    assert "same number" in info.message and "a (" not in info.message
+
+
 def test_empty_and_unknown_labels() -> None:
     found = _ids([*_base(), ("금리 인하", ""), ("유가 급등", "  "), ("환율", "혼조")])
     assert found["empty_label"].rows == (61, 62)
