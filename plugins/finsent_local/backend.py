@@ -53,7 +53,7 @@ class LocalOptions(BackendOptions):
 
     base_model: Literal["tfidf-logreg", "tfidf-kiwi-logreg"] = Field(
         "tfidf-logreg",
-        description="Features: character + word n-grams (fast), or character n-grams + Korean morphemes (kiwipiepy).",
+        description="Features: character n-grams (fast), or character n-grams + Korean morphemes (kiwipiepy).",
     )
     epochs: int = Field(
         60,
