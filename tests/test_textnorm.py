@@ -80,3 +80,42 @@ def test_bulk_model_inputs_equal_the_single_function() -> None:
     for lowercase in (False, True):
         expected = [build_model_input(t, lowercase=lowercase) for t in texts]
         assert build_model_inputs(texts, lowercase=lowercase) == expected
+
+
+def test_bulk_model_inputs_match_on_random_columns() -> None:
+    """The joined-column fast path must agree with the one-text rule on awkward neighbours too: texts
+    that start with a combining mark or a vowel jamo, are only spaces, are empty, or hold NUL."""
+    import random
+
+    from finsent.textnorm import build_model_inputs
+
+    pool = [
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\u3000",
+        "\xa0",
+        "\u0301",
+        "\u1161",
+        "\u1100",
+        "e",
+        "E",
+        "ß",
+        "Σ",
+        "가",
+        "A",
+        "\x00",
+        "ǅ",
+        "x",
+    ]
+    rng = random.Random(7)
+    for _ in range(300):
+        texts: list[object] = [
+            "".join(rng.choice(pool) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(0, 8))
+        ]
+        if rng.random() < 0.1:
+            texts.append(None)
+        for lowercase in (False, True):
+            expected = [build_model_input(t, lowercase=lowercase) for t in texts]
+            assert build_model_inputs(texts, lowercase=lowercase) == expected, texts
