@@ -20,6 +20,7 @@ from app_helpers import (
     texts,
     train_mock,
 )
+from korean_news import TEMPLATES, labelled_rows
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -38,30 +39,10 @@ PAGE_TITLES_EN = {
     "classify": "Classify",
 }
 
-COMPANIES = (
-    "가나전자",
-    "다라건설",
-    "마바식품",
-    "사아은행",
-    "자차화학",
-    "카타물산",
-    "파하상사",
-    "한빛제약",
-    "누리통신",
-    "별빛항공",
-    "솔밭유통",
-    "푸른에너지",
-)
-TEMPLATES = {
-    "긍정": "{c}의 3분기 영업이익이 두 배로 늘었다.",
-    "부정": "{c}의 부실채권이 급증해 적자로 돌아섰다.",
-    "중립": "{c}는 다음 달 정기 주주총회를 연다.",
-}
-
 
 def korean_csv() -> str:
     """12 rows per label (Korean label names), plus one duplicate row and one row without text."""
-    rows = [f"{template.format(c=c)},{label}" for label, template in TEMPLATES.items() for c in COMPANIES]
+    rows = labelled_rows()
     rows += [rows[0], ",중립"]
     return "문장,감성\n" + "\n".join(rows) + "\n"
 

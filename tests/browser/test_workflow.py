@@ -13,32 +13,13 @@ from typing import Any
 import pandas as pd
 import pytest
 from browser_support import TIMEOUT_MS, shot, wait_idle
+from korean_news import COMPANIES, TEMPLATES, labelled_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-COMPANIES = (
-    "가나전자",
-    "다라건설",
-    "마바식품",
-    "사아은행",
-    "자차화학",
-    "카타물산",
-    "파하상사",
-    "한빛제약",
-    "누리통신",
-    "별빛항공",
-    "솔밭유통",
-    "푸른에너지",
-)
-TEMPLATES = {
-    "긍정": "{c}의 3분기 영업이익이 두 배로 늘었다.",
-    "부정": "{c}의 부실채권이 급증해 적자로 돌아섰다.",
-    "중립": "{c}는 다음 달 정기 주주총회를 연다.",
-}
-
 
 def _training_csv(path: Path) -> Path:
-    rows = [f"{t.format(c=c)},{label}" for label, t in TEMPLATES.items() for c in COMPANIES]
+    rows = labelled_rows()
     path.write_bytes(("문장,감성\n" + "\n".join(rows) + "\n").encode("cp949"))
     return path
 
