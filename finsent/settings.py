@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -28,20 +28,18 @@ class Settings:
     plugins_dir: Path | None = None
     #: comma-separated plugin names to load (None: all)
     load_plugins: tuple[str, ...] | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, home: Path | str | None = None) -> Settings:
         root = Path(home or os.environ.get("FINSENT_HOME") or Path.home() / ".finsent").expanduser()
         plugins_dir = os.environ.get("FINSENT_PLUGINS_DIR")
         load = os.environ.get("FINSENT_LOAD_PLUGINS")
+        lang = os.environ.get("FINSENT_LANG", "").strip().lower()
         return cls(
             home=root,
             default_backend=os.environ.get("FINSENT_DEFAULT_BACKEND", "local") or "local",
             max_input_mb=_int_env("FINSENT_MAX_INPUT_MB", 200),
-            language=os.environ.get("FINSENT_LANG", "ko")
-            if os.environ.get("FINSENT_LANG") in ("ko", "en")
-            else "ko",
+            language=lang if lang in ("ko", "en") else "ko",
             plugins_dir=Path(plugins_dir).expanduser() if plugins_dir else None,
             load_plugins=tuple(p.strip() for p in load.split(",") if p.strip()) if load is not None else None,
         )
