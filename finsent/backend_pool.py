@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from finsent.backend import Availability, Backend, BackendContext, BaseModelInfo
@@ -50,6 +51,9 @@ class BackendPool:
         self.registry = registry
         self._lock = threading.Lock()
         self._backends: OrderedDict[tuple[str, str], Backend] = OrderedDict()
+        # pydantic builds a JSON schema anew on every call (~2 ms per backend); the dashboard lists the
+        # backends several times per rerun and the Options classes never change, so build each once.
+        self._schemas: dict[type[Backend], Mapping[str, Any]] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -105,6 +109,17 @@ class BackendPool:
         except Exception as exc:
             return Availability(False, f"{type(exc).__name__}: {exc}")
 
+    def _options_schema(self, backend_class: type[Backend]) -> Mapping[str, Any]:
+        schema = self._schemas.get(backend_class)
+        if schema is None:
+            try:
+                built = backend_class.Options.model_json_schema()
+            except Exception:
+                built = {}
+            # read-only: every BackendInfo shares this one mapping
+            schema = self._schemas[backend_class] = MappingProxyType(built)
+        return schema
+
     def backends(self, api_keys: dict[str, str] | None = None) -> list[BackendInfo]:
         """Every registered backend with availability; plugin load problems in `plugin_problems()`."""
         infos = []
@@ -115,10 +130,6 @@ class BackendPool:
                 models = tuple(instance.base_models())
             except Exception as exc:  # a plugin that cannot even be built is shown as unavailable
                 availability, models = Availability(False, f"{type(exc).__name__}: {exc}"), ()
-            try:
-                schema = backend_class.Options.model_json_schema()
-            except Exception:
-                schema = {}
             infos.append(
                 BackendInfo(
                     name=name,
@@ -129,7 +140,7 @@ class BackendPool:
                     capabilities=tuple(sorted(c.value for c in backend_class.capabilities)),
                     available=availability.ok,
                     reason=availability.reason,
-                    options_schema=schema,
+                    options_schema=self._options_schema(backend_class),
                     base_models=models,
                     plugin=self.registry.providers.get(name, ""),
                     label_ko=getattr(backend_class, "label_ko", None),

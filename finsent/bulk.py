@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,6 @@ from finsent.store import BulkRunState, ChunkPredictions, Store
 
 log = logging.getLogger(__name__)
 
-MAX_CHUNK = 2000
 INPUT_FILE = "input.parquet"
 #: the predicted columns, renamed with this prefix when the input already has a column of that name
 CLASH_PREFIX = "predicted_"
@@ -78,10 +77,6 @@ class BulkRunBusy(FinsentError):
     code = "bulk_busy"
 
 
-def chunk_size_for(backend: Backend) -> int:
-    return max(1, min(int(getattr(backend, "classify_batch_size", 1000) or 1000), MAX_CHUNK))
-
-
 def store_input(frame: pd.DataFrame, directory: Path) -> Path:
     """Write the input table as parquet (every column, in order), atomically."""
     names = [str(c) for c in frame.columns]
@@ -122,10 +117,14 @@ def input_path(state: BulkRunState) -> Path:
     return path
 
 
+def column_texts(series: pd.Series) -> list[str]:
+    """A column's cells as the texts sent to the backend: missing cells become ""."""
+    return series.astype("object").where(series.notna(), "").astype(str).tolist()
+
+
 def read_texts(state: BulkRunState) -> list[str]:
     column = pd.read_parquet(input_path(state), columns=[state.record.text_column])
-    series = column[state.record.text_column]
-    return series.astype("object").where(series.notna(), "").astype(str).tolist()
+    return column_texts(column[state.record.text_column])
 
 
 def encode_predictions(
@@ -257,6 +256,18 @@ class BulkExecutor:
             self.run_id, status, error, owner=OWNER, only_from=("running", "cancelled")
         )
 
+    def _report(self) -> None:
+        if self.on_progress:
+            self.on_progress(self.store.bulk_run_state(self.run_id).record)
+
+    def _pending_chunks(self, state: BulkRunState, rows: int) -> Iterator[tuple[int, slice]]:
+        """(index, rows) of each chunk not stored yet, in order: a resumed run never sends one twice."""
+        size = state.chunk_size
+        done = self.store.done_chunks(self.run_id)
+        for index in range((rows + size - 1) // size):
+            if index not in done:
+                yield index, slice(index * size, (index + 1) * size)
+
     def _cancel_requested(self) -> bool:
         # In-process cancel is an Event; a cancel from another process shows up as the stored status.
         return self.cancel.is_set() or self.store.bulk_run_state(self.run_id).record.status != "running"
@@ -264,23 +275,18 @@ class BulkExecutor:
     def _execute(self) -> tuple[str, str | None]:
         state = self.store.bulk_run_state(self.run_id)
         texts = read_texts(state)
-        size, labels = state.chunk_size, state.labels
-        done = self.store.done_chunks(self.run_id)
-        for index in range((len(texts) + size - 1) // size):
-            if index in done:
-                continue
+        for index, rows in self._pending_chunks(state, len(texts)):
             if self._cancel_requested():
                 return "cancelled", None
-            batch = texts[index * size : (index + 1) * size]
+            batch = texts[rows]
             predictions = self.backend.classify(self.model, batch)
             if len(predictions) != len(batch):
                 raise FinsentError(
                     f"The {self.backend.label} backend returned {len(predictions)} predictions for {len(batch)} texts.",
                     hint="This is a bug in the backend plugin; the finished chunks are kept.",
                 )
-            self.store.add_chunk(self.run_id, encode_predictions(index, predictions, labels))
-            if self.on_progress:
-                self.on_progress(self.store.bulk_run_state(self.run_id).record)
+            self.store.add_chunk(self.run_id, encode_predictions(index, predictions, state.labels))
+            self._report()
         return "succeeded", None
 
 

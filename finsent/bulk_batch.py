@@ -65,10 +65,6 @@ class BatchExecutor(BulkExecutor):
         super().__init__(store, backend, model, run_id, cancel, on_progress)
         self.poll_interval = poll_interval if poll_interval is not None else default_poll_interval()
 
-    def _report(self) -> None:
-        if self.on_progress:
-            self.on_progress(self.store.bulk_run_state(self.run_id).record)
-
     def _execute(self) -> tuple[str, str | None]:
         state = self.store.bulk_run_state(self.run_id)
         texts = read_texts(state)
@@ -102,11 +98,7 @@ class BatchExecutor(BulkExecutor):
                 f" {len(texts)} texts.",
                 hint="This is a bug in the backend plugin; resume the run to read the batch again.",
             )
-        size, labels = state.chunk_size, state.labels
-        done = self.store.done_chunks(self.run_id)
-        for index in range((len(texts) + size - 1) // size):
-            if index not in done:
-                chunk = predictions[index * size : (index + 1) * size]
-                self.store.add_chunk(self.run_id, encode_predictions(index, chunk, labels))
+        for index, rows in self._pending_chunks(state, len(texts)):
+            self.store.add_chunk(self.run_id, encode_predictions(index, predictions[rows], state.labels))
         self._report()
         return "succeeded", None

@@ -8,7 +8,6 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,6 +73,15 @@ def compute_metrics(
     )
 
 
+#: the most texts sent in one `classify` call, whatever a backend's classify_batch_size says
+MAX_CHUNK = 2000
+
+
+def chunk_size_for(backend: Backend) -> int:
+    """Texts per `classify` call: the backend's classify_batch_size, within 1..MAX_CHUNK."""
+    return max(1, min(int(backend.classify_batch_size or 1000), MAX_CHUNK))
+
+
 def classify_in_batches(
     backend: Backend,
     model: ModelRef,
@@ -81,7 +89,7 @@ def classify_in_batches(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Prediction]:
     """backend.classify in chunks of its batch size, checking it keeps its promise of one answer per text."""
-    size = max(1, min(int(backend.classify_batch_size or 1000), 2000))
+    size = chunk_size_for(backend)
     predictions: list[Prediction] = []
     for start in range(0, len(texts), size):
         batch = list(texts[start : start + size])
@@ -154,12 +162,3 @@ def misclassified_view(predictions: pd.DataFrame) -> pd.DataFrame:
     """The examples the model got wrong, least confident mistakes last."""
     wrong = predictions[predictions["label"] != predictions["predicted"]]
     return wrong.sort_values("confidence", ascending=False, kind="stable").reset_index(drop=True)
-
-
-def metrics_summary(record: EvaluationRecord) -> dict[str, Any]:
-    """A flat dict for CLI output and exports."""
-    summary: dict[str, Any] = {"accuracy": record.accuracy, "macro_f1": record.macro_f1, "n": record.n}
-    for label, values in record.per_class.items():
-        for key, value in values.items():
-            summary[f"{label}_{key}"] = value
-    return summary

@@ -7,12 +7,12 @@ a tab or a carriage return) by prefixing a single quote; plain numbers such as "
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 
 import pandas as pd
 
+from finsent.atomic import atomic_write_bytes
 from finsent.errors import InputError
 
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
@@ -122,27 +122,9 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    try:
-        from finsent.atomic import atomic_write_bytes  # the data helper's module, where it exists
-    except ImportError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return
-    atomic_write_bytes(path, data)
-
-
 def write_table(path: Path | str, frame: pd.DataFrame) -> Path:
     """Write `frame` in the format its extension names (.csv, .tsv, .xlsx, .jsonl); never half-written."""
     target = Path(path).expanduser()
     data = table_bytes(frame, table_format(target))
-    _atomic_write_bytes(target, data)
+    atomic_write_bytes(target, data)
     return target

@@ -155,19 +155,22 @@ class FinsentService(BulkRuns):
         """Newest first, every backend. Jobs not yet finished are polled first (at most every
         `min_interval` s) so nothing shows "running" when nothing runs it."""
         states = self.store.list_job_states()
-        if refresh:
-            now = time.time()
-            for state in states:
-                if state.record.status.is_terminal or (
-                    state.polled_at and now - state.polled_at < min_interval
-                ):
-                    continue
-                try:
-                    self.refresh_job(state.record.id, api_key=(api_keys or {}).get(state.record.backend))
-                except FinsentError:
-                    continue  # unknown or unavailable backend: show the job as stored
-            states = self.store.list_job_states()
-        return [s.record for s in states]
+        now = time.time()
+        due = [
+            s.record
+            for s in states
+            if refresh
+            and not s.record.status.is_terminal
+            and not (s.polled_at and now - s.polled_at < min_interval)
+        ]
+        if not due:  # most dashboard reruns: nothing to poll, so nothing to read again
+            return [s.record for s in states]
+        for job in due:
+            try:
+                self.refresh_job(job.id, api_key=(api_keys or {}).get(job.backend))
+            except FinsentError:
+                continue  # unknown or unavailable backend: show the job as stored
+        return [s.record for s in self.store.list_job_states()]
 
     def job(self, job_id: str) -> JobRecord:
         return self.store.get_job(job_id)

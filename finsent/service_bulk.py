@@ -16,6 +16,7 @@ from finsent import bulk as bulk_runs
 from finsent import bulk_batch, training
 from finsent.backend import Backend, Capability, ModelRef, UnsupportedOperation
 from finsent.errors import InputError
+from finsent.evaluation import chunk_size_for
 from finsent.records import BulkRunRecord
 from finsent.settings import Settings
 from finsent.store import Store
@@ -66,7 +67,7 @@ class BulkRuns:
         bulk_runs.store_input(frame, directory)
         self.store.insert_bulk_run(
             run_id, backend, model_id, source_name, str(text_column), tuple(ref.labels.names), str(directory),
-            bulk_runs.chunk_size_for(instance), len(frame), batch_api=batch_api, input_key=input_key,
+            chunk_size_for(instance), len(frame), batch_api=batch_api, input_key=input_key,
         )  # fmt: skip
         return run_id, instance, ref
 
@@ -100,6 +101,31 @@ class BulkRuns:
             self._bulk_threads[run_id] = (thread, cancel)
         thread.start()
 
+    def _find_or_create_run(
+        self,
+        backend: str,
+        model_id: str,
+        frame: pd.DataFrame,
+        text_column: str,
+        source_name: str,
+        api_key: str | None,
+        batch_api: bool,
+    ) -> tuple[str, tuple[Backend, ModelRef] | None]:
+        """With `batch_api`, the unfinished batch run of the same input (no backend and model: resume
+        it); otherwise a new run with the backend and model to execute it with."""
+        key = None
+        if batch_api and text_column in frame.columns:
+            # Hashed once: every text of a large table goes into the key.
+            texts = bulk_runs.column_texts(frame[text_column])
+            key = bulk_batch.input_key(backend, model_id, str(text_column), texts)
+            previous = self.store.unfinished_bulk_run(key)
+            if previous is not None and previous.record.batch_api:
+                return previous.record.id, None
+        run_id, instance, ref = self._create_bulk_run(
+            backend, model_id, frame, text_column, source_name, api_key, batch_api=batch_api, input_key=key
+        )
+        return run_id, (instance, ref)
+
     def start_bulk_run(
         self,
         backend: str,
@@ -113,34 +139,13 @@ class BulkRuns:
     ) -> BulkRunRecord:
         """Store the input, then classify it chunk by chunk in a background thread (resumable); with
         `batch_api`, through the backend's batch API (an unfinished run of the same input is resumed)."""
-        if batch_api:
-            previous = self._unfinished_batch_run(backend, model_id, frame, text_column)
-            if previous is not None:
-                return self.resume_bulk_run(previous, api_key=api_key, poll_interval=poll_interval)
-        run_id, instance, ref = self._create_bulk_run(
-            backend, model_id, frame, text_column, source_name, api_key,
-            batch_api=batch_api, input_key=self._input_key(backend, model_id, frame, text_column, batch_api),
-        )  # fmt: skip
-        self._launch(run_id, instance, ref, poll_interval=poll_interval)
+        run_id, created = self._find_or_create_run(
+            backend, model_id, frame, text_column, source_name, api_key, batch_api
+        )
+        if created is None:
+            return self.resume_bulk_run(run_id, api_key=api_key, poll_interval=poll_interval)
+        self._launch(run_id, *created, poll_interval=poll_interval)
         return self.bulk_run(run_id)
-
-    @staticmethod
-    def _input_key(
-        backend: str, model_id: str, frame: pd.DataFrame, text_column: str, batch_api: bool
-    ) -> str | None:
-        if not batch_api or text_column not in frame.columns:
-            return None
-        series = frame[text_column]
-        texts = series.astype("object").where(series.notna(), "").astype(str).tolist()
-        return bulk_batch.input_key(backend, model_id, str(text_column), texts)
-
-    def _unfinished_batch_run(
-        self, backend: str, model_id: str, frame: pd.DataFrame, text_column: str
-    ) -> str | None:
-        """The run (id) of the same input through the batch API that has not succeeded, if any."""
-        key = self._input_key(backend, model_id, frame, text_column, True)
-        state = self.store.unfinished_bulk_run(key) if key else None
-        return state.record.id if state is not None and state.record.batch_api else None
 
     def run_bulk(
         self,
@@ -157,24 +162,16 @@ class BulkRuns:
     ) -> BulkRunRecord:
         """The same run in the calling thread (the CLI): Ctrl-C keeps finished chunks (and a submitted
         batch) and re-raises. With `batch_api`, an unfinished batch run of the same input is picked up."""
-        previous = self._unfinished_batch_run(backend, model_id, frame, text_column) if batch_api else None
-        if previous is not None:
-            if on_created:
-                on_created(self.bulk_run(previous))
-            return self.resume_bulk_run(
-                previous,
-                api_key=api_key,
-                foreground=True,
-                on_progress=on_progress,
-                poll_interval=poll_interval,
-            )
-        run_id, instance, ref = self._create_bulk_run(
-            backend, model_id, frame, text_column, source_name, api_key,
-            batch_api=batch_api, input_key=self._input_key(backend, model_id, frame, text_column, batch_api),
-        )  # fmt: skip
+        run_id, created = self._find_or_create_run(
+            backend, model_id, frame, text_column, source_name, api_key, batch_api
+        )
         if on_created:
             on_created(self.bulk_run(run_id))
-        return self._run_here(run_id, instance, ref, on_progress, poll_interval)
+        if created is None:
+            return self.resume_bulk_run(
+                run_id, api_key=api_key, foreground=True, on_progress=on_progress, poll_interval=poll_interval
+            )
+        return self._run_here(run_id, *created, on_progress, poll_interval)
 
     def _run_here(
         self,

@@ -20,6 +20,10 @@ def test_backends_describe_each_backend(service: FinsentService) -> None:
     assert "train" in info.capabilities and "cancel" in info.capabilities
     assert info.options_schema["properties"]["epochs"]["maximum"] == 10
     assert [m.id for m in info.base_models] == ["kw-1"]
+    # Built once per backend class (the dashboard lists backends on every rerun) and shared read-only.
+    assert service.backends()[0].options_schema is info.options_schema
+    with pytest.raises(TypeError):
+        info.options_schema["title"] = "changed"  # type: ignore[index]
 
 
 def test_training_lifecycle_stores_history_model_and_evaluation(

@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
 
 #: train flags written by hand; generated option flags never take these names
 _FIXED = {"backend", "data", "follow", "option", "base_model", "epochs", "interval", "help"}
-METRIC_HISTORY_COLUMNS = ["step", "epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy"]
 
 
 def _option_fields() -> dict[str, tuple[str, list[str]]]:
@@ -285,7 +284,7 @@ def run_results(args: argparse.Namespace) -> int:
 
     svc = service()
     job = svc.job(args.job)
-    history = svc.job_metrics(job.id)[METRIC_HISTORY_COLUMNS]
+    history = svc.job_metrics(job.id)  # step, epoch, train/valid loss and accuracy
     if args.output:
         path = write_table(args.output, history)
         print(f"Wrote the metric history ({len(history)} steps) to {path}")

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
+from finsent.atomic import atomic_write_bytes, atomic_write_text
 from finsent.backend import (
     Backend,
     BackendOptions,
@@ -124,10 +125,9 @@ class HelloBackend(Backend):
         external_id = f"hello-{uuid.uuid4().hex[:12]}"
         # finsent only loads model files under FINSENT_HOME/models whose sha256 it recorded.
         model_dir = self.context.settings.models_dir / self.name
-        model_dir.mkdir(parents=True, exist_ok=True)
         body = json.dumps(model, ensure_ascii=False, sort_keys=True).encode("utf-8")
         path = model_dir / f"{external_id}.json"
-        path.write_bytes(body)
+        atomic_write_bytes(path, body)  # a crash never leaves a half-written model file
 
         def accuracy(frame: Any) -> float | None:
             if frame.empty:
@@ -146,7 +146,7 @@ class HelloBackend(Backend):
             "valid_accuracy": accuracy(valid),
             "finished_at": time.time(),
         }
-        self._job_file(external_id).write_text(json.dumps(state))
+        atomic_write_text(self._job_file(external_id), json.dumps(state))
         return StartedJob(external_id=external_id, status=JobStatus.QUEUED, base_model="keywords")
 
     def poll_job(self, external_id: str, cursor: str | None = None) -> JobUpdate:
