@@ -103,8 +103,10 @@ def _tiktoken_cache_file(encoding: str) -> Path | None:
 
 
 @lru_cache(maxsize=4)
-def _encoder(encoding: str) -> Any | None:
-    # Only reached when the verified file is in the cache, so tiktoken reads it and never goes online.
+def cached_encoder(encoding: str) -> Any | None:
+    """The tiktoken encoding when its verified file is in the local cache, else None: never a download.
+
+    (tiktoken itself would fetch the file again when it is missing or does not match its hash.)"""
     if _tiktoken_cache_file(encoding) is None:
         return None
     try:
@@ -117,7 +119,7 @@ def _encoder(encoding: str) -> Any | None:
 
 def count_tokens(texts: Sequence[str], encoding: str = "o200k_base") -> tuple[list[int], bool]:
     """Token count per text and whether the counts are exact (tiktoken, offline) or estimated."""
-    encoder = _encoder(encoding)
+    encoder = cached_encoder(encoding)
     if encoder is None:
         return [estimate_tokens(t) for t in texts], False
     return [len(tokens) for tokens in encoder.encode_ordinary_batch(list(texts))], True

@@ -38,9 +38,9 @@ def empty_tiktoken_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     cache = tmp_path / "tiktoken-cache"
     cache.mkdir()
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
-    costs._encoder.cache_clear()
+    costs.cached_encoder.cache_clear()
     yield cache
-    costs._encoder.cache_clear()
+    costs.cached_encoder.cache_clear()
 
 
 @pytest.fixture
@@ -102,13 +102,31 @@ def test_corrupt_cache_file_is_not_trusted(empty_tiktoken_cache: Path, no_networ
     assert (counts, exact) == ([costs.estimate_tokens("삼성전자 수주")], False)
 
 
+def test_openai_logit_bias_never_downloads_an_encoding(
+    empty_tiktoken_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The OpenAI backend's tokenizer (for logit_bias) goes through the same offline check: tiktoken itself
+    # would delete a cache file that fails its hash and fetch the encoding again.
+    from finsent_openai.classify import cached_encoding
+    from tiktoken import load
+
+    fetched: list[str] = []
+    monkeypatch.setattr(load, "read_file", lambda url: fetched.append(url) or b"")
+    url, _ = costs._ENCODING_FILES["o200k_base"]
+    corrupt = empty_tiktoken_cache / hashlib.sha1(url.encode()).hexdigest()
+    corrupt.write_bytes(b"not an encoding")
+    assert cached_encoding("gpt-4o-mini-2024-07-18") is None
+    assert cached_encoding("babbage-002") is None  # cl100k_base: not in the cache at all
+    assert fetched == [] and corrupt.read_bytes() == b"not an encoding"
+
+
 def test_disabled_cache_never_downloads(monkeypatch: pytest.MonkeyPatch, no_network: None) -> None:
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
-    costs._encoder.cache_clear()
+    costs.cached_encoder.cache_clear()
     try:
         assert costs.count_tokens(["가나다"], "cl100k_base") == ([3], False)
     finally:
-        costs._encoder.cache_clear()
+        costs.cached_encoder.cache_clear()
 
 
 def test_exact_counts_when_the_encoding_is_cached(dataset, no_network: None) -> None:  # type: ignore[no-untyped-def]
@@ -116,7 +134,7 @@ def test_exact_counts_when_the_encoding_is_cached(dataset, no_network: None) -> 
         pytest.skip(
             "tiktoken's o200k_base encoding is not cached on this machine (finsent never downloads it)"
         )
-    costs._encoder.cache_clear()
+    costs.cached_encoder.cache_clear()
     estimate = costs.estimate_training_cost(dataset, "gpt-4o-mini-2024-07-18", epochs=1)
     assert estimate.exact is True
 

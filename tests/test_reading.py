@@ -167,21 +167,6 @@ def test_xlsx_unknown_sheet_lists_the_sheets(tmp_path: Path) -> None:
         read_table(path, sheet="empty")
 
 
-def test_unreadable_xlsx(tmp_path: Path) -> None:
-    path = tmp_path / "broken.xlsx"
-    path.write_bytes(b"PK\x03\x04" + os.urandom(200))
-    with pytest.raises(InputError, match="Excel workbook") as info:
-        read_table(path)
-    assert info.value.ko
-
-
-def test_legacy_xls_is_refused_with_advice(tmp_path: Path) -> None:
-    path = tmp_path / "old.xls"
-    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
-    with pytest.raises(InputError, match=r"\.xlsx"):
-        read_table(path)
-
-
 def test_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     lines = [
@@ -191,7 +176,6 @@ def test_jsonl(tmp_path: Path) -> None:
     table = read_table(path)
     assert table.file_format == "jsonl"
     assert table.frame["prompt"].tolist()[0] == ROWS[0][0] + " ->"
-    assert guess_columns(table.frame) == guess_columns(table.frame.rename(columns={}))
     assert guess_columns(table.frame).text == "prompt"
     assert guess_columns(table.frame).label == "completion"
 
@@ -207,13 +191,6 @@ def test_jsonl_with_one_broken_line_names_the_line(tmp_path: Path) -> None:
     assert "3번째 줄" in info.value.text("ko")
 
 
-def test_jsonl_non_object_line(tmp_path: Path) -> None:
-    path = tmp_path / "d.jsonl"
-    path.write_text('{"text": "a", "label": "positive"}\n[1, 2]\n', encoding="utf-8")
-    with pytest.raises(InputError, match="line 2"):
-        read_table(path)
-
-
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
@@ -222,20 +199,6 @@ def test_empty_file(tmp_path: Path) -> None:
     assert "비어" in info.value.text("ko")
     path.write_bytes(b"\xef\xbb\xbf\n\n  \n")
     with pytest.raises(InputError, match="empty"):
-        read_table(path)
-
-
-def test_header_only(tmp_path: Path) -> None:
-    path = tmp_path / "header.csv"
-    path.write_text("kor_sentence,labels\n", encoding="utf-8")
-    with pytest.raises(InputError, match="no data rows"):
-        read_table(path)
-
-
-def test_binary_garbage(tmp_path: Path) -> None:
-    path = tmp_path / "garbage.csv"
-    path.write_bytes(bytes(range(256)) * 40 + os.urandom(4000))
-    with pytest.raises(InputError, match="binary"):
         read_table(path)
 
 
@@ -250,16 +213,33 @@ def test_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert read_table(path, max_mb=5).rows == 60_000
 
 
+# Files that cannot be read as a table: each is a clear InputError in both languages, never a traceback.
+UNREADABLE = {
+    "broken-xlsx": ("broken.xlsx", b"PK\x03\x04" + os.urandom(200), "Excel workbook"),
+    "legacy-xls": ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, r"\.xlsx"),
+    "jsonl-non-object-line": ("d.jsonl", b'{"text": "a", "label": "positive"}\n[1, 2]\n', "line 2"),
+    "header-only": ("header.csv", b"kor_sentence,labels\n", "no data rows"),
+    "binary-garbage": ("garbage.csv", bytes(range(256)) * 40 + os.urandom(4000), "binary"),
+    "ragged-rows": (
+        "ragged.csv",
+        "text,label\n매출 증가,positive\n손실,negative,extra,more\n".encode(),
+        "comma-separated",
+    ),
+}
+
+
+@pytest.mark.parametrize(("name", "content", "match"), UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_unreadable_files_are_a_clear_error(tmp_path: Path, name: str, content: bytes, match: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=match) as info:
+        read_table(path)
+    assert info.value.ko
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         read_table(tmp_path / "nope.csv")
-
-
-def test_ragged_rows_are_a_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "ragged.csv"
-    path.write_text("text,label\n매출 증가,positive\n손실,negative,extra,more\n", encoding="utf-8")
-    with pytest.raises(InputError, match="comma-separated"):
-        read_table(path)
 
 
 def test_wrong_delimiter_names_the_delimiter_and_columns(tmp_path: Path) -> None:
@@ -282,9 +262,7 @@ def test_missing_columns_lists_the_columns_found(tmp_path: Path) -> None:
         resolve_columns(table.frame, source_name="cols.csv")
     with pytest.raises(InputError, match=r"no column 'sentiment'.*'id', 'body', 'score'"):
         resolve_columns(table.frame, "body", "sentiment")
-    assert resolve_columns(table.frame, "BODY", " Score ".strip()) == resolve_columns(
-        table.frame, "body", "score"
-    )
+    assert resolve_columns(table.frame, "BODY", " Score ") == resolve_columns(table.frame, "body", "score")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from finsent.backend import BatchProgress, ModelRef, Prediction
 from .answers import AnswerMapper
 from .classify import Classifier, chat_body, chat_prediction, completion_body, completion_predictions
 from .client import ClientConfig, openai_errors
-from .data import COMPLETION, model_kind
+from .data import COMPLETION, AccountLedger, model_kind
 
 _DEAD = ("failed", "expired", "cancelled", "cancelling")
 
@@ -47,28 +46,14 @@ class BatchRunner:
         self.client = client
         self.config = config
         self.classifier = classifier
-        self.workdir = workdir / "batches"
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.ledger = AccountLedger(workdir / "batches" / "ledger.json", config)
 
-    def _run_key(self, model: ModelRef, texts: Sequence[str]) -> str:
+    def _run_digest(self, model: ModelRef, texts: Sequence[str]) -> str:
         digest = hashlib.sha256()
         digest.update(json.dumps([model.id, model.input_format.to_dict(), list(model.labels.names)]).encode())
         for text in texts:
             digest.update(text.encode("utf-8") + b"\0")
-        return f"{self.config.base_url or 'openai'}|{self.config.key_hint}|{digest.hexdigest()}"
-
-    def _ledger(self) -> dict[str, str]:
-        try:
-            return dict(json.loads((self.workdir / "ledger.json").read_text(encoding="utf-8")))
-        except (FileNotFoundError, ValueError):
-            return {}
-
-    def _remember(self, key: str, batch_id: str) -> None:
-        ledger = self._ledger() | {key: batch_id}
-        path = self.workdir / "ledger.json"
-        tmp = path.with_name(f".ledger.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        return digest.hexdigest()
 
     def request_lines(self, model: ModelRef, texts: Sequence[str]) -> str:
         tuning = self.classifier.tuning
@@ -94,8 +79,8 @@ class BatchRunner:
         """The batch id for this run: an existing live one if the same run was submitted before."""
         if not texts:
             raise errors.InputError("There is nothing to classify.", ko="분류할 문장이 없습니다.")
-        key = self._run_key(model, texts)
-        known = self._ledger().get(key)
+        digest = self._run_digest(model, texts)
+        known = self.ledger.get(digest)
         if known and self.progress(known).status not in _DEAD:
             return known
         completion = model_kind_of(model) == COMPLETION
@@ -114,7 +99,7 @@ class BatchRunner:
                 completion_window="24h",
                 metadata={"finsent": "bulk classification", "model": model.id[:500]},
             )
-        self._remember(key, batch.id)
+        self.ledger.remember(digest, batch.id)
         return batch.id
 
     def progress(self, batch_id: str) -> BatchProgress:

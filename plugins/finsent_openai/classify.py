@@ -9,9 +9,6 @@ them is a typed finsent error for the whole call: every text gets exactly one pr
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -25,19 +22,12 @@ from openai.types.chat import ChatCompletion
 
 from finsent import errors
 from finsent.backend import ModelRef, Prediction
+from finsent.costs import cached_encoder
 
 from .answers import AnswerMapper
 from .client import ClientConfig, openai_errors
 from .data import COMPLETION, base_of, model_kind
 from .prompts import SHOT_MODES, chat_messages
-
-# Where tiktoken keeps its encodings; used only when already on disk (finsent never downloads at run time).
-_ENCODING_URLS = {
-    "r50k_base": "https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken",
-    "p50k_base": "https://openaipublic.blob.core.windows.net/encodings/p50k_base.tiktoken",
-    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
-    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
-}
 
 
 def _int(config: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -72,25 +62,12 @@ class ClassifyTuning:
 def cached_encoding(model_id: str) -> Any | None:
     """The model's tiktoken encoding if its file is already cached locally, else None (no download)."""
     try:
-        import tiktoken
         from tiktoken.model import encoding_name_for_model
 
         name = encoding_name_for_model(base_of(model_id))
     except (ImportError, KeyError):
         return None
-    url = _ENCODING_URLS.get(name)
-    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
-    cache_dir = cache_dir if cache_dir is not None else os.path.join(tempfile.gettempdir(), "data-gym-cache")
-    if (
-        not url
-        or not cache_dir
-        or not os.path.exists(os.path.join(cache_dir, hashlib.sha1(url.encode()).hexdigest()))
-    ):
-        return None
-    try:
-        return tiktoken.get_encoding(name)
-    except Exception:  # a corrupt cache must not stop classification: the bias is an optimisation
-        return None
+    return cached_encoder(name)
 
 
 def first_token_bias(encoding: Any, labels: Sequence[str]) -> dict[str, int] | None:

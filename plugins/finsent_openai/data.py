@@ -13,16 +13,15 @@ if TYPE_CHECKING:
 
 import hashlib
 import json
-import os
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, is_dataclass
-from importlib import resources
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from finsent import errors
+from finsent.atomic import atomic_write_text
 from finsent.backend import BaseModelInfo, TrainingData
+from finsent.costs import openai_base_models
 from finsent.dataset import PreparedDataset
 from finsent.textnorm import COMPLETION_SEPARATOR
 
@@ -34,55 +33,18 @@ CHAT = "chat"
 _COMPLETION_FAMILIES = ("babbage-002", "davinci-002")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _as_dict(entry: object) -> dict[str, Any]:
-    if isinstance(entry, Mapping):
-        return dict(entry)
-    if is_dataclass(entry) and not isinstance(entry, type):
-        return asdict(entry)
-    return {
-        k: getattr(entry, k) for k in ("id", "label", "kind", "can_train", "description") if hasattr(entry, k)
-    }
-
-
-def _raw_base_models() -> list[object]:
-    try:
-        from finsent.costs import openai_base_models  # owned by the data-prep module
-
-        return list(openai_base_models())
-    except (ImportError, AttributeError):
-        pass
-    try:  # the data file itself, until finsent.costs exists
-        text = resources.files("finsent").joinpath("data/openai_models.json").read_text(encoding="utf-8")
-    except (FileNotFoundError, OSError):
-        return []
-    data = json.loads(text)
-    return list(data.get("models", []) if isinstance(data, Mapping) else data)
-
-
 def base_models() -> list[BaseModelInfo]:
-    """The OpenAI base models finsent offers, from the data file."""
-    models = []
-    for entry in _raw_base_models():
-        item = _as_dict(entry)
-        model_id = str(item.get("id") or "")
-        if not model_id:
-            continue
-        models.append(
-            BaseModelInfo(
-                id=model_id,
-                label=str(item.get("label") or model_id),
-                kind=str(item.get("kind") or model_kind(model_id, [])),
-                can_train=bool(item.get("can_train", item.get("trainable", True))),
-                description=str(item.get("description") or item.get("note") or ""),
-            )
+    """The OpenAI base models finsent offers, from the price list (finsent/data/openai_models.json)."""
+    return [
+        BaseModelInfo(
+            id=str(model["id"]),
+            label=str(model.get("label") or model["id"]),
+            kind=str(model.get("kind") or model_kind(model["id"], [])),
+            can_train=bool(model.get("trainable", True)),
+            description=str(model.get("note") or ""),
         )
-    return models
+        for model in openai_base_models()
+    ]
 
 
 def base_of(model_id: str) -> str:
@@ -129,31 +91,47 @@ def training_files(dataset: PreparedDataset, kind: str) -> tuple[Path, Path | No
     return train, valid if has_valid else None
 
 
+class AccountLedger:
+    """A small JSON file of what was already sent to an account (content digest -> OpenAI id), so a retry
+    after a crash or restart reuses the upload or batch instead of paying twice."""
+
+    def __init__(self, path: Path, config: ClientConfig) -> None:
+        self.path = path
+        self.config = config
+
+    def _key(self, digest: str) -> str:
+        # Only the last four characters of the key: enough to tell accounts apart, useless to anyone else.
+        return f"{self.config.base_url or 'openai'}|{self.config.key_hint}|{digest}"
+
+    def _entries(self) -> dict[str, str]:
+        try:
+            return dict(json.loads(self.path.read_text(encoding="utf-8")))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def get(self, digest: str) -> str | None:
+        return self._entries().get(self._key(digest))
+
+    def remember(self, digest: str, object_id: str) -> None:
+        entries = self._entries() | {self._key(digest): object_id}
+        atomic_write_text(self.path, json.dumps(entries, indent=1, sort_keys=True))
+
+
 class Uploader:
     """Uploads fine-tuning files once per account (remembered by sha256) and waits until processed."""
 
     def __init__(self, client: openai.OpenAI, config: ClientConfig, workdir: Path, poll_max: float = 5.0):
         self.client = client
         self.config = config
-        self.ledger = workdir / "uploads.json"
+        self.ledger = AccountLedger(workdir / "uploads.json", config)
         self.poll_max = poll_max
-
-    def _ledger(self) -> dict[str, str]:
-        try:
-            return dict(json.loads(self.ledger.read_text(encoding="utf-8")))
-        except (FileNotFoundError, ValueError):
-            return {}
-
-    def _ledger_key(self, digest: str) -> str:
-        # Only the last four characters of the key: enough to tell accounts apart, useless to anyone else.
-        return f"{self.config.base_url or 'openai'}|{self.config.key_hint}|{digest}"
 
     def upload(self, path: Path, timeout: float = 1800.0) -> str:
         import openai
 
         data = path.read_bytes()
-        key = self._ledger_key(hashlib.sha256(data).hexdigest())
-        known = self._ledger().get(key)
+        digest = hashlib.sha256(data).hexdigest()
+        known = self.ledger.get(digest)
         with openai_errors(self.config, "upload"):
             if known:
                 try:
@@ -164,9 +142,7 @@ class Uploader:
             created = self.client.files.create(
                 file=(path.name, data, "application/jsonl"), purpose="fine-tune"
             )
-        ledger = self._ledger()
-        ledger[key] = created.id
-        _write_atomic(self.ledger, json.dumps(ledger, indent=1, sort_keys=True))
+        self.ledger.remember(digest, created.id)
         return self.wait_processed(created.id, path.name, timeout)
 
     def wait_processed(self, file_id: str, name: str, timeout: float) -> str:

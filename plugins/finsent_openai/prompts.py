@@ -15,25 +15,17 @@ from finsent import errors
 from finsent.backend import ModelRef
 from finsent.dataset import PreparedDataset
 from finsent.labels import LabelSet
+from finsent.trainfiles import system_message
 
 ZERO_SHOT = "zero_shot"
 FEW_SHOT = "few_shot"
 SHOT_MODES = (ZERO_SHOT, FEW_SHOT)
 
 
-def default_system_prompt(labels: LabelSet) -> str:
-    """The system message finsent's chat training files use (finsent.trainfiles), also used for zero-shot."""
-    try:
-        from finsent.trainfiles import system_message
-    except ImportError:  # an older finsent: the same wording
-        names = ", ".join(labels.names)
-        return f"You classify the sentiment of a financial news text. Answer with exactly one of: {names}."
-    return system_message(labels.names)
-
-
 def chat_messages(model: ModelRef, text: str) -> list[dict[str, str]]:
     """System message, few-shot examples as earlier turns, then the text in the model's input format."""
-    system = str(model.details.get("system_prompt") or default_system_prompt(model.labels))
+    # Zero-shot (and models from before the prompt was recorded) get the wording of finsent's training files.
+    system = str(model.details.get("system_prompt") or system_message(model.labels.names))
     messages = [{"role": "system", "content": system}]
     for example in model.details.get("examples") or ():
         messages.append({"role": "user", "content": model.input_format.apply(example["text"])})

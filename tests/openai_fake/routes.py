@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .jobs import TERMINAL, FakeBatch, FakeJob, JobTiming
@@ -276,25 +277,21 @@ class Handlers:
             code="model_not_found",
         )
 
-    def completions(self, body: Any, query: dict[str, str]) -> Result:
-        self.count_received("/completions", body)
+    def _answer(self, template: str, body: Any, answer: Callable[[Any], tuple[Any, list[str]]]) -> Result:
+        self.count_received(template, body)
         problem = self._unknown_model(body.get("model", ""))
         if problem:
             return problem
-        response, texts = self.fake.model.complete(body)
+        response, texts = answer(body)
         with self.fake.lock:
             self.fake.answered.update(texts)
         return 200, response
 
+    def completions(self, body: Any, query: dict[str, str]) -> Result:
+        return self._answer("/completions", body, self.fake.model.complete)
+
     def chat_completions(self, body: Any, query: dict[str, str]) -> Result:
-        self.count_received("/chat/completions", body)
-        problem = self._unknown_model(body.get("model", ""))
-        if problem:
-            return problem
-        response, texts = self.fake.model.chat(body)
-        with self.fake.lock:
-            self.fake.answered.update(texts)
-        return 200, response
+        return self._answer("/chat/completions", body, self.fake.model.chat)
 
     # -- batches -----------------------------------------------------------------------------------
     def create_batch(self, body: Any, query: dict[str, str]) -> Result:
