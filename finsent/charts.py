@@ -49,7 +49,8 @@ def label_colours(labels: Iterable[str]) -> dict[str, str]:
     return colours
 
 
-def _display(labels: Sequence[str], names: Mapping[str, str] | None) -> list[str]:
+def _display(labels: Iterable[str], names: Mapping[str, str] | None) -> list[str]:
+    """Labels as shown (their display names where `names` has one)."""
     return [(names or {}).get(label, label) for label in labels]
 
 
@@ -121,12 +122,10 @@ def label_distribution(
     order: Sequence[str] | None = None,
     names: Mapping[str, str] | None = None,
 ) -> alt.Chart:
-    """Bars of `count_labels` output (columns label, count)."""
+    """Labels or predicted labels (`count_labels` output: columns label, count) as bars, share in the tooltip."""
     labels = _ordered_labels(counts["label"], order)
     total = max(int(counts["count"].sum()), 1)
-    data = counts.assign(
-        name=counts["label"].map(lambda v: (names or {}).get(v, v)), share=(counts["count"] / total).round(4)
-    )
+    data = counts.assign(name=_display(counts["label"], names), share=(counts["count"] / total).round(4))
     return (
         alt.Chart(data)
         .mark_bar()
@@ -161,7 +160,7 @@ def split_distribution(
     ]
     data = pd.DataFrame(rows, columns=["split", "label", "count"])
     labels = _ordered_labels(data["label"], order)
-    data["name"] = data["label"].map(lambda v: (names or {}).get(v, v))
+    data["name"] = _display(data["label"], names)
     share = data["count"] / data.groupby("split")["count"].transform("sum").where(lambda s: s > 0, 1)
     data["share"] = share.round(4)
     splits = [split_names.get(s, s) for s in counts]
@@ -239,8 +238,8 @@ def confusion_heatmap(
     data = pd.DataFrame(rows, columns=["true", "predicted", "count"])
     total = data.groupby("true")["count"].transform("sum").where(lambda s: s > 0, 1)
     data["share"] = (data["count"] / total).round(4)
-    data["true"] = data["true"].map(lambda v: (names or {}).get(v, v))
-    data["predicted"] = data["predicted"].map(lambda v: (names or {}).get(v, v))
+    data["true"] = _display(data["true"], names)
+    data["predicted"] = _display(data["predicted"], names)
     order = _display(labels, names)
     predicted_order = order + ([unknown_name] if any(len(r) > len(labels) for r in confusion) else [])
     base = alt.Chart(data).encode(
@@ -281,7 +280,7 @@ def per_class_bars(
     ]
     data = pd.DataFrame(rows, columns=["label", "metric", "score"])
     labels = list(per_class)
-    data["name"] = data["label"].map(lambda v: (names or {}).get(v, v))
+    data["name"] = _display(data["label"], names)
     metrics = list(metric_names.values())
     return (
         alt.Chart(data)
@@ -303,20 +302,6 @@ def per_class_bars(
     )
 
 
-def prediction_distribution(
-    counts: pd.DataFrame,
-    *,
-    label_title: str,
-    count_title: str,
-    order: Sequence[str] | None = None,
-    names: Mapping[str, str] | None = None,
-) -> alt.Chart:
-    """Predicted labels (from `count_labels`) as bars, with each bar's share in the tooltip."""
-    return label_distribution(
-        counts, label_title=label_title, count_title=count_title, order=order, names=names
-    )
-
-
 def confidence_histogram(
     bins: pd.DataFrame,
     *,
@@ -329,7 +314,7 @@ def confidence_histogram(
     """Stacked histogram from `confidence_bins` output (columns start, end, label, count)."""
     labels = _ordered_labels(bins["label"], order)
     data = bins.assign(
-        name=bins["label"].map(lambda v: (names or {}).get(v, v)),
+        name=_display(bins["label"], names),
         range=[f"{a:.2f}–{b:.2f}" for a, b in zip(bins["start"], bins["end"], strict=True)],
     )
     return (
@@ -359,18 +344,15 @@ def score_bars(
 ) -> alt.Chart:
     """One horizontal confidence bar per label, for a single classified text."""
     labels = _ordered_labels(scores, order)
+    shown = _display(labels, names)
     data = pd.DataFrame(
-        {
-            "label": labels,
-            "name": _display(labels, names),
-            "score": [float(scores.get(label, 0.0)) for label in labels],
-        }
+        {"label": labels, "name": shown, "score": [float(scores.get(label, 0.0)) for label in labels]}
     )
-    bars = (
+    return (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=alt.Y("name:N", title=label_title, sort=_display(labels, names)),
+            y=alt.Y("name:N", title=label_title, sort=shown),
             x=alt.X("score:Q", title=score_title, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
             color=alt.Color("name:N", scale=_colour_scale(labels, names), legend=None),
             tooltip=[
@@ -379,4 +361,3 @@ def score_bars(
             ],
         )
     )
-    return bars

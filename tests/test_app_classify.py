@@ -19,7 +19,6 @@ from app_helpers import (
     train_mock,
 )
 
-from finsent import charts as chart_builders
 from finsent.ui.bulk_view import predicted_columns
 
 pytestmark = pytest.mark.usefixtures("app_env")
@@ -156,9 +155,3 @@ def test_cancelling_a_bulk_run_keeps_the_finished_rows() -> None:
     assert_clean(at)
     assert any("유지됩니다" in w.value for w in at.warning)
     assert len(service().bulk_results(run.id)) == final.rows_done
-
-
-def test_confidence_histogram_of_100k_predictions_is_a_few_rows() -> None:
-    frame = pd.DataFrame({"label": ["positive", "negative"] * 50_000, "confidence": [0.1, 0.9] * 50_000})
-    bins = chart_builders.confidence_bins(frame["confidence"], frame["label"])
-    assert len(bins) == 2

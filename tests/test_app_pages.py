@@ -100,6 +100,32 @@ def test_prepared_files_download_as_one_zip() -> None:
     assert {"manifest.json", "train.csv", "valid.csv"} <= set(archive.namelist())
 
 
+def test_prepared_dataset_cost_table_is_counted_once_not_on_every_rerun(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from finsent import costs
+
+    calls: list[int] = []
+
+    def counted(dataset: object, epochs: int = 3) -> list[costs.CostEstimate]:
+        calls.append(epochs)
+        return estimate_all(dataset, epochs)  # type: ignore[arg-type]
+
+    estimate_all = costs.estimate_all
+    monkeypatch.setattr(costs, "estimate_all", counted)
+    at = new_app()
+    button(at, "학습 데이터 준비").click().run()
+    assert_clean(at)
+    costs_table = next(d.value for d in at.dataframe if "비용 (USD)" in d.value.columns)
+    assert len(costs_table) > 0
+    at.run()
+    at.run()
+    assert calls == [3]
+    at.number_input(key="data_cost_epochs").set_value(5).run()
+    assert_clean(at)
+    assert calls == [3, 5]
+
+
 def test_korean_cp949_upload_shows_the_report_with_rows_and_label_chart_then_prepares() -> None:
     at = new_app()
     at.radio(key="data_source").set_value("upload").run()

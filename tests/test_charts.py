@@ -62,10 +62,16 @@ def test_confidence_bins_put_edges_in_the_first_and_last_bin() -> None:
     assert bins.loc[np.isclose(bins["start"], 0.9), "count"].sum() == 2
 
 
-def test_prediction_distribution_from_100k_rows_ships_one_row_per_label() -> None:
+def test_confidence_bins_of_100k_predictions_are_one_row_per_bin_and_label() -> None:
+    frame = pd.DataFrame({"label": ["positive", "negative"] * 50_000, "confidence": [0.1, 0.9] * 50_000})
+    bins = charts.confidence_bins(frame["confidence"], frame["label"])
+    assert len(bins) == 2 and bins["count"].tolist() == [50_000, 50_000]
+
+
+def test_label_distribution_from_100k_predictions_ships_one_row_per_label() -> None:
     frame = _predictions(100_000, seed=1)
     counts = charts.count_labels(frame["label"], order=LABELS)
-    chart = charts.prediction_distribution(counts, label_title="Label", count_title="Count", order=LABELS)
+    chart = charts.label_distribution(counts, label_title="Label", count_title="Count", order=LABELS)
     assert _data_rows(chart) == 4
 
 

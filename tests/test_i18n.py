@@ -82,6 +82,7 @@ DYNAMIC_KEYS = (
 
 
 def test_page_titles_statuses_labels_and_other_key_families_exist() -> None:
+    from finsent.ui.bulk_view import EXPORTS
     from finsent.ui.report_view import SEVERITY_ORDER
 
     pages = _entry_point_pages()
@@ -91,6 +92,7 @@ def test_page_titles_statuses_labels_and_other_key_families_exist() -> None:
     wanted |= {f"label.{label}" for label in (*DEFAULT_LABELS, "unknown")}
     wanted |= {f"severity.{s}" for s in SEVERITY_ORDER}
     wanted |= set(DYNAMIC_KEYS)
+    wanted |= {f"bulk.download_{kind}" for kind, _ in EXPORTS}
     assert sorted(k for k in wanted if k not in KO) == []
 
 
@@ -122,6 +124,13 @@ def test_durations_read_at_a_glance(monkeypatch: pytest.MonkeyPatch) -> None:
     assert i18n.duration_text(3900) == "1시간 5분"
     monkeypatch.setattr(i18n, "current_lang", lambda: "en")
     assert i18n.duration_text(185) == "3 min 5 s"
+
+
+def test_moments_read_as_local_date_and_minute() -> None:
+    import time
+
+    stamp = time.mktime((2025, 3, 4, 9, 15, 42, 0, 0, -1))  # local time, as stored records are shown
+    assert i18n.moment_text(stamp) == "2025-03-04 09:15"
 
 
 def test_mock_base_model_has_a_korean_name() -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from finsent.ui.forms import describe_fields
+from finsent.ui.i18n import current_lang, translate
 
 
 class Colour(str, enum.Enum):
@@ -32,9 +33,10 @@ def test_every_kind_of_field_becomes_the_right_input() -> None:
     specs = {s.name: s for s in describe_fields(ExampleOptions)}
     assert "base_model" not in specs  # picked separately, from the backend's base models
     assert (specs["epochs"].kind, specs["epochs"].minimum, specs["epochs"].maximum) == ("int", 1, 50)
-    assert (
-        specs["epochs"].help == "Passes over the data." or specs["epochs"].help
-    )  # catalogue may translate it
+    # label and help from the catalogue where it knows the option, else from the model's own field
+    assert specs["epochs"].label == translate("opt.epochs", current_lang())
+    assert specs["epochs"].help == translate("opt.epochs.help", current_lang()) != "Passes over the data."
+    assert (specs["rate"].label, specs["rate"].help) == ("Rate", None)
     assert (specs["rate"].kind, specs["rate"].minimum, specs["rate"].maximum) == ("float", 0, 1)
     auto = specs["n_epochs"]
     assert (auto.kind, auto.optional, auto.empty, auto.default, auto.maximum) == (

@@ -7,7 +7,7 @@ page switch or a reload finds it again in `service.bulk_runs()`.
 from __future__ import annotations
 
 import re
-import time
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -16,7 +16,7 @@ import streamlit as st
 from finsent import charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
-from finsent.ui.i18n import duration_text, label_names, status_name, t
+from finsent.ui.i18n import duration_text, label_names, moment_text, status_name, t
 from finsent.ui.markdown import plain
 
 BULK_TYPES = ["csv", "tsv", "txt", "xlsx", "jsonl"]
@@ -72,7 +72,7 @@ def _upload_and_start(backend: str, model: str) -> None:
     )
     confirmed = True
     if info is not None and info.needs_key:
-        _paid_estimate(table.frame[text_col], backend, model)
+        _paid_estimate(upload.file_id, table.frame[text_col], backend, model)
         confirmed = st.checkbox(t("bulk.confirm_paid"), key="cls_bulk_confirm")
     batch_api = False
     if info is not None and "batch" in info.capabilities:
@@ -86,12 +86,11 @@ def _upload_and_start(backend: str, model: str) -> None:
         st.rerun()
 
 
-def _paid_estimate(texts: pd.Series, backend: str, model: str) -> None:
+def _paid_estimate(file_id: str, texts: pd.Series, backend: str, model: str) -> None:
     """Input tokens (and cost where the price list knows the model's base) before a paid run starts."""
     from finsent import costs
 
-    counts, _exact = costs.count_tokens(texts.astype(str).tolist())
-    tokens = sum(counts)
+    tokens = state.input_tokens(file_id, str(texts.name), texts)
     record = next((m for m in state.get_service().models(backend) if m.id == model), None)
     try:
         price = float(costs.base_model(record.base_model)["input_per_1m"]) if record else None
@@ -106,10 +105,9 @@ def _paid_estimate(texts: pd.Series, backend: str, model: str) -> None:
 def _run_label(run: Any) -> str:
     # Only what a run keeps for good plus its status: the rows done change every second, but the picker is
     # drawn by the page, not by the progress fragment, so a count in it would always be behind.
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.created_at))
     return t(
         "bulk.run_label",
-        when=when,
+        when=moment_text(run.created_at),
         name=run.source_name,
         rows=f"{run.rows_total:,}",
         status=status_name(run.status),
@@ -189,7 +187,7 @@ def _charts(frame: pd.DataFrame, label_col: str, conf_col: str, order: list[str]
         st.markdown(f"**{t('bulk.distribution')}**")
         counts = charts.count_labels(frame[label_col], order=order)
         st.altair_chart(
-            charts.prediction_distribution(
+            charts.label_distribution(
                 counts, label_title=t("chart.label"), count_title=t("chart.count"), order=order, names=names
             ),
             width="stretch",
@@ -210,34 +208,31 @@ def _charts(frame: pd.DataFrame, label_col: str, conf_col: str, order: list[str]
         )
 
 
+#: the exports of a run's results: (format, mime type); XLSX only up to Excel's row limit
+EXPORTS: tuple[tuple[str, str], ...] = (
+    ("csv", "text/csv"),
+    ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+)
+
+
 def _downloads(run: Any, frame: pd.DataFrame) -> None:
-    from finsent.export import to_csv_bytes, to_xlsx_bytes
+    from finsent.export import XLSX_MAX_ROWS, to_csv_bytes, to_xlsx_bytes
 
+    builders = {"csv": to_csv_bytes, "xlsx": to_xlsx_bytes}
     stem = re.sub(r"[^\w.-]+", "_", run.source_name.rsplit(".", 1)[0]) or "finsent"
-    a, b = st.columns(2)
-    a.download_button(
-        t("bulk.download_csv"),
-        data=lambda: to_csv_bytes(frame),
-        file_name=f"{stem}.finsent.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        key="cls_bulk_dl_csv",
-    )
-    from finsent.export import XLSX_MAX_ROWS
-
-    if len(frame) > XLSX_MAX_ROWS:
-        b.caption(t("bulk.xlsx_too_big"))
-        return
-    b.download_button(
-        t("bulk.download_xlsx"),
-        data=lambda: to_xlsx_bytes(frame),
-        file_name=f"{stem}.finsent.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        on_click="ignore",
-        icon=":material/download:",
-        key="cls_bulk_dl_xlsx",
-    )
+    for column, (kind, mime) in zip(st.columns(len(EXPORTS)), EXPORTS, strict=True):
+        if kind == "xlsx" and len(frame) > XLSX_MAX_ROWS:
+            column.caption(t("bulk.xlsx_too_big"))
+            continue
+        column.download_button(
+            t(f"bulk.download_{kind}"),
+            data=partial(builders[kind], frame),  # built on click, not on every rerun
+            file_name=f"{stem}.finsent.{kind}",
+            mime=mime,
+            on_click="ignore",
+            icon=":material/download:",
+            key=f"cls_bulk_dl_{kind}",
+        )
 
 
 def _display_table(frame: pd.DataFrame, label_col: str) -> pd.DataFrame:
@@ -311,10 +306,7 @@ def render_bulk(backend: str, model: str) -> None:
     st.divider()
     st.subheader(t("bulk.runs"))
     ids = [r.id for r in runs]
-    current = st.session_state.get("bulk_run_id")
-    picked = st.session_state.get("cls_bulk_pick")
-    if picked not in ids or (current in ids and current != picked):
-        st.session_state["cls_bulk_pick"] = current if current in ids else ids[0]
+    state.follow("cls_bulk_pick", st.session_state.get("bulk_run_id"), ids)
     state.refresh_label("cls_bulk_pick")  # its status may have changed since the browser drew it
     by_id = {r.id: r for r in runs}
     # The shown run is read again now: it may have moved on since the list was read a moment ago.

@@ -7,6 +7,7 @@ Settings.language (FINSENT_LANG, Korean out of the box). The catalogues live in 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 
 from finsent.ui.messages_en import MESSAGES as EN
@@ -114,3 +115,8 @@ def duration_text(seconds: float) -> str:
     if total < 3600:
         return t("time.minutes", m=total // 60, s=total % 60)
     return t("time.hours", h=total // 3600, m=total % 3600 // 60)
+
+
+def moment_text(stamp: float) -> str:
+    """A stored time (seconds since the epoch) as the server's local date and minute: "2025-03-04 09:15"."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))

@@ -90,11 +90,16 @@ def curve_charts(metrics: pd.DataFrame, key: str) -> None:
             )
 
 
-def final_metrics(evaluation: Any) -> None:
+def summary_metrics(evaluation: Any) -> None:
+    """Accuracy, macro-F1 and the number of examples, side by side."""
     a, b, c = st.columns(3)
     a.metric(t("eval.accuracy"), f"{evaluation.accuracy:.1%}")
     b.metric(t("eval.macro_f1"), f"{evaluation.macro_f1:.3f}")
     c.metric(t("eval.examples"), f"{evaluation.n:,}")
+
+
+def final_metrics(evaluation: Any) -> None:
+    summary_metrics(evaluation)
     show_per_class(evaluation)
 
 

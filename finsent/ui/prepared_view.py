@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +54,8 @@ def _split_chart(record: Any) -> None:
     )
 
 
-def cost_rows(dataset: Any, epochs: int = 3) -> pd.DataFrame:
-    """Training tokens and estimated cost for every priced (paid) base model, cheapest first."""
-    from finsent.costs import estimate_all
-
+def cost_rows(estimates: Sequence[Any]) -> pd.DataFrame:
+    """Training tokens and estimated cost per priced (paid) base model, in the page's language."""
     return pd.DataFrame(
         [
             {
@@ -66,17 +64,15 @@ def cost_rows(dataset: Any, epochs: int = 3) -> pd.DataFrame:
                 t("cost.usd"): round(float(e.usd), 4),
                 t("cost.exact"): t("cost.exact_yes") if e.exact else t("cost.exact_no"),
             }
-            for e in estimate_all(dataset, epochs)
+            for e in estimates
         ]
     )
 
 
 def _costs(record: Any) -> None:
-    from finsent.dataset import PreparedDataset
-
-    dataset = PreparedDataset.open(record.directory)
     epochs = st.number_input(t("cost.epochs"), 1, 50, 3, key="data_cost_epochs")
-    table = cost_rows(dataset, int(epochs))
+    directory = str(record.directory)
+    table = cost_rows(state.training_estimates(directory, state.dataset_stamp(directory), int(epochs)))
     if table.empty:
         st.caption(t("cost.none"))
         return

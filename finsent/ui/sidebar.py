@@ -7,7 +7,6 @@ written to disk, the database, logs or exports. It is shown masked as its last f
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +14,7 @@ import streamlit as st
 
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
-from finsent.ui.i18n import LANGUAGE_NAMES, LANGUAGES, backend_text, t
+from finsent.ui.i18n import LANGUAGE_NAMES, LANGUAGES, backend_text, moment_text, t
 
 KEY_INPUT = "sb_key_input"
 
@@ -117,7 +116,7 @@ def _model_caption(models: Sequence[Any], model_id: str) -> str | None:
     record = next((m for m in models if m.id == model_id), None)
     if record is None:
         return None
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created_at))
+    when = moment_text(record.created_at)
     if not record.base_model:
         return when
     return t("sidebar.model_caption", base=record.base_model, when=when)

@@ -7,7 +7,7 @@ so nothing per-user (API keys above all) ever goes into it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ import streamlit as st
 from finsent.settings import Settings
 
 if TYPE_CHECKING:
+    from finsent.costs import CostEstimate
     from finsent.reading import LoadedTable
     from finsent.service import FinsentService
 
@@ -47,6 +48,16 @@ def apply_pending(key: str) -> None:
     pending = PENDING_PREFIX + key
     if pending in st.session_state:
         st.session_state[key] = st.session_state.pop(pending)
+
+
+def follow(picker: str, wanted: Any, options: Sequence[Any]) -> None:
+    """Point picker `picker` at `wanted` (the session's choice, e.g. the job just started) when it is one of
+    `options`; otherwise keep the picker's value while it is still an option, else take the first."""
+    current = st.session_state.get(picker)
+    if wanted in options and wanted != current:
+        st.session_state[picker] = wanted
+    elif current not in options:
+        st.session_state[picker] = options[0]
 
 
 def refresh_label(key: str) -> None:
@@ -122,6 +133,38 @@ def load_path(path: str, mtime: float, sheet: str | None, max_mb: int) -> Loaded
     from finsent.reading import read_table
 
     return read_table(Path(path), Path(path).name, sheet=sheet, max_mb=max_mb)
+
+
+def dataset_stamp(directory: str | Path) -> float:
+    """When a prepared dataset last changed (its manifest is written last): part of the cost caches' keys."""
+    from finsent.dataset import MANIFEST
+
+    return (Path(directory) / MANIFEST).stat().st_mtime
+
+
+@st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
+def training_estimates(directory: str, stamp: float, epochs: int) -> list[CostEstimate]:
+    """Training cost with every priced base model: counting the tokens of a large set takes seconds."""
+    from finsent.costs import estimate_all
+    from finsent.dataset import PreparedDataset
+
+    return estimate_all(PreparedDataset.open(directory), epochs)
+
+
+@st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
+def training_estimate(directory: str, stamp: float, base_model: str, epochs: int) -> CostEstimate:
+    from finsent.costs import estimate_training_cost
+    from finsent.dataset import PreparedDataset
+
+    return estimate_training_cost(PreparedDataset.open(directory), base_model, epochs)
+
+
+@st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
+def input_tokens(file_id: str, column: str, _texts: Iterable[object]) -> int:
+    """Input tokens of an upload's text column; (file_id, column) stands for the texts: they are not hashed."""
+    from finsent.costs import count_tokens
+
+    return sum(count_tokens([str(text) for text in _texts])[0])
 
 
 # -- navigation -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from finsent import charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import label_names, t
-from finsent.ui.job_view import curve_charts, show_per_class
+from finsent.ui.job_view import curve_charts, final_metrics, show_per_class, summary_metrics
 from finsent.ui.markdown import plain
 
 METRIC_NAMES = ("precision", "recall", "f1")
@@ -165,13 +165,6 @@ def _misclassified(evaluation: Any) -> None:
     )
 
 
-def _summary(evaluation: Any) -> None:
-    a, b, c = st.columns(3)
-    a.metric(t("eval.accuracy"), f"{evaluation.accuracy:.1%}")
-    b.metric(t("eval.macro_f1"), f"{evaluation.macro_f1:.3f}")
-    c.metric(t("eval.examples"), f"{evaluation.n:,}")
-
-
 def _compare(subjects: list[Subject], first: Subject) -> None:
     others = [x for x in subjects if x.key != first.key]
     if not others:
@@ -190,8 +183,7 @@ def _compare(subjects: list[Subject], first: Subject) -> None:
             if evaluation is None:
                 st.caption(t("eval.none_yet"))
             else:
-                _summary(evaluation)
-                show_per_class(evaluation)
+                final_metrics(evaluation)
             if subject.job_id:
                 curve_charts(service.job_metrics(subject.job_id), key=f"eval_cmp_curve_{subject.job_id}")
 
@@ -218,7 +210,7 @@ def main() -> None:
         evaluation = _evaluation_for(subject, allow_run=True, key="eval_run")
         if evaluation is None:
             return
-        _summary(evaluation)
+        summary_metrics(evaluation)
         tabs = st.tabs(
             [t("eval.tab_confusion"), t("eval.tab_per_class"), t("eval.tab_mistakes"), t("eval.tab_compare")]
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pandas as pd
@@ -10,7 +9,7 @@ import streamlit as st
 
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
-from finsent.ui.i18n import t
+from finsent.ui.i18n import moment_text, t
 from finsent.ui.job_view import is_terminal, live_job, render_job, status_colour, status_text
 
 
@@ -23,7 +22,7 @@ def _jobs_table(jobs: list[Any]) -> pd.DataFrame:
                 t("monitor.col_status"): status_text(j.status),
                 t("monitor.col_backend"): labels[j.backend],
                 t("monitor.col_base_model"): j.base_model,
-                t("monitor.col_created"): time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created_at)),
+                t("monitor.col_created"): moment_text(j.created_at),
                 t("monitor.col_model"): j.fine_tuned_model or "",
             }
             for j in jobs
@@ -89,11 +88,7 @@ def main() -> None:
         )
         ids = [j.id for j in jobs]
         by_id = {j.id: j for j in jobs}
-        wanted = st.session_state.get("job_id")
-        if st.session_state.get("mon_pick") not in ids or (
-            wanted in ids and wanted != st.session_state["mon_pick"]
-        ):
-            st.session_state["mon_pick"] = wanted if wanted in ids else ids[0]
+        state.follow("mon_pick", st.session_state.get("job_id"), ids)
         state.refresh_label("mon_pick")  # the job's status (in its label) may have changed
         job_id = st.selectbox(
             t("monitor.pick"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import streamlit as st
@@ -10,13 +9,12 @@ import streamlit as st
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.forms import options_inputs
-from finsent.ui.i18n import backend_text, base_model_text, t
+from finsent.ui.i18n import backend_text, base_model_text, moment_text, t
 from finsent.ui.markdown import plain
 
 
 def _dataset_label(record: Any) -> str:
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created_at))
-    return f"{record.name} · {record.rows:,} · {when} · {record.id}"
+    return f"{record.name} · {record.rows:,} · {moment_text(record.created_at)} · {record.id}"
 
 
 def _pick_dataset() -> str | None:
@@ -27,11 +25,7 @@ def _pick_dataset() -> str | None:
         return None
     ids = [d.id for d in datasets]
     by_id = {d.id: d for d in datasets}
-    wanted = st.session_state.get("dataset_id")
-    if st.session_state.get("train_dataset") not in ids or (
-        wanted in ids and wanted != st.session_state["train_dataset"]
-    ):
-        st.session_state["train_dataset"] = wanted if wanted in ids else ids[0]
+    state.follow("train_dataset", st.session_state.get("dataset_id"), ids)
     chosen = st.selectbox(
         t("train.dataset"), ids, format_func=lambda i: _dataset_label(by_id[i]), key="train_dataset"
     )
@@ -41,13 +35,10 @@ def _pick_dataset() -> str | None:
 
 def _cost_confirmation(dataset_id: str, base_model: str, epochs: object) -> bool:
     """The estimated cost of a paid job and the user's confirmation; True when it may start."""
-    from finsent.costs import estimate_training_cost
-    from finsent.dataset import PreparedDataset
-
     # "auto" (the provider picks) or nothing: estimate with 3 epochs, the usual choice for small sets
     n_epochs = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else 3
-    record = state.get_service().dataset(dataset_id)
-    estimate = estimate_training_cost(PreparedDataset.open(record.directory), base_model, n_epochs)
+    directory = str(state.get_service().dataset(dataset_id).directory)
+    estimate = state.training_estimate(directory, state.dataset_stamp(directory), base_model, n_epochs)
     tokens, usd, exact = int(estimate.total_tokens), float(estimate.usd), bool(estimate.exact)
     st.warning(
         t(
