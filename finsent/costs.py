@@ -158,34 +158,44 @@ def example_tokens(
 
 def estimate_training_cost(dataset: PreparedDataset, base_model_id: str, epochs: int = 3) -> CostEstimate:
     """Training tokens of the train split x epochs x the model's training price."""
-    if epochs < 1:
-        raise InputError("Epochs must be at least 1.", ko="에포크는 1 이상이어야 합니다.")
-    model = base_model(base_model_id)
-    frame = dataset.frame("train")
-    tokens, exact = example_tokens(
-        frame["text"].tolist(),
-        frame["label"].tolist(),
-        model["kind"],
-        dataset.labels.names,
-        model["encoding"],
-    )
-    total = tokens * epochs
-    return CostEstimate(
-        base_model=model["id"],
-        tokens_per_epoch=tokens,
-        epochs=epochs,
-        total_tokens=total,
-        usd=round(total / 1_000_000 * float(model["training_per_1m"]), 4),
-        exact=exact,
-        prices_as_of=prices_as_of(),
-        kind=model["kind"],
-        examples=len(frame),
-    )
+    (estimate,) = _estimates(dataset, [base_model(base_model_id)], epochs)
+    return estimate
 
 
 def estimate_all(dataset: PreparedDataset, epochs: int = 3) -> list[CostEstimate]:
     """One estimate per trainable base model, cheapest first."""
-    estimates = [
-        estimate_training_cost(dataset, m["id"], epochs) for m in openai_base_models() if m["trainable"]
-    ]
+    estimates = _estimates(dataset, [m for m in openai_base_models() if m["trainable"]], epochs)
     return sorted(estimates, key=lambda e: (e.usd, e.base_model))
+
+
+def _estimates(dataset: PreparedDataset, models: Sequence[dict[str, Any]], epochs: int) -> list[CostEstimate]:
+    """The train split is read once and counted once per (file kind, encoding): models sharing both bill
+    the same tokens and differ only in price."""
+    if epochs < 1:
+        raise InputError("Epochs must be at least 1.", ko="에포크는 1 이상이어야 합니다.")
+    frame = dataset.frame("train")
+    texts, labels = frame["text"].tolist(), frame["label"].tolist()
+    counted: dict[tuple[str, str], tuple[int, bool]] = {}
+    estimates = []
+    for model in models:
+        key = (model["kind"], model["encoding"])
+        if key not in counted:
+            counted[key] = example_tokens(
+                texts, labels, model["kind"], dataset.labels.names, model["encoding"]
+            )
+        tokens, exact = counted[key]
+        total = tokens * epochs
+        estimates.append(
+            CostEstimate(
+                base_model=model["id"],
+                tokens_per_epoch=tokens,
+                epochs=epochs,
+                total_tokens=total,
+                usd=round(total / 1_000_000 * float(model["training_per_1m"]), 4),
+                exact=exact,
+                prices_as_of=prices_as_of(),
+                kind=model["kind"],
+                examples=len(frame),
+            )
+        )
+    return estimates
