@@ -20,6 +20,7 @@ from finsent.evaluation import chunk_size_for
 from finsent.records import BulkRunRecord
 from finsent.settings import Settings
 from finsent.store import Store
+from finsent.store.bulk import RESUMABLE_STATUSES
 
 
 class BulkRuns:
@@ -120,6 +121,9 @@ class BulkRuns:
             key = bulk_batch.input_key(backend, model_id, str(text_column), texts)
             previous = self.store.unfinished_bulk_run(key)
             if previous is not None and previous.record.batch_api:
+                if previous.record.batch_status in bulk_batch.CANCELLED_BATCH:
+                    # Cancelled on purpose: a new batch (billed again) only when the user resumes the run.
+                    raise bulk_batch.batch_cancelled(previous.record.id, previous.record.batch_id)
                 return previous.record.id, None
         run_id, instance, ref = self._create_bulk_run(
             backend, model_id, frame, text_column, source_name, api_key, batch_api=batch_api, input_key=key
@@ -215,12 +219,61 @@ class BulkRuns:
         return bulk_runs.wait_for(self.store, run_id, timeout)
 
     def cancel_bulk_run(self, run_id: str) -> BulkRunRecord:
-        """Stop after the chunk in flight; finished chunks are kept and the run can be resumed."""
+        """Stop after the chunk in flight; finished chunks are kept and the run can be resumed. A batch-API
+        run stops being followed, its batch keeps running at the provider (see `cancel_bulk_batch`)."""
         with self._lock:
             entry = self._bulk_threads.get(run_id)
         if entry:
             entry[1].set()
         self.store.set_bulk_status(run_id, "cancelled", only_from=("queued", "running"))
+        return self.bulk_run(run_id)
+
+    def cancel_bulk_batch(
+        self, run_id: str, api_key: str | None = None, wait_seconds: float = 30.0
+    ) -> BulkRunRecord:
+        """Cancel the provider batch of a batch-API run: the provider stops it (the requests it finished are
+        billed, nothing more) and the run ends `cancelled`, its batch recorded as cancelled. Running the same
+        input again then says so; resuming the run submits a new batch."""
+        run = self.bulk_run(run_id)
+        if not run.batch_api:
+            raise InputError(
+                f"Bulk run {run_id} classifies with live requests; it has no batch to cancel.",
+                hint=f"Stop it with `finsent classify --cancel {run_id}` or the Cancel button.",
+                ko=f"일괄 분류 {run_id}은(는) 실시간 요청으로 분류하므로 취소할 배치가 없습니다.",
+                hint_ko=f"`finsent classify --cancel {run_id}` 또는 취소 버튼으로 멈추세요.",
+            )
+        if run.status == "succeeded":
+            raise InputError(
+                f"Bulk run {run_id} has finished: its batch has nothing left to cancel.",
+                ko=f"일괄 분류 {run_id}은(는) 이미 끝나 취소할 배치가 없습니다.",
+            )
+        # Stop following first (and wait for this process's executor), so no poll overwrites the cancel.
+        self.cancel_bulk_run(run_id)
+        with self._lock:
+            entry = self._bulk_threads.get(run_id)
+        if entry:
+            entry[0].join(wait_seconds)
+        run = self.bulk_run(run_id)
+        if not run.batch_id:  # nothing submitted yet: stopping the run was all there was to do
+            return run
+        instance = self.usable_backend(run.backend, api_key)
+        progress = instance.batch_progress(run.batch_id)
+        if progress.status == "completed":
+            self.store.set_bulk_batch(run_id, bulk_batch.batch_record(progress))
+            raise InputError(
+                f"Batch {run.batch_id} has already completed: its results are paid for and ready.",
+                hint=f"Resume the run to read them: `finsent classify --resume {run_id} --output FILE` or the "
+                "Resume button.",
+                ko=f"배치 {run.batch_id}은(는) 이미 완료되어 결과가 준비되어 있습니다(이미 과금됨).",
+                hint_ko=f"실행을 재개해 결과를 읽으세요: `finsent classify --resume {run_id} --output FILE` "
+                "또는 재개 버튼.",
+            )
+        if not progress.done:  # failed/expired need no cancel; cancelling/cancelled are cancelled already
+            progress = instance.cancel_batch(run.batch_id)
+        self.store.set_bulk_batch(run_id, bulk_batch.batch_record(progress))
+        if progress.status in bulk_batch.CANCELLED_BATCH:
+            error = bulk_batch.batch_cancelled(run_id, run.batch_id).text("en")
+            self.store.set_bulk_status(run_id, "cancelled", error, only_from=RESUMABLE_STATUSES)
         return self.bulk_run(run_id)
 
     def bulk_results(self, run_id: str, include_pending: bool = False) -> pd.DataFrame:

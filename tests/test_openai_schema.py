@@ -165,7 +165,14 @@ def _drive_everything(server: FakeOpenAI, home: Path) -> None:
         while not backend.batch_progress(batch_id).done:
             time.sleep(0.02)
         backend.batch_results(batch_id, model, ["매출 상승", "주가 하락", "공시"])
-    backend.cancel_batch(backend.submit_batch(ModelRef("gpt-4o-mini", LabelSet()), ["취소될 배치"]))
+    cancelled = backend.cancel_batch(
+        backend.submit_batch(ModelRef("gpt-4o-mini", LabelSet()), ["취소될 배치"])
+    )
+    assert cancelled.status == "cancelling"
+    while backend.batch_progress(cancelled.batch_id).status != "cancelled":  # cancelling -> cancelled
+        time.sleep(0.02)
+    with pytest.raises(errors.InputError, match="Cannot cancel a batch with status 'completed'"):
+        backend.cancel_batch(batch_id)  # the completion batch above
     server.faults.script = [("/chat/completions", "429"), ("/chat/completions", "500")]
     backend.classify(ModelRef("gpt-4o-mini", LabelSet()), ["흑자 전환"])
     with pytest.raises(errors.NotFoundError):

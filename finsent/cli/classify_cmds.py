@@ -24,10 +24,13 @@ examples:
   finsent classify --backend local --model M --input news.xlsx --text-col 제목 --output scored.xlsx
   finsent classify --resume run-20261125-ab12cd34 --output scored.csv
   finsent classify --backend openai --model M --input big.csv --output scored.csv --batch-api
+  finsent classify --cancel run-20261125-ab12cd34
 
 With --batch-api (backends that have a batch API) the file goes to the provider as one batch: cheaper,
 finished within hours. The batch id is stored with the run: running the same command again, or
 --resume RUN, follows that batch instead of submitting a new one; Ctrl-C leaves the batch running.
+--cancel RUN cancels a run: for a batch-API run, its batch at the provider too (the requests it finished
+are billed, nothing more); resuming it later submits a new batch.
 
 The output file keeps every input column and adds label, confidence and score_<label> (CSV with a BOM for
 Excel, XLSX or JSONL by its extension). Ctrl-C keeps the finished rows and prints the command to resume.
@@ -49,6 +52,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--sheet", metavar="S", help="XLSX sheet to read (default: the first)")
     p.add_argument("--output", metavar="FILE", help="where to write the result (.csv, .xlsx, .jsonl, .tsv)")
     p.add_argument("--resume", metavar="RUN", help="resume an interrupted or cancelled bulk run")
+    p.add_argument(
+        "--cancel",
+        metavar="RUN",
+        help="cancel a bulk run (a batch-API run: its batch at the provider too); finished rows are kept",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per text")
     p.add_argument(
         "--batch-api",
@@ -66,6 +74,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def run_classify(args: argparse.Namespace) -> int:
+    if args.cancel:
+        if args.resume or args.input or args.texts:
+            raise InputError(
+                "--cancel RUN takes no TEXT, --input or --resume.",
+                ko="--cancel RUN에는 문장, --input, --resume을 함께 줄 수 없습니다.",
+            )
+        return cancel(args.cancel)
     if args.resume:
         if not args.output:
             raise InputError("--resume needs --output FILE.", ko="--resume에는 --output FILE이 필요합니다.")
@@ -110,9 +125,14 @@ def run_classify(args: argparse.Namespace) -> int:
 
 
 def _finish(svc: FinsentService, record: BulkRunRecord, output: str) -> int:
+    from finsent.bulk_batch import CANCELLED_BATCH, batch_cancelled
     from finsent.export import table_format, write_table
 
     resume_cmd = f"finsent classify --resume {record.id} --output {shlex.quote(output)}"
+    if record.batch_api and record.batch_status in CANCELLED_BATCH and record.status != "succeeded":
+        print(f"error: {batch_cancelled(record.id, record.batch_id)}", file=sys.stderr)
+        print(f"Resume (a new batch) with: {resume_cmd}", file=sys.stderr)
+        return 2
     if record.status != "succeeded":
         print(
             f"error: bulk run {record.id} {record.status} after {record.rows_done:,} of {record.rows_total:,} rows"
@@ -205,3 +225,37 @@ def resume(args: argparse.Namespace) -> int:
         return 130
     bar.close()
     return _finish(svc, record, args.output)
+
+
+def cancel(run_id: str) -> int:
+    """Cancel a bulk run; for a batch-API run, its batch at the provider too."""
+    svc = service()
+    run = svc.bulk_run(run_id)
+    if run.status == "succeeded":
+        raise InputError(
+            f"Bulk run {run_id} has finished: there is nothing to cancel.",
+            hint=f"Its results: finsent classify --resume {run_id} --output FILE",
+            ko=f"일괄 분류 {run_id}은(는) 이미 끝나 취소할 것이 없습니다.",
+        )
+    resume_cmd = f"finsent classify --resume {run_id} --output FILE"
+    if not run.batch_api:
+        run = svc.cancel_bulk_run(run_id)
+        print(
+            f"Bulk run {run_id}: {run.status}; {run.rows_done:,} of {run.rows_total:,} rows are kept"
+            f" (a run in another process stops after its chunk in flight). Resume with: {resume_cmd}",
+            file=sys.stderr,
+        )
+        return 0
+    run = svc.cancel_bulk_batch(run_id)
+    if not run.batch_id:
+        print(
+            f"Bulk run {run_id} cancelled before its batch was submitted; nothing was sent.", file=sys.stderr
+        )
+        return 0
+    print(
+        f"Batch {run.batch_id} of bulk run {run_id}: {run.batch_status}. The requests it finished"
+        f" ({run.batch_done:,} of {run.batch_total:,}) are billed; nothing more will be."
+        f"\nTo classify the rows later (a new batch, billed again): {resume_cmd}",
+        file=sys.stderr,
+    )
+    return 0

@@ -14,6 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from finsent import charts
+from finsent.backend import BATCH_DONE_STATUSES
+from finsent.bulk_batch import CANCELLED_BATCH
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import duration_text, label_names, moment_text, status_name, t
@@ -128,6 +130,8 @@ def _progress(run_id: str) -> None:
         if st.button(t("bulk.cancel"), icon=":material/stop_circle:", key="cls_bulk_cancel"):
             state.get_service().cancel_bulk_run(run_id)
             st.rerun(scope="app")
+        if _batch_cancellable(run):
+            _cancel_batch(run, "live")
         ended = st.session_state.setdefault("bulk_runs_seen_ended", [])
         if run.status not in ACTIVE and run_id not in ended:
             # Once, the whole page: the picker's status, the results, the charts and the downloads follow.
@@ -135,6 +139,22 @@ def _progress(run_id: str) -> None:
             st.rerun(scope="app")
 
     panel()
+
+
+def _batch_cancellable(run: Any) -> bool:
+    return bool(
+        getattr(run, "batch_api", False) and run.batch_id and run.batch_status not in BATCH_DONE_STATUSES
+    )
+
+
+def _cancel_batch(run: Any, where: str) -> None:
+    """Cancel the provider batch, behind a confirmation: it cannot be undone and a new batch is billed again."""
+    with st.popover(t("bulk.cancel_batch"), icon=":material/cancel:"):
+        st.markdown(t("bulk.cancel_batch_explain", batch=run.batch_id))
+        if st.button(t("bulk.cancel_batch_confirm"), type="primary", key=f"cls_bulk_cancel_batch_{where}"):
+            with reported_errors():
+                state.get_service().cancel_bulk_batch(run.id, api_key=state.api_key(run.backend))
+                st.rerun(scope="app")
 
 
 def _progress_text(run: Any) -> str:
@@ -266,8 +286,12 @@ def _results_panel(run: Any) -> None:
     elif run.status in ("cancelled", "interrupted"):
         st.warning(t("bulk.partial", status=status_name(run.status), done=f"{run.rows_done:,}"))
     if run.status in ("cancelled", "interrupted", "failed"):
-        if run.batch_api and run.batch_id:
+        if run.batch_api and run.batch_id and run.batch_status in CANCELLED_BATCH:
+            st.warning(t("bulk.batch_cancelled", batch=run.batch_id))
+        elif run.batch_api and run.batch_id:
             st.caption(t("bulk.batch_kept", batch=run.batch_id))
+            if _batch_cancellable(run):
+                _cancel_batch(run, "stopped")
         if st.button(t("bulk.resume"), icon=":material/play_circle:", key="cls_bulk_resume"):
             state.get_service().resume_bulk_run(run.id, api_key=state.api_key(run.backend))
             st.rerun()

@@ -149,7 +149,10 @@ class OpenAIBackend(Backend):
         client = self.client
         with self._lock:
             if self._classifier is None:
-                self._classifier = Classifier(client, self.config, self.tuning)
+                # Answers of a call that failed half-way are kept here, so a resumed chunk pays only
+                # for the texts still without an answer (see ledger.py).
+                ledger_dir = self.context.workdir(self.name) / "answers"
+                self._classifier = Classifier(client, self.config, self.tuning, ledger_dir=ledger_dir)
             return self._classifier
 
     # -- description -------------------------------------------------------------------------------

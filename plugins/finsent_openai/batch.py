@@ -3,7 +3,9 @@
 One batch per (model, texts): the request file is written and uploaded once, the batch id is kept in a
 ledger under the backend's workdir, so submitting the same run again (after a crash or a restart) resumes
 following that batch instead of paying twice. Rows the batch could not answer are classified with live
-requests when the results are read: every text gets exactly one prediction.
+requests when the results are read: every text gets exactly one prediction. Cancelling a batch
+(`finsent classify --cancel RUN`) removes it from the ledger, so the same texts submitted again make a new
+batch.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from openai.types import Completion
+from openai.types import Batch, Completion
 from openai.types.chat import ChatCompletion
 
 from finsent import errors
@@ -105,19 +107,16 @@ class BatchRunner:
     def progress(self, batch_id: str) -> BatchProgress:
         with openai_errors(self.config, "batch", subject=f"batch '{batch_id}'"):
             batch = self.client.batches.retrieve(batch_id)
-        counts = batch.request_counts
-        return BatchProgress(
-            batch_id=batch.id,
-            status=str(batch.status),
-            total=counts.total if counts else 0,
-            completed=counts.completed if counts else 0,
-            failed=counts.failed if counts else 0,
-        )
+        return _progress(batch)
 
     def cancel(self, batch_id: str) -> BatchProgress:
-        with openai_errors(self.config, "batch", subject=f"batch '{batch_id}'"):
-            self.client.batches.cancel(batch_id)
-        return self.progress(batch_id)
+        """Ask OpenAI to stop the batch (it is `cancelling` for up to 10 minutes, then `cancelled`): the
+        requests it finished are billed, no more. The ledger forgets it, so the same texts submitted again
+        make a new batch instead of finding this one."""
+        with openai_errors(self.config, "cancel-batch", subject=f"batch '{batch_id}'"):
+            batch = self.client.batches.cancel(batch_id)
+        self.ledger.forget(batch_id)
+        return _progress(batch)
 
     def results(self, batch_id: str, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
         """One prediction per text, in order; rows the batch did not answer are classified live."""
@@ -156,6 +155,17 @@ class BatchRunner:
             ):
                 results[i] = prediction
         return [p for p in results if p is not None]
+
+
+def _progress(batch: Batch) -> BatchProgress:
+    counts = batch.request_counts
+    return BatchProgress(
+        batch_id=batch.id,
+        status=str(batch.status),
+        total=counts.total if counts else 0,
+        completed=counts.completed if counts else 0,
+        failed=counts.failed if counts else 0,
+    )
 
 
 def model_kind_of(model: ModelRef) -> str:

@@ -5,6 +5,8 @@ max_tokens=1, temperature=0, logprobs, and a logit_bias limited to the first tok
 the tokenizer is available offline. Chat models: one request per text with logprobs + top_logprobs.
 Retries (429 with Retry-After, 5xx, dropped connections, with backoff) are the SDK's; what is left after
 them is a typed finsent error for the whole call: every text gets exactly one prediction, or none does.
+The answers a failed call did get are kept in an AnswerLedger (see ledger.py), so the same call made again
+(a resumed bulk chunk) sends only the texts still without an answer: nothing is paid twice.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -27,7 +30,11 @@ from finsent.costs import cached_encoder
 from .answers import AnswerMapper
 from .client import ClientConfig, openai_errors
 from .data import COMPLETION, base_of, model_kind
+from .ledger import AnswerLedger, call_digest, tuning_request
 from .prompts import SHOT_MODES, chat_messages
+
+#: seconds between two writes of the answers of a call in flight to its ledger
+LEDGER_EVERY = 1.0
 
 
 def _int(config: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -87,11 +94,14 @@ class Classifier:
         config: ClientConfig,
         tuning: ClassifyTuning | None = None,
         encoding_for: Callable[[str], Any | None] = cached_encoding,
+        ledger_dir: Path | None = None,
     ) -> None:
         self.client = client
         self.config = config
         self.tuning = tuning or ClassifyTuning()
         self.encoding_for = encoding_for
+        #: where the answers of unfinished calls are kept (None: not kept, a retried call sends everything)
+        self.ledger_dir = ledger_dir
         self._bias_cache: dict[tuple[str, tuple[str, ...]], dict[str, int] | None] = {}
         self._lock = threading.Lock()
 
@@ -109,45 +119,78 @@ class Classifier:
                 hint_ko="gpt-4o-mini나 gpt-4.1-mini 같은 채팅 모델을 고르세요.",
             )
         mapper = AnswerMapper(model.labels)
-        results: list[Prediction | None] = [None] * len(texts)
+        bias = self._bias(model) if kind == COMPLETION else None
+        ledger = self._ledger(model, texts, kind, bias)
+        results: list[Prediction | None] = ledger.load() if ledger else [None] * len(texts)
+        todo = [i for i, p in enumerate(results) if p is None]
+        jobs: list[Callable[[], None]]
         if kind == COMPLETION:
             size = self.tuning.prompts_per_request
-            groups = [list(range(i, min(i + size, len(texts)))) for i in range(0, len(texts), size)]
-            bias = self._bias(model)
-            jobs: list[Callable[[], None]] = [
+            groups = [todo[i : i + size] for i in range(0, len(todo), size)]
+            jobs = [
                 partial(self._completion_request, model, mapper, texts, idx, bias, results) for idx in groups
             ]
-            self._run(jobs, self.tuning.completion_in_flight)
+            in_flight = self.tuning.completion_in_flight
         else:
-            jobs = [
-                partial(self._chat_request, model, mapper, texts[i], i, results) for i in range(len(texts))
-            ]
-            self._run(jobs, self.tuning.chat_in_flight)
+            jobs = [partial(self._chat_request, model, mapper, texts[i], i, results) for i in todo]
+            in_flight = self.tuning.chat_in_flight
+        try:
+            self._run(jobs, in_flight, checkpoint=partial(ledger.save, results) if ledger else None)
+        except BaseException:
+            if ledger:  # what was answered before the failure (or Ctrl-C) is not paid for again
+                ledger.save(results)
+            raise
         missing = [i for i, p in enumerate(results) if p is None]
         if missing:  # cannot happen unless a server answers short; never hand back partial results
+            if ledger:
+                ledger.save(results)
             raise errors.FinsentError(
                 f"{len(missing)} of {len(texts)} texts got no answer from {model.id}.",
                 hint="Retry the run; finished chunks are kept.",
                 ko=f"{len(texts)}개 중 {len(missing)}개 문장이 {model.id}의 답을 받지 못했습니다.",
                 hint_ko="다시 실행하세요. 끝난 묶음은 보존됩니다.",
             )
+        if ledger:
+            ledger.discard()
         return [p for p in results if p is not None]
 
-    def _run(self, jobs: list[Callable[[], None]], in_flight: int) -> None:
-        """Run the requests with at most `in_flight` at a time; the first failure stops the rest and is raised."""
-        if len(jobs) == 1:
-            jobs[0]()
+    def _ledger(
+        self, model: ModelRef, texts: Sequence[str], kind: str, bias: dict[str, int] | None
+    ) -> AnswerLedger | None:
+        if self.ledger_dir is None:
+            return None
+        digest = call_digest(self.config, model, tuning_request(self.tuning, kind, bias), texts)
+        return AnswerLedger(self.ledger_dir, digest, texts)
+
+    def _run(
+        self, jobs: list[Callable[[], None]], in_flight: int, checkpoint: Callable[[], None] | None = None
+    ) -> None:
+        """Run the requests with at most `in_flight` at a time; the first failure stops the rest and is raised.
+        `checkpoint` is called about every LEDGER_EVERY seconds while requests are in flight."""
+        if len(jobs) <= 1:
+            for job in jobs:
+                job()
             return
         with ThreadPoolExecutor(
             max_workers=min(in_flight, len(jobs)), thread_name_prefix="finsent-openai"
         ) as pool:
             futures: list[Future[None]] = [pool.submit(job) for job in jobs]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f for f in done if f.exception() is not None), None)
-            if failed is not None:
+            try:
+                pending: set[Future[None]] = set(futures)
+                while pending:
+                    # returns at the first failure, when all are done, or after LEDGER_EVERY seconds
+                    done, pending = wait(pending, timeout=LEDGER_EVERY, return_when=FIRST_EXCEPTION)
+                    failed = next((f for f in done if f.exception() is not None), None)
+                    if failed is not None:
+                        raise failed.exception()  # type: ignore[misc]
+                    if checkpoint is not None and pending:
+                        checkpoint()
+            except BaseException:
+                # Not started is not sent: leaving the pool then waits only for the requests in flight
+                # (Ctrl-C included), whose answers the caller still records.
                 for future in futures:
                     future.cancel()
-                raise failed.exception()  # type: ignore[misc]
+                raise
 
     def _bias(self, model: ModelRef) -> dict[str, int] | None:
         key = (model.id, tuple(model.labels.names))

@@ -161,6 +161,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "classify": ("classify texts", "문장 분류"),
     "list-models": ("list the models", "모델 목록 조회"),
     "batch": ("run a batch", "배치 실행"),
+    "cancel-batch": ("cancel the batch", "배치 취소"),
 }
 
 

@@ -116,6 +116,13 @@ class AccountLedger:
         entries = self._entries() | {self._key(digest): object_id}
         atomic_write_text(self.path, json.dumps(entries, indent=1, sort_keys=True))
 
+    def forget(self, object_id: str) -> None:
+        """Drop every entry of `object_id` (e.g. a cancelled batch: the same content gets a new one)."""
+        entries = self._entries()
+        kept = {key: value for key, value in entries.items() if value != object_id}
+        if kept != entries:
+            atomic_write_text(self.path, json.dumps(kept, indent=1, sort_keys=True))
+
 
 class Uploader:
     """Uploads fine-tuning files once per account (remembered by sha256) and waits until processed."""

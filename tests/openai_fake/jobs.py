@@ -215,9 +215,19 @@ class FakeBatch:
     error_file_id: str | None = None
     stamps: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.15
+    #: monotonic time a cancelled batch turns from `cancelling` to `cancelled` (OpenAI: up to 10 minutes)
+    cancelled_at: float | None = None
+
+    def cancel(self, now: float, cancelling_seconds: float = 0.1) -> None:
+        self.status, self.cancelled_at = "cancelling", now + cancelling_seconds
+        self.stamps["cancelling_at"] = int(time.time())
 
     def advance(self, now: float, process: Any) -> None:
-        """validating -> in_progress -> finalizing -> completed; `process(batch)` runs the requests."""
+        """validating -> in_progress -> finalizing -> completed; `process(batch)` runs the requests.
+        A cancelled batch: cancelling -> cancelled, without results."""
+        if self.status == "cancelling" and self.cancelled_at is not None and now >= self.cancelled_at:
+            self.status = "cancelled"
+            self.stamps["cancelled_at"] = int(time.time())
         order = ["validating", "in_progress", "finalizing", "completed"]
         if self.status not in order:
             return

@@ -373,8 +373,11 @@ class Handlers:
         if batch is None:
             return _err(404, f"No batch found with id '{batch_id}'.", param="batch_id")
         if batch.status in ("validating", "in_progress"):
-            batch.status = "cancelled"
-            batch.stamps["cancelled_at"] = int(time.time())
+            batch.cancel(time.monotonic())
+        elif batch.status not in ("cancelling", "cancelled"):  # finalizing, completed, failed, expired
+            return _err(400, f"Cannot cancel a batch with status '{batch.status}'.", code="invalid_state")
+        with self.fake.lock:
+            self.fake.cancelled_batches.append(batch_id)
         return 200, batch.to_json()
 
     # -- models ------------------------------------------------------------------------------------

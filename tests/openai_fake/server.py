@@ -5,7 +5,8 @@ pause, resume), completions, chat completions, batches and models. `FakeOpenAI.r
 request/response pair so that tests/test_openai_schema.py can check them against OpenAI's OpenAPI document.
 
 Faults (see `Faults`): latency on every response, scripted failures for the next matching requests,
-a random failure rate with a seed, 401 for a wrong key, 403 on job creation, failed jobs, base64 results.
+an outage after a number of requests, a random failure rate with a seed, 401 for a wrong key, 403 on job
+creation, failed jobs, base64 results.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Faults:
     retry_after_5xx: str | None = None  # also on injected 5xx (keeps fault tests fast); None: no header
     #: the next requests to an endpoint fail with these kinds, in order: [("/completions", "429"), ...]
     script: list[tuple[str, str]] = field(default_factory=list)
+    #: an outage: let this many more inference requests through, then fail every one with fail_kinds[0]
+    outage_after: int | None = None
     forbid_fine_tuning: bool = False
     fail_jobs: tuple[str, str] | None = None  # (error code, message) for jobs created from now on
     base64_results: bool = False
@@ -100,6 +103,7 @@ class FakeOpenAI:
         self.answered: Counter[str] = Counter()  # texts in successful classification answers
         self.received: Counter[str] = Counter()  # texts in every classification request, failed or not
         self.requests: Counter[str] = Counter()  # requests per endpoint template
+        self.cancelled_batches: list[str] = []  # batch ids, in the order cancel requests arrived
         self._rng = random.Random(0)
         self._rng_seed = 0
         self.handlers = Handlers(self)
@@ -177,6 +181,10 @@ class FakeOpenAI:
                 if template == endpoint:
                     del self.faults.script[i]
                     return kind
+            if self.faults.outage_after is not None and template in self.faults.fail_endpoints:
+                if self.faults.outage_after <= 0:
+                    return self.faults.fail_kinds[0]
+                self.faults.outage_after -= 1
             if self.faults.fail_rate > 0 and template in self.faults.fail_endpoints:
                 if self._rng_seed != self.faults.seed:
                     self._rng, self._rng_seed = random.Random(self.faults.seed), self.faults.seed
