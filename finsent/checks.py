@@ -103,13 +103,32 @@ def pair_codes(work: pd.DataFrame, names: tuple[str, ...]) -> None:
     codes = {name: i + 1 for i, name in enumerate(names)}
     labels = work["label"].tolist()
     label_code = np.fromiter(map(codes.get, labels, repeat(0)), dtype=np.int64, count=len(labels))
-    # A dict numbers the texts in order of first appearance like pd.factorize, at half its cost on fresh
-    # str objects (it uses Python's own str hash, computed once and cached on each string).
-    index: dict[object, int] = {}
-    text_code = np.array([index.setdefault(t, len(index)) for t in work["text"].tolist()], dtype=np.int64)
+    text_code = first_appearance_codes(work["text"].tolist())
     work["text_code"] = text_code
     work["pair_code"] = text_code * slots + label_code
     work.attrs["label_slots"] = slots
+
+
+def first_appearance_codes(texts: list[str]) -> np.ndarray:
+    """0, 1, 2... for each distinct text in order of first appearance (what pd.factorize gives).
+
+    Numbers the texts' str hashes instead of the texts (integers in numpy's hash table, not strings in a
+    dict: a third of the time on 200,000 rows), then confirms that every repeated hash is a repeated text;
+    a hash collision between different texts sends the column the exact way."""
+    count = len(texts)
+    codes = pd.factorize(np.fromiter(map(hash, texts), dtype=np.int64, count=count))[0].astype(np.int64)
+    if not count:
+        return codes
+    # Codes count up in order of first appearance: a row is the first of its code where the running
+    # maximum grows.
+    running = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.concatenate(([True], running[1:] > running[:-1])))
+    repeats = np.flatnonzero(first[codes] != np.arange(count))
+    repeated = map(texts.__getitem__, repeats.tolist())
+    if all(map(str.__eq__, repeated, map(texts.__getitem__, first[codes[repeats]].tolist()))):
+        return codes
+    index: dict[str, int] = {}
+    return np.array([index.setdefault(t, len(index)) for t in texts], dtype=np.int64)
 
 
 def example_rows(rows: pd.Series, mask: pd.Series) -> tuple[int, ...]:
@@ -124,7 +143,7 @@ def _n(value: int) -> str:
 
 
 def empty_text(work: pd.DataFrame) -> tuple[Finding | None, pd.Series]:
-    mask = work["text"] == ""
+    mask = work["length"] == 0  # of the model input
     count = int(mask.sum())
     if not count:
         return None, mask

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +32,8 @@ from finsent.errors import DataError, InputError
 from finsent.labels import LabelSet
 from finsent.reading import LoadedTable
 from finsent.report import Report
-from finsent.textnorm import InputFormat, build_model_input, build_model_inputs
+from finsent.textnorm import InputFormat
+from finsent.textscan import normalise_column
 from finsent.trainfiles import Pieces, SplitFiles
 
 __all__ = ["FORMATS", "PreparationError", "PrepareOptions", "Report", "check_table", "prepare_dataset"]
@@ -118,9 +119,10 @@ def _source_info(table: LoadedTable) -> dict[str, Any]:
     }
 
 
-def split_valid(labels: np.ndarray, names: tuple[str, ...], fraction: float, seed: int) -> np.ndarray:
+def split_valid(labels: np.ndarray, names: Iterable[object], fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of the validation rows: per label, round(n x fraction) rows (1 to n-1), chosen by one
-    RandomState(seed) drawing for the labels in label-set order. Same labels, fraction and seed: same split."""
+    RandomState(seed) drawing for the labels in label-set order. Same labels, fraction and seed: same split.
+    `labels` holds label names, or codes standing for them (`names` then lists the codes in that order)."""
     rng = np.random.RandomState(seed)
     valid = np.zeros(len(labels), dtype=bool)
     for name in names:
@@ -154,11 +156,24 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
     # arrays avoid a conversion to and from Arrow strings at each step.
     raw_texts = table.frame[cols.text].tolist()
     raw_labels = table.frame[cols.label].tolist()
-    plain_list = build_model_inputs(raw_texts)
-    # build_model_input(t, lowercase=True) is the normalised text case-folded: fold what is already normalised.
-    text_list = [t.casefold() for t in plain_list] if options.lowercase else plain_list
+    # build_model_input of every text (without separator) and the per-row facts the checks report on.
+    column = normalise_column(raw_texts)
+    changed = column.changed  # by whitespace/NFC normalisation, kept if a legacy separator is cut below
+    nonempty = column.lengths > 0
+    affix_findings, separator = textchecks.common_affixes(
+        pd.Series(column.texts, dtype=object)[nonempty], column.first[nonempty], column.last[nonempty]
+    )
+    if separator:  # a legacy prompt file: take its separator off, then build the model input again
+        cut = len(separator)
+        column = normalise_column([t[:-cut] if t else t for t in column.texts])
+    text_list = column.texts
+    text_lengths = column.lengths
+    if options.lowercase:  # build_model_input(t, lowercase=True): the normalised text, case-folded
+        text_list = [t.casefold() for t in text_list]
+        text_lengths = np.fromiter(map(len, text_list), dtype=np.int64, count=len(text_list))
     # Labels are few distinct values: normalise each once.
     mapping = {raw: options.labels.normalise(raw) for raw in set(raw_labels)}
+    variants = {raw for raw, name in mapping.items() if name is not None and name != raw}
     work = pd.DataFrame(
         {
             "row": np.arange(1, len(raw_texts) + 1),
@@ -166,23 +181,16 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
             "raw_label": pd.Series(raw_labels, dtype=object),
             "text": pd.Series(text_list, dtype=object),
             "label": pd.Series(list(map(mapping.__getitem__, raw_labels)), dtype=object),
+            "length": text_lengths,
+            "changed": changed & (column.lengths > 0),
+            "capital": column.capital,
+            "formula": column.formula,
+            "arrow": column.arrow,
+            "json_escape": column.json_escape,
+            "csv_quote": column.csv_quote,
         }
     )
-    plain = pd.Series(plain_list, dtype=object, index=work.index)
-    found: list[Finding | None] = []
-
-    nonempty = work["text"] != ""
-    affix_findings, separator = textchecks.common_affixes(work.loc[nonempty, "text"], work["row"])
-    found.extend(affix_findings)
-    if separator:  # a legacy prompt file: take its separator off, then build the model input again
-        cut = len(separator)
-        rebuilt = [
-            build_model_input(t[:-cut], lowercase=options.lowercase) for t in work.loc[nonempty, "text"]
-        ]
-        work.loc[nonempty, "text"] = rebuilt
-        plain.loc[nonempty] = np.array(
-            [build_model_input(t[:-cut]) for t in plain.loc[nonempty]], dtype=object
-        )
+    found: list[Finding | None] = [*affix_findings]
 
     active = pd.Series(True, index=work.index)
     finding, mask = checks.empty_text(work)
@@ -193,7 +201,7 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
         found.append(finding)
         active &= ~mask
 
-    live = work[active]
+    live = work if active.all() else work[active]
     rows = live["row"]
     limit, limit_model = (options.token_limit, "the configured limit") if options.token_limit else (None, "")
     if limit is None:
@@ -201,13 +209,13 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
 
         limit, limit_model = smallest_context()
     found += [
-        textchecks.text_whitespace(live["raw_text"], plain[active], rows),
-        textchecks.label_variants(live["raw_label"], live["label"], rows),
-        textchecks.separator_in_text(live["text"], rows),
-        textchecks.letter_case(live["raw_text"], rows, options.lowercase),
-        textchecks.formula_like(plain[active], rows),
-        textchecks.long_text(live["text"], rows),
-        textchecks.over_token_limit(live["text"], rows, limit, limit_model),
+        textchecks.text_whitespace(live["changed"], rows),
+        textchecks.label_variants(live["raw_label"], live["label"], rows, variants),
+        textchecks.separator_in_text(live["arrow"], rows),
+        textchecks.letter_case(live["capital"], rows, options.lowercase),
+        textchecks.formula_like(live["formula"], rows),
+        textchecks.long_text(live["length"], rows),
+        textchecks.over_token_limit(live["text"], live["length"], rows, limit, limit_model),
         textchecks.completion_format(options.formats),
     ]
     checks.pair_codes(work, options.labels.names)
@@ -218,9 +226,11 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
     found.extend(dup_findings)
     active &= ~mask
 
-    kept = work.loc[active, ["row", "text", "label"]].reset_index(drop=True)
-    counts = kept["label"].value_counts()
-    per_label = {name: int(counts.get(name, 0)) for name in options.labels.names}
+    kept = work.loc[active, ["row", "text", "label", "json_escape", "csv_quote"]].reset_index(drop=True)
+    # Label codes 1..k in label-set order (see checks.pair_codes): counting integers, not strings.
+    names = options.labels.names
+    codes = work["pair_code"].to_numpy()[active.to_numpy()] % work.attrs["label_slots"]
+    per_label = dict(zip(names, np.bincount(codes, minlength=len(names) + 1)[1:].tolist(), strict=True))
     report.rows_kept = len(kept)
     if kept.empty:
         found.append(checks.no_rows(table.rows))
@@ -229,13 +239,11 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
     report.findings = [f for f in found if f is not None]
     if kept.empty:
         return _Analysis(report)
-    labels = kept["label"].to_numpy(dtype=object)
-    kept["valid"] = split_valid(
-        labels, options.labels.names, float(options.valid_fraction), int(options.seed)
-    )
+    valid = split_valid(codes, range(1, len(names) + 1), float(options.valid_fraction), int(options.seed))
+    kept["valid"] = valid
     for split, flag in (("train", False), ("valid", True)):
-        split_counts = kept.loc[kept["valid"] == flag, "label"].value_counts()
-        report.counts[split] = {name: int(split_counts.get(name, 0)) for name in options.labels.names}
+        split_counts = np.bincount(codes[valid == flag], minlength=len(names) + 1)[1:].tolist()
+        report.counts[split] = dict(zip(names, split_counts, strict=True))
     return _Analysis(report, kept)
 
 
@@ -272,7 +280,13 @@ def _output_files(
     valid = kept["valid"].to_numpy()
     for split, flag in (("train", False), ("valid", True)):
         part = kept[valid == flag]
-        files = SplitFiles(part["row"].tolist(), part["text"].tolist(), part["label"].tolist())
+        files = SplitFiles(
+            part["row"].tolist(),
+            part["text"].tolist(),
+            part["label"].tolist(),
+            part["json_escape"].to_numpy(),
+            part["csv_quote"].to_numpy(),
+        )
         yield f"{split}.csv", files.csv()
         if "completion" in options.formats:
             yield f"{split}.completion.jsonl", files.completion()

@@ -1,8 +1,14 @@
 """Checks on the texts themselves that report and never drop a row: the legacy tool's prefix, suffix,
-case and separator checks, plus whitespace, labels written another way, length and formula-like cells."""
+case and separator checks, plus whitespace, labels written another way, length and formula-like cells.
+
+The per-row facts (changed by normalising, holds a capital, starts like a formula, contains the separator,
+length) come from `finsent.textscan.normalise_column`, which finds them for the whole column at once; the
+checks here turn them into findings.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from itertools import repeat
 
 import numpy as np
@@ -11,26 +17,14 @@ import pandas as pd
 from finsent.checks import KNOWN_SEPARATORS, LONG_TEXT_CHARS, Finding, example_rows
 from finsent.textnorm import COMPLETION_SEPARATOR
 
-_FORMULA_START = frozenset(("=", "+", "-", "@"))
-
-
-def _mask(values: pd.Series, flags: list[bool]) -> pd.Series:
-    # Checks build their flags with a list comprehension: faster than pandas' .str on object columns.
-    return pd.Series(np.array(flags, dtype=bool), index=values.index)
-
-
-def lengths(values: pd.Series) -> pd.Series:
-    return pd.Series(
-        np.fromiter(map(len, values.tolist()), dtype=np.int64, count=len(values)), index=values.index
-    )
-
 
 def _n(value: int) -> str:
     return f"{value:,}"
 
 
-def text_whitespace(raw: pd.Series, plain: pd.Series, rows: pd.Series) -> Finding | None:
-    mask = (raw != plain) & (plain != "")
+def text_whitespace(changed: pd.Series, rows: pd.Series) -> Finding | None:
+    """`changed`: normalising changed the text (and left some text)."""
+    mask = changed
     count = int(mask.sum())
     if not count:
         return None
@@ -47,7 +41,12 @@ def text_whitespace(raw: pd.Series, plain: pd.Series, rows: pd.Series) -> Findin
     )
 
 
-def label_variants(raw: pd.Series, label: pd.Series, rows: pd.Series) -> Finding | None:
+def label_variants(
+    raw: pd.Series, label: pd.Series, rows: pd.Series, variants: Collection[str] | None = None
+) -> Finding | None:
+    """`variants`: the raw labels that map onto another name, when known (skips comparing every row)."""
+    if variants is not None and not variants:
+        return None
     mask = label.notna() & (raw != label)
     count = int(mask.sum())
     if not count:
@@ -69,12 +68,9 @@ def label_variants(raw: pd.Series, label: pd.Series, rows: pd.Series) -> Finding
     )
 
 
-def separator_in_text(texts: pd.Series, rows: pd.Series) -> Finding | None:
-    arrow = COMPLETION_SEPARATOR.strip()
-    values = texts.tolist()
-    if arrow not in "\n".join(values):  # the usual case, found with one scan
-        return None
-    mask = _mask(texts, [arrow in t for t in values])
+def separator_in_text(arrow: pd.Series, rows: pd.Series) -> Finding | None:
+    """`arrow`: the text contains the separator's arrow."""
+    mask = arrow
     count = int(mask.sum())
     if not count:
         return None
@@ -93,9 +89,10 @@ def separator_in_text(texts: pd.Series, rows: pd.Series) -> Finding | None:
     )
 
 
-def letter_case(raw: pd.Series, rows: pd.Series, lowercase: bool) -> Finding | None:
-    # "Capital" in every script (Latin, Greek, full-width...): exactly the texts --lowercase would change.
-    mask = _mask(raw, [t != t.casefold() for t in raw.tolist()])
+def letter_case(capital: pd.Series, rows: pd.Series, lowercase: bool) -> Finding | None:
+    """`capital`: the text changes under str.casefold, i.e. it holds a capital in any script (Latin, Greek,
+    full-width...): exactly the texts --lowercase changes."""
+    mask = capital
     count = int(mask.sum())
     if not count:
         return None
@@ -142,8 +139,8 @@ def completion_format(formats: tuple[str, ...]) -> Finding | None:
     )
 
 
-def long_text(texts: pd.Series, rows: pd.Series) -> Finding | None:
-    size = lengths(texts)
+def long_text(size: pd.Series, rows: pd.Series) -> Finding | None:
+    """`size`: characters per model input."""
     mask = size > LONG_TEXT_CHARS
     count = int(mask.sum())
     if not count:
@@ -162,11 +159,13 @@ def long_text(texts: pd.Series, rows: pd.Series) -> Finding | None:
     )
 
 
-def over_token_limit(texts: pd.Series, rows: pd.Series, limit: int, model: str) -> Finding | None:
+def over_token_limit(
+    texts: pd.Series, size: pd.Series, rows: pd.Series, limit: int, model: str
+) -> Finding | None:
+    """`size`: characters per text (an estimate never exceeds them + 1, so only long texts are counted)."""
     from finsent.costs import estimate_tokens
 
-    # An estimate never exceeds the character count (+1), so only long texts need counting.
-    candidates = texts[lengths(texts) >= limit - 1]
+    candidates = texts[size >= limit - 1]
     if candidates.empty:
         return None
     tokens = candidates.map(estimate_tokens)
@@ -189,9 +188,9 @@ def over_token_limit(texts: pd.Series, rows: pd.Series, limit: int, model: str) 
     )
 
 
-def formula_like(plain: pd.Series, rows: pd.Series) -> Finding | None:
-    """`plain` is the whitespace-normalised text, so leading spaces do not hide a formula."""
-    mask = _mask(plain, [t[:1] in _FORMULA_START for t in plain.tolist()])
+def formula_like(formula: pd.Series, rows: pd.Series) -> Finding | None:
+    """`formula`: the whitespace-normalised text starts with = + - or @ (leading spaces do not hide one)."""
+    mask = formula
     count = int(mask.sum())
     if not count:
         return None
@@ -207,6 +206,10 @@ def formula_like(plain: pd.Series, rows: pd.Series) -> Finding | None:
         f"{_n(count)}개 문장이 =, +, -, @ 로 시작합니다(스프레드시트가 수식으로 취급하는 문자).",
         "글자 그대로 유지했습니다. 스프레드시트용으로 내보낼 때는 앞에 작은따옴표를 붙여 수식 실행을 막습니다.",
     )
+
+
+def _varies(codes: np.ndarray | None) -> bool:
+    return codes is not None and bool((codes != codes[0]).any())
 
 
 def _common_prefix(values: list[str]) -> str:
@@ -237,14 +240,19 @@ def _common_suffix(values: list[str]) -> str:
     return _common_prefix([v[::-1] for v in values])[::-1]
 
 
-def common_affixes(texts: pd.Series, rows: pd.Series) -> tuple[list[Finding], str]:
-    """Common prefix / suffix of all texts. Returns findings and a legacy separator to strip ("" if none)."""
+def common_affixes(
+    texts: pd.Series, first: np.ndarray | None = None, last: np.ndarray | None = None
+) -> tuple[list[Finding], str]:
+    """Common prefix / suffix of all texts. Returns findings and a legacy separator to strip ("" if none).
+
+    `first` / `last`: the texts' first and last characters as code points, when known: texts that do not
+    all start (end) alike have no common prefix (suffix), which settles most files without string work."""
     values = texts.tolist()
     if len(values) < 2:
         return [], ""
     findings: list[Finding] = []
-    prefix = _common_prefix(values)
-    suffix = _common_suffix(values)
+    prefix = "" if _varies(first) else _common_prefix(values)
+    suffix = "" if _varies(last) else _common_suffix(values)
     # Texts are already normalised (no trailing spaces), so a legacy "\n\n###\n\n" shows as "###".
     separator = next((known for known in KNOWN_SEPARATORS if suffix.endswith(known)), "")
     if separator:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 COMPLETION_SEPARATOR = " ->"
@@ -58,10 +58,3 @@ def build_model_input(text: object, *, lowercase: bool = False, separator: str =
     if lowercase:
         value = value.casefold()
     return value + separator
-
-
-def build_model_inputs(texts: Iterable[object], *, lowercase: bool = False) -> list[str]:
-    """`build_model_input` (without separator) of every text of a column: the same strings, with the
-    loop in C (map) and the case folding done on the normalised text."""
-    values = list(map(normalise_text, texts))
-    return [value.casefold() for value in values] if lowercase else values

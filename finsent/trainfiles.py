@@ -5,8 +5,8 @@ UTF-8 one time for the whole column, and a file is a list of byte pieces (a cons
 ready-made ending per label) laid out by extended-slice assignment, so no Python code runs per row and
 per file. The pieces are joined by the writer in chunks of a few hundred KB (`finsent.prepare._store`):
 no file-sized buffer is ever built. Only the few texts that need
-escaping (a quote, a backslash or a control character for JSON; a comma or quote for CSV) are escaped one
-by one. The per-row functions below (`completion_lines`, `chat_lines`, `csv_lines`) define the format;
+escaping (a quote, a backslash or a control character for JSON; a quote for CSV) are escaped one by one,
+and the quotes around CSV fields holding a comma go onto the pieces beside them. The per-row functions below (`completion_lines`, `chat_lines`, `csv_lines`) define the format;
 the bulk path must give byte-identical files (tests/test_prepare.py checks that), and is used for every
 column it can handle. Korean stays readable (json's `ensure_ascii=False` escaping).
 """
@@ -19,6 +19,7 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 import numpy as np
 
 from finsent.textnorm import COMPLETION_SEPARATOR
+from finsent.textscan import needs_csv_quote, needs_json_escape
 
 
 def system_message(labels: Sequence[str]) -> str:
@@ -93,48 +94,82 @@ Pieces = list[bytes]
 
 
 class SplitFiles:
-    """The files of one split (rows, texts and labels in file order), built in bulk as byte pieces."""
+    """The files of one split (rows, texts and labels in file order), built in bulk as byte pieces.
 
-    def __init__(self, rows: Sequence[int], texts: Sequence[str], labels: Sequence[str]) -> None:
+    `json_escape` / `csv_quote` flag the texts that JSON must escape and CSV must quote (a conservative
+    flag only costs time); `finsent.textscan.normalise_column` has them for free, others are computed here.
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[int],
+        texts: Sequence[str],
+        labels: Sequence[str],
+        json_escape: Sequence[bool] | np.ndarray | None = None,
+        csv_quote: Sequence[bool] | np.ndarray | None = None,
+    ) -> None:
         self.rows, self.texts, self.labels = list(rows), list(texts), list(labels)
-        self._encoded = _encode_column(self.texts)
+        if json_escape is None:
+            json_escape = [needs_json_escape(t) for t in self.texts]
+        if csv_quote is None:
+            csv_quote = [needs_csv_quote(t) for t in self.texts]
+        self._encoded = _encode_column(
+            self.texts, np.flatnonzero(np.asarray(json_escape, dtype=bool)), np.flatnonzero(csv_quote)
+        )
 
     def csv(self) -> Pieces:
         """Pieces of `csv_lines(...).encode("utf-8")`."""
         if self._encoded is None:
             return [csv_lines(self.rows, self.texts, self.labels).encode("utf-8")]
-        _, csv_fields = self._encoded
+        _, csv_fields, quoted = self._encoded
         # "1,", "2,", ...: one join and one split instead of a format call per row.
         heads = ",\n".join(map(str, self.rows)).encode("ascii").split(b"\n") if self.rows else []
         if heads:
             heads[-1] += b","
-        tails = {label: f",{csv_field(label)}\n".encode() for label in set(self.labels)}
-        return [b"row,text,label\n", *_interleave(heads, csv_fields, self._per_row(tails))]
+        tails = self._per_row({label: f",{csv_field(label)}\n".encode() for label in set(self.labels)})
+        if len(quoted):  # the quotes around a field go onto the pieces beside it, in numpy's C loop
+            head_array, tail_array = np.array(heads, dtype=object), np.array(tails, dtype=object)
+            head_array[quoted] = head_array[quoted] + b'"'
+            tail_array[quoted] = b'"' + tail_array[quoted]
+            heads, tails = head_array.tolist(), tail_array.tolist()
+        return [b"row,text,label\n", *_interleave(heads, csv_fields, tails)]
 
     def completion(self) -> Pieces:
         """Pieces of `completion_lines(...).encode("utf-8")`."""
         if self._encoded is None:
             return [completion_lines(self.texts, self.labels).encode("utf-8")]
-        json_texts, _ = self._encoded
+        json_texts, _, _ = self._encoded
         # The separator needs no JSON escaping, so it goes after the escaped text, before the closing quote.
         tails = {
             label: f'{COMPLETION_SEPARATOR}", "completion": {encode_basestring(" " + label)}}}\n'.encode()
             for label in set(self.labels)
         }
-        return _interleave([b'{"prompt": "'] * len(json_texts), json_texts, self._per_row(tails))
+        return self._lines(b'{"prompt": "', json_texts, tails)
 
     def chat(self, label_names: Sequence[str]) -> Pieces:
         """Pieces of `chat_lines(..., label_names).encode("utf-8")`."""
         if self._encoded is None:
             return [chat_lines(self.texts, self.labels, label_names).encode("utf-8")]
-        json_texts, _ = self._encoded
+        json_texts, _, _ = self._encoded
         head = '{"messages": [{"role": "system", "content": ' + encode_basestring(system_message(label_names))
         head_bytes = (head + '}, {"role": "user", "content": "').encode()
         tails = {
             label: f'"}}, {{"role": "assistant", "content": {encode_basestring(label)}}}]}}\n'.encode()
             for label in set(self.labels)
         }
-        return _interleave([head_bytes] * len(json_texts), json_texts, self._per_row(tails))
+        return self._lines(head_bytes, json_texts, tails)
+
+    def _lines(self, head: bytes, texts: list[bytes], tails: dict[str, bytes]) -> Pieces:
+        """head, text 0, tail of label 0 + head, text 1, ...: the constant head of each line goes onto the
+        end of the line before, so a JSONL file is two pieces per row."""
+        if not texts:
+            return []
+        after = self._per_row({label: tail + head for label, tail in tails.items()})
+        after[-1] = tails[self.labels[-1]]
+        parts: list[bytes] = [head] * (2 * len(texts) + 1)
+        parts[1::2] = texts
+        parts[2::2] = after
+        return parts
 
     def _per_row(self, by_label: dict[str, bytes]) -> list[bytes]:
         return list(map(by_label.__getitem__, self.labels))
@@ -149,67 +184,26 @@ def _interleave(first: list[bytes], second: list[bytes], third: list[bytes]) -> 
     return parts
 
 
-# Byte classes for the scan in _encode_column (UTF-8 bytes below 0x80 are exactly the ASCII characters).
-_NEWLINE, _JSON_ESCAPE, _CSV_COMMA, _CSV_CAREFUL = 1, 2, 4, 8
-_BYTE_CLASS = np.zeros(256, dtype=np.uint8)
-_BYTE_CLASS[:32] = _JSON_ESCAPE
-_BYTE_CLASS[ord("\n")] = _NEWLINE
-_BYTE_CLASS[ord("\r")] |= _CSV_CAREFUL
-_BYTE_CLASS[ord('"')] = _JSON_ESCAPE | _CSV_CAREFUL
-_BYTE_CLASS[ord("\\")] = _JSON_ESCAPE
-_BYTE_CLASS[ord(",")] = _CSV_COMMA
-#: bytes scanned per numpy step: small temporaries are reused, where column-sized ones cost page faults
-_SCAN_CHUNK = 1 << 20
-
-
-def _special_bytes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, classes) of the bytes of `data` that have a class in _BYTE_CLASS."""
-    codes = np.frombuffer(data, dtype=np.uint8)
-    positions, classes = [], []
-    for start in range(0, len(codes), _SCAN_CHUNK):
-        chunk = codes[start : start + _SCAN_CHUNK]
-        # Comparisons are far cheaper than a table lookup per byte; the table classifies the few hits.
-        hits = np.flatnonzero((chunk < 32) | (chunk == 34) | (chunk == 44) | (chunk == 92))
-        positions.append(hits + start)
-        classes.append(_BYTE_CLASS[chunk[hits]])
-    if not positions:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)
-    return np.concatenate(positions), np.concatenate(classes)
-
-
-def _encode_column(texts: list[str]) -> tuple[list[bytes], list[bytes]] | None:
-    """(JSON string contents, CSV fields) of every text as UTF-8 bytes; None when the bulk path cannot
-    tell the rows apart (a text holding a line break: model input never does) or a value is not a str."""
-    try:
-        joined = "\n".join(texts)
-    except TypeError:
-        return None
-    if joined.count("\n") != max(len(texts) - 1, 0):
-        return None
-    data = joined.encode("utf-8")
-    del joined
+def _encode_column(
+    texts: list[str], escape_rows: np.ndarray, quote_rows: np.ndarray
+) -> tuple[list[bytes], list[bytes], np.ndarray] | None:
+    """(JSON string contents, CSV field contents, rows whose CSV field is quoted) of every text as UTF-8
+    bytes; None when the bulk path cannot tell the rows apart (a text holding a line break: model input
+    never does). Only the flagged rows are escaped one by one."""
+    data = "\n".join(texts).encode("utf-8")
     pieces = data.split(b"\n") if texts else []
-    positions, classes = _special_bytes(data)
-    breaks = positions[classes == _NEWLINE]
-
-    def rows_with(kind: int) -> list[int]:
-        return np.unique(np.searchsorted(breaks, positions[(classes & kind) != 0])).tolist()  # type: ignore[no-any-return]
-
+    del data
+    if len(pieces) != len(texts):
+        return None
     json_texts = pieces
-    json_rows = rows_with(_JSON_ESCAPE)
-    if json_rows:
+    if len(escape_rows):
         json_texts = list(pieces)
-        for row in json_rows:
+        for row in escape_rows.tolist():
             json_texts[row] = encode_basestring(texts[row])[1:-1].encode("utf-8")
     csv_fields = pieces
-    csv_rows = rows_with(_CSV_COMMA | _CSV_CAREFUL)
-    if csv_rows:
+    doubled = [row for row in quote_rows.tolist() if '"' in texts[row]]  # quotes inside are doubled
+    if doubled:
         csv_fields = list(pieces)
-        # A comma only needs quotes around the field; a quote (or CR) goes through csv_field.
-        careful = set(rows_with(_CSV_CAREFUL))
-        for row in csv_rows:
-            if row in careful:
-                csv_fields[row] = csv_field(texts[row]).encode("utf-8")
-            else:
-                csv_fields[row] = b'"' + pieces[row] + b'"'
-    return json_texts, csv_fields
+        for row in doubled:
+            csv_fields[row] = texts[row].replace('"', '""').encode("utf-8")
+    return json_texts, csv_fields, quote_rows

@@ -369,6 +369,7 @@ _AWKWARD = [
 
 @pytest.mark.parametrize("rows", [1, 3, 50])
 def test_bulk_training_files_equal_the_per_row_formats(rows: int) -> None:
+    from finsent.textscan import normalise_column
     from finsent.trainfiles import SplitFiles, chat_lines, completion_lines, csv_lines
 
     texts = [_AWKWARD[(i * 7) % len(_AWKWARD)] + (f" {i}" if i % 3 else "") for i in range(rows)]
@@ -379,6 +380,12 @@ def test_bulk_training_files_equal_the_per_row_formats(rows: int) -> None:
     assert b"".join(files.csv()) == csv_lines(row_numbers, texts, labels).encode()
     assert b"".join(files.completion()) == completion_lines(texts, labels).encode()
     assert b"".join(files.chat(names)) == chat_lines(texts, labels, names).encode()
+    # As prepare calls it: model inputs, with the escape/quote flags the column normalisation found.
+    column = normalise_column(texts)
+    flagged = SplitFiles(row_numbers, column.texts, labels, column.json_escape, column.csv_quote)
+    assert b"".join(flagged.csv()) == csv_lines(row_numbers, column.texts, labels).encode()
+    assert b"".join(flagged.completion()) == completion_lines(column.texts, labels).encode()
+    assert b"".join(flagged.chat(names)) == chat_lines(column.texts, labels, names).encode()
     # A text with a line break cannot be split out of the joined column: the per-row path takes over.
     broken = SplitFiles([1, 2], ["two\nlines", "x"], ["a", "b"])
     assert b"".join(broken.completion()) == completion_lines(["two\nlines", "x"], ["a", "b"]).encode()

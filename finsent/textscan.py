@@ -1,0 +1,168 @@
+"""A whole text column normalised at once, with the per-row facts the data checks ask about.
+
+Preparing a 200,000-row file asks the same few questions of every text: what is its model input
+(`normalise_text`), did normalising change it, does it hold a capital letter, how long is it, how does it
+start, does it contain the completion separator. Asked row by row, that is a Python call per row and
+question. Here the column is joined into one string and looked at as an array of UTF-16 code units (UTF-32
+when it holds characters beyond U+FFFF): a per-character table and a few vectorised steps answer every
+question for the texts that are already clean, which is nearly all of them. Every other row (non-NFC text,
+line breaks, double spaces, control characters, characters beyond U+FFFF) is answered by the per-row
+functions, so the results always equal theirs exactly; tests/test_textscan.py checks that on random columns.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from finsent.textnorm import COMPLETION_SEPARATOR, normalise_text
+
+# Per-character classes in the lookup table.
+_UNCLEAN = 1  # not printable (whitespace other than " ", controls, format characters): the row needs the rule
+_CAPITAL = 2  # str.casefold changes it (capitals of every script, ß, final sigma...)
+_PER_ROW = 4  # beyond the table (a character past U+FFFF): the row is answered by the per-row functions
+#: a text without these characters is in NFC already: combining marks, characters NFC replaces, and the
+#: characters that compose with the one before them (second halves of canonical pairs, Hangul V/T jamo).
+#: It is the Unicode quick-check rule, so NFC is never asked of the joined column.
+_NOT_NFC = 8
+_JSON_ESCAPE = 16  # JSON escapes it even with ensure_ascii=False: '"', backslash, control characters
+_CSV_QUOTE = 32  # a CSV field holding it must be quoted: ',', '"', line breaks
+#: index standing for every character past U+FFFF in the UTF-32 path
+_BEYOND = 0x10000
+_ARROW = COMPLETION_SEPARATOR.strip()
+_FORMULA_CODES = np.array([ord(c) for c in "+-=@"])
+
+
+@cache
+def _char_table() -> np.ndarray:
+    """Class bits of every BMP character, plus one entry for all characters beyond it (built once, ~15 ms)."""
+    classes = bytearray(_BEYOND + 1)
+    for code in range(_BEYOND):
+        char = chr(code)
+        bits = (0 if char.isprintable() else _UNCLEAN) | (_CAPITAL if char != char.casefold() else 0)
+        if unicodedata.combining(char) or unicodedata.normalize("NFC", char) != char:
+            bits |= _NOT_NFC
+        classes[code] |= bits
+        decomposition = unicodedata.decomposition(char)
+        if decomposition and not decomposition.startswith("<"):  # canonical: the second half may compose
+            parts = decomposition.split()
+            if len(parts) == 2 and int(parts[1], 16) < _BEYOND:
+                classes[int(parts[1], 16)] |= _NOT_NFC
+    for code in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)):  # Hangul composes algorithmically
+        classes[code] |= _NOT_NFC
+    for code in (*range(0x20), ord('"'), ord("\\")):
+        classes[code] |= _JSON_ESCAPE
+    for char in ',"\r\n':
+        classes[ord(char)] |= _CSV_QUOTE
+    classes[_BEYOND] = _PER_ROW
+    return np.frombuffer(bytes(classes), dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class NormalisedColumn:
+    """`texts[i]` is `normalise_text(raw[i])`; the arrays hold facts about `texts[i]`, one entry per row."""
+
+    texts: list[str]
+    #: normalising changed the text (extra spaces, line breaks, non-NFC form)
+    changed: np.ndarray
+    #: the text holds a character that str.casefold changes (exactly the texts --lowercase changes)
+    capital: np.ndarray
+    #: characters per text
+    lengths: np.ndarray
+    #: code points of the first and last character (-1 for an empty text)
+    first: np.ndarray
+    last: np.ndarray
+    #: the text starts with = + - or @ (a spreadsheet would run it as a formula)
+    formula: np.ndarray
+    #: the text contains "->", the separator completion models see at the end of every prompt
+    arrow: np.ndarray
+    #: the training-file writers need these: JSON escapes a character of the text, a CSV field of it
+    #: needs quotes
+    json_escape: np.ndarray
+    csv_quote: np.ndarray
+
+
+def normalise_column(values: Sequence[object]) -> NormalisedColumn:
+    """`normalise_text` of every value, and the facts of `NormalisedColumn`, computed in bulk."""
+    texts: list[str] = list(values)  # type: ignore[arg-type]  # checked by the join just below
+    try:
+        # One "\n" after every row: row i is units[starts[i] : ends[i]], its separator sits at ends[i].
+        joined = "\n".join([*texts, ""])
+    except TypeError:  # not all str (None, numbers): as normalise_text reads them
+        texts = [v if isinstance(v, str) else ("" if v is None else str(v)) for v in values]
+        joined = "\n".join([*texts, ""])
+    count = len(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=count)
+    if not count:
+        empty = np.zeros(0, dtype=bool)
+        return NormalisedColumn(texts, empty, empty, lengths, lengths, lengths, empty, empty, empty, empty)
+    ends = np.cumsum(lengths + 1) - 1
+    starts = ends - lengths
+    units = _code_units(joined)
+    if units is None:  # a lone surrogate: no bulk answers, every row goes the per-row way
+        unclean = np.ones(count, dtype=bool)
+        capital, arrow, json_escape, csv_quote = (np.zeros(count, dtype=bool) for _ in range(4))
+        first, last = np.full(count, -1, dtype=np.int64), np.full(count, -1, dtype=np.int64)
+    else:
+        classes = _char_table()[units]
+        classes[ends] = 0  # the separators are not part of any text
+        flags = np.bitwise_or.reduceat(classes, starts)  # per row: its characters' classes, or-ed
+        del classes
+        unclean = (flags & (_UNCLEAN | _PER_ROW | _NOT_NFC)) != 0
+        capital = (flags & _CAPITAL) != 0
+        json_escape = (flags & _JSON_ESCAPE) != 0
+        csv_quote = (flags & _CSV_QUOTE) != 0
+        space = units == 32
+        # a double space anywhere, or a space at either end (an empty row's ends-1 is the previous separator)
+        unclean[np.searchsorted(ends, np.flatnonzero(space[:-1] & space[1:]))] = True
+        unclean |= space[starts] | space[ends - 1]
+        # an empty row's start is its separator
+        first = np.where(lengths > 0, units[starts].astype(np.int64), -1)
+        last = np.where(lengths > 0, units[ends - 1].astype(np.int64), -1)
+        arrow = np.zeros(count, dtype=bool)
+        pairs = (units[:-1] == ord(_ARROW[0])) & (units[1:] == ord(_ARROW[1]))
+        arrow[np.searchsorted(ends, np.flatnonzero(pairs))] = True
+    changed = np.zeros(count, dtype=bool)
+    # The rows the table could not settle: the per-row functions give the exact answers.
+    for row in np.flatnonzero(unclean).tolist():
+        before = texts[row]
+        text = texts[row] = normalise_text(before)
+        changed[row] = text != before
+        capital[row] = text != text.casefold()
+        lengths[row] = len(text)
+        first[row], last[row] = (ord(text[0]), ord(text[-1])) if text else (-1, -1)
+        arrow[row] = _ARROW in text
+        json_escape[row] = needs_json_escape(text)
+        csv_quote[row] = needs_csv_quote(text)
+    formula = np.isin(first, _FORMULA_CODES)
+    return NormalisedColumn(
+        texts, changed, capital, lengths, first, last, formula, arrow, json_escape, csv_quote
+    )
+
+
+def needs_json_escape(text: str) -> bool:
+    """json.dumps(text, ensure_ascii=False) escapes something in it (a quote, backslash or control)."""
+    return '"' in text or "\\" in text or not text.isprintable()
+
+
+def needs_csv_quote(text: str) -> bool:
+    """The csv module (QUOTE_MINIMAL) quotes a field holding it."""
+    return "," in text or '"' in text or "\n" in text or "\r" in text
+
+
+def _code_units(joined: str) -> np.ndarray | None:
+    """The string as an array of table indices: UTF-16 code units when every character is in the BMP (one
+    unit per character), else code points with everything past U+FFFF folded onto one index. None when the
+    string holds a lone surrogate and cannot be encoded."""
+    try:
+        data = joined.encode("utf-16-le")
+    except UnicodeEncodeError:
+        return None
+    if len(data) == 2 * len(joined):
+        return np.frombuffer(data, dtype=np.uint16)
+    points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    return np.minimum(points, _BEYOND)

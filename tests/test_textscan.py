@@ -1,0 +1,136 @@
+"""The bulk column normalisation must give exactly what the per-row functions give, on any column."""
+
+from __future__ import annotations
+
+import random
+import sys
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finsent.checks import first_appearance_codes
+from finsent.textnorm import normalise_text
+from finsent.textscan import _NOT_NFC, _char_table, needs_csv_quote, needs_json_escape, normalise_column
+
+
+def _expected(values: list[object]) -> dict[str, list[object]]:
+    texts = [normalise_text(v) for v in values]
+    raws = ["" if v is None else str(v) for v in values]
+    return {
+        "texts": texts,
+        "changed": [t != r for t, r in zip(texts, raws, strict=True)],
+        "capital": [t != t.casefold() for t in texts],
+        "lengths": [len(t) for t in texts],
+        "first": [ord(t[0]) if t else -1 for t in texts],
+        "last": [ord(t[-1]) if t else -1 for t in texts],
+        "formula": [t[:1] in ("=", "+", "-", "@") for t in texts],
+        "arrow": ["->" in t for t in texts],
+    }
+
+
+def _check(values: list[object]) -> None:
+    column = normalise_column(values)
+    expected = _expected(values)
+    assert column.texts == expected["texts"], values
+    for name in ("changed", "capital", "lengths", "first", "last", "formula", "arrow"):
+        assert getattr(column, name).tolist() == expected[name], (name, values)
+    # The writers' flags may be conservative, never wrong: a text that needs escaping is always flagged.
+    for text, escape, quote in zip(column.texts, column.json_escape, column.csv_quote, strict=True):
+        assert escape or not needs_json_escape(text), text
+        assert quote or not needs_csv_quote(text), text
+
+
+POOL = [
+    " ", "  ", "\t", "\n", "\r", "\u3000", "\xa0", "\u200b", "\x00", "\x1f", "\x7f", "\u2028", "\ufeff",
+    "\u0301", "\u0308", "e", "E", "A", "ß", "Σ", "ς", "ǅ", "İ", "Å", "\u212b", "가", "각", "\u1100",
+    "\u1161", "\u11a8", "\u0b3e", "\u0b47", "한빛", "Basware", "->", "-", ">", "=", "+", "@", ",", '"',
+    "\\", "🙂", "𐐀", "\U0001d165", "\ud800", "x", "1,2",
+]  # fmt: skip
+
+
+def test_random_columns_match_the_per_row_functions() -> None:
+    rng = random.Random(11)
+    for _ in range(1500):
+        values: list[object] = [
+            "".join(rng.choice(POOL) for _ in range(rng.randint(0, 7))) for _ in range(rng.randint(0, 9))
+        ]
+        if rng.random() < 0.05:
+            values.append(None)
+        if rng.random() < 0.05:
+            values.append(3.5)
+        _check(values)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [""],
+        ["", ""],
+        [" ", "a"],
+        ["a ", " b"],
+        ["가\u1161", "각"],  # a syllable followed by a vowel jamo composes under NFC
+        ["e\u0301", "é"],
+        ["\u212b"],  # Angstrom sign: NFC replaces it
+        ["🙂 Basware", "plain"],  # a character beyond U+FFFF: the UTF-32 path
+        ["\ud800 broken", "ok"],  # a lone surrogate cannot be encoded: every row the per-row way
+        ["=SUM(A1)", "  +82", "-3%", "@user"],
+        ["a->b", "a-> b", "a - > b"],
+    ],
+)
+def test_awkward_columns(values: list[object]) -> None:
+    _check(values)
+
+
+def test_clean_korean_news_column_changes_nothing() -> None:
+    texts = ["한빛전자, 3분기 영업이익 12% 증가", "Basware 수주 확대", '대표는 "신중"하다고 말했다']
+    column = normalise_column(texts * 1000)
+    assert column.texts == texts * 1000
+    assert not column.changed.any()
+    assert column.capital.tolist() == [False, True, False] * 1000
+    assert column.csv_quote.tolist() == [True, False, True] * 1000
+    assert column.json_escape.tolist() == [False, False, True] * 1000
+
+
+def test_nfc_table_flags_every_character_that_can_compose_with_the_one_before() -> None:
+    """The quick-check rule behind _NOT_NFC: every second half of a canonical pair and every character NFC
+    changes or reorders is flagged, so an unflagged text is NFC. Checked over all of Unicode."""
+    table = _char_table()
+    for code in range(0x10000):
+        char = chr(code)
+        if unicodedata.combining(char) or unicodedata.normalize("NFC", char) != char:
+            assert table[code] & _NOT_NFC, hex(code)
+    for code in range(sys.maxunicode + 1):
+        decomposition = unicodedata.decomposition(chr(code))
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2 and int(parts[1], 16) < 0x10000:
+                assert table[int(parts[1], 16)] & _NOT_NFC, (hex(code), decomposition)
+    unflagged = [chr(c) for c in range(0x10000) if not table[c] & _NOT_NFC and not 0xD800 <= c < 0xE000]
+    for before in ("a", "e", "가", "\u1100", "\u0b47", "\u0dd9"):
+        assert unicodedata.is_normalized("NFC", before + "".join(unflagged[:5000]))
+        assert all(unicodedata.is_normalized("NFC", before + c) for c in unflagged), before
+
+
+def test_first_appearance_codes_equal_factorize() -> None:
+    rng = random.Random(3)
+    for _ in range(300):
+        texts = [rng.choice(["a", "b", "가", "", "ab", "a "]) for _ in range(rng.randint(1, 30))]
+        expected = pd.factorize(np.array(texts, dtype=object))[0]
+        assert first_appearance_codes(texts).tolist() == expected.tolist()
+    assert first_appearance_codes([]).tolist() == []
+
+
+def test_first_appearance_codes_survive_a_hash_collision(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two different texts with the same hash must still get different codes (the exact path)."""
+    import builtins
+
+    import finsent.checks as checks_module
+
+    real_hash = builtins.hash
+    monkeypatch.setattr(
+        checks_module, "hash", lambda t: 7 if t in ("x", "y") else real_hash(t), raising=False
+    )
+    assert checks_module.first_appearance_codes(["x", "y", "x", "z"]).tolist() == [0, 1, 0, 2]
