@@ -1,14 +1,14 @@
 """The training files: train/valid.csv, prompt/completion JSONL and chat JSONL, as UTF-8 bytes.
 
 `SplitFiles` builds all of them for one split from the texts encoded once: every text is turned into
-UTF-8 one time for the whole column, and a file is a list of byte pieces (a constant start, the text, a
-ready-made ending per label) laid out by extended-slice assignment, so no Python code runs per row and
-per file. The pieces are joined by the writer in chunks of a few hundred KB (`finsent.prepare._store`):
-no file-sized buffer is ever built. Only the few texts that need
-escaping (a quote, a backslash or a control character for JSON; a quote for CSV) are escaped one by one,
-and the quotes around CSV fields holding a comma go onto the pieces beside them. The per-row functions below (`completion_lines`, `chat_lines`, `csv_lines`) define the format;
-the bulk path must give byte-identical files (tests/test_prepare.py checks that), and is used for every
-column it can handle. Korean stays readable (json's `ensure_ascii=False` escaping).
+UTF-8 one time, and a file is a list of byte pieces (the text, and a ready-made ending per label that also
+carries the start of the next line) laid out by extended-slice assignment, so no Python code runs per row
+and per file. The pieces are joined by the writer in chunks of a few hundred KB (`finsent.prepare._store`):
+no file-sized buffer is ever built. Only the few texts that need escaping (a quote, a backslash or a
+control character for JSON; a quote for CSV) are escaped one by one, and the quotes around CSV fields
+holding a comma go onto the pieces beside them. The per-row functions below (`completion_lines`,
+`chat_lines`, `csv_lines`) define the format; the bulk path must give byte-identical files
+(tests/test_prepare.py checks that). Korean stays readable (json's `ensure_ascii=False` escaping).
 """
 
 from __future__ import annotations
@@ -119,8 +119,6 @@ class SplitFiles:
 
     def csv(self) -> Pieces:
         """Pieces of `csv_lines(...).encode("utf-8")`."""
-        if self._encoded is None:
-            return [csv_lines(self.rows, self.texts, self.labels).encode("utf-8")]
         _, csv_fields, quoted = self._encoded
         # "1,", "2,", ...: one join and one split instead of a format call per row.
         heads = ",\n".join(map(str, self.rows)).encode("ascii").split(b"\n") if self.rows else []
@@ -136,8 +134,6 @@ class SplitFiles:
 
     def completion(self) -> Pieces:
         """Pieces of `completion_lines(...).encode("utf-8")`."""
-        if self._encoded is None:
-            return [completion_lines(self.texts, self.labels).encode("utf-8")]
         json_texts, _, _ = self._encoded
         # The separator needs no JSON escaping, so it goes after the escaped text, before the closing quote.
         tails = {
@@ -148,8 +144,6 @@ class SplitFiles:
 
     def chat(self, label_names: Sequence[str]) -> Pieces:
         """Pieces of `chat_lines(..., label_names).encode("utf-8")`."""
-        if self._encoded is None:
-            return [chat_lines(self.texts, self.labels, label_names).encode("utf-8")]
         json_texts, _, _ = self._encoded
         head = '{"messages": [{"role": "system", "content": ' + encode_basestring(system_message(label_names))
         head_bytes = (head + '}, {"role": "user", "content": "').encode()
@@ -186,15 +180,10 @@ def _interleave(first: list[bytes], second: list[bytes], third: list[bytes]) -> 
 
 def _encode_column(
     texts: list[str], escape_rows: np.ndarray, quote_rows: np.ndarray
-) -> tuple[list[bytes], list[bytes], np.ndarray] | None:
+) -> tuple[list[bytes], list[bytes], np.ndarray]:
     """(JSON string contents, CSV field contents, rows whose CSV field is quoted) of every text as UTF-8
-    bytes; None when the bulk path cannot tell the rows apart (a text holding a line break: model input
-    never does). Only the flagged rows are escaped one by one."""
-    data = "\n".join(texts).encode("utf-8")
-    pieces = data.split(b"\n") if texts else []
-    del data
-    if len(pieces) != len(texts):
-        return None
+    bytes. Only the flagged rows are escaped one by one."""
+    pieces = list(map(str.encode, texts))  # UTF-8; faster than encoding the joined column and splitting it
     json_texts = pieces
     if len(escape_rows):
         json_texts = list(pieces)

@@ -386,9 +386,10 @@ def test_bulk_training_files_equal_the_per_row_formats(rows: int) -> None:
     assert b"".join(flagged.csv()) == csv_lines(row_numbers, column.texts, labels).encode()
     assert b"".join(flagged.completion()) == completion_lines(column.texts, labels).encode()
     assert b"".join(flagged.chat(names)) == chat_lines(column.texts, labels, names).encode()
-    # A text with a line break cannot be split out of the joined column: the per-row path takes over.
+    # A text with a line break (never a model input) is escaped in JSON and quoted in CSV all the same.
     broken = SplitFiles([1, 2], ["two\nlines", "x"], ["a", "b"])
     assert b"".join(broken.completion()) == completion_lines(["two\nlines", "x"], ["a", "b"]).encode()
+    assert b"".join(broken.csv()) == csv_lines([1, 2], ["two\nlines", "x"], ["a", "b"]).encode()
     assert b"".join(SplitFiles([], [], []).csv()) == b"row,text,label\n"
 
 
