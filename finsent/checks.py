@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -99,10 +98,8 @@ def pair_codes(work: pd.DataFrame, names: tuple[str, ...]) -> None:
     """Add integer columns identifying the model input (text_code) and the (model input, label) pair.
 
     Duplicate and conflict checks then hash integers instead of strings (fast on 200,000 rows)."""
-    slots = len(names) + 1  # label code -1 (unknown) becomes 0
-    codes = {name: i + 1 for i, name in enumerate(names)}
-    labels = work["label"].tolist()
-    label_code = np.fromiter(map(codes.get, labels, repeat(0)), dtype=np.int64, count=len(labels))
+    slots = len(names) + 1  # label_code: 1..k in label-set order, 0 for none
+    label_code = work["label_code"].to_numpy()
     text_code = first_appearance_codes(work["text"].tolist())
     work["text_code"] = text_code
     work["pair_code"] = text_code * slots + label_code
@@ -182,7 +179,7 @@ def empty_label(work: pd.DataFrame, active: pd.Series) -> tuple[Finding | None, 
 def unknown_label(
     work: pd.DataFrame, active: pd.Series, names: tuple[str, ...]
 ) -> tuple[Finding | None, pd.Series]:
-    mask = active & work["label"].isna()
+    mask = active & (work["label_code"] == 0)
     count = int(mask.sum())
     if not count:
         return None, mask

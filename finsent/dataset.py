@@ -21,13 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from finsent.errors import InputError
 from finsent.labels import LabelSet
 from finsent.textnorm import InputFormat
+
+if TYPE_CHECKING:  # pandas is imported when a split is read: commands and plugins start without it
+    import pandas as pd
 
 MANIFEST = "manifest.json"
 SPLITS = ("train", "valid")
@@ -70,6 +71,8 @@ class PreparedDataset:
 
     def frame(self, split: str) -> pd.DataFrame:
         """The split as a DataFrame with columns row (int), text (model input), label."""
+        import pandas as pd
+
         return pd.read_csv(self.path(split), dtype={"text": str, "label": str}, keep_default_na=False)
 
     def counts(self, split: str) -> dict[str, int]:

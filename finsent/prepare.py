@@ -174,6 +174,9 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
     # Labels are few distinct values: normalise each once.
     mapping = {raw: options.labels.normalise(raw) for raw in set(raw_labels)}
     variants = {raw for raw, name in mapping.items() if name is not None and name != raw}
+    # Label codes 1..k in label-set order, 0 for no label in the set: checks count and compare integers.
+    code_of = {name: code for code, name in enumerate(options.labels.names, start=1)}
+    raw_code = {raw: code_of.get(name, 0) if name is not None else 0 for raw, name in mapping.items()}
     work = pd.DataFrame(
         {
             "row": np.arange(1, len(raw_texts) + 1),
@@ -181,6 +184,7 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
             "raw_label": pd.Series(raw_labels, dtype=object),
             "text": pd.Series(text_list, dtype=object),
             "label": pd.Series(list(map(mapping.__getitem__, raw_labels)), dtype=object),
+            "label_code": np.fromiter(map(raw_code.__getitem__, raw_labels), dtype=np.int64),
             "length": text_lengths,
             "changed": changed & (column.lengths > 0),
             "capital": column.capital,
@@ -227,9 +231,8 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
     active &= ~mask
 
     kept = work.loc[active, ["row", "text", "label", "json_escape", "csv_quote"]].reset_index(drop=True)
-    # Label codes 1..k in label-set order (see checks.pair_codes): counting integers, not strings.
     names = options.labels.names
-    codes = work["pair_code"].to_numpy()[active.to_numpy()] % work.attrs["label_slots"]
+    codes = work["label_code"].to_numpy()[active.to_numpy()]
     per_label = dict(zip(names, np.bincount(codes, minlength=len(names) + 1)[1:].tolist(), strict=True))
     report.rows_kept = len(kept)
     if kept.empty:
