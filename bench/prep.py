@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import resource
 import shutil
@@ -92,24 +93,35 @@ JOBS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+def measure_here(path: Path, job: str, repeat: int, out_dir: Path) -> dict[str, object]:
+    """Run one job `repeat` times (plus one traced run) in this process; the figures as a dict."""
+    formats = dict(JOBS)[job]
+    times, rows = [], 0
+    for _ in range(repeat):
+        seconds, rows, _ = run_once(path, out_dir, formats, trace=False)
+        times.append(seconds)
+    _, _, peak = run_once(path, out_dir, formats, trace=True)
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"times": times, "rows": rows, "peak": peak, "maxrss": maxrss}
+
+
 def measure(label: str, path: Path, work: Path, repeat: int) -> dict[str, float]:
-    """Best seconds per job ("all", "completion")."""
+    """Best seconds per job ("all", "completion"). Each job runs in a fresh process, as the legacy tool
+    does: what one job leaves in the heap does not slow the next, and ru_maxrss is that job's own peak."""
     best: dict[str, float] = {}
     size_mb = path.stat().st_size / 1e6
-    for job, formats in JOBS:
+    for job, _ in JOBS:
         out_dir = work / f"out-{label}-{job}"
-        times = []
-        rows = 0
-        for _ in range(repeat):
-            seconds, rows, _ = run_once(path, out_dir, formats, trace=False)
-            times.append(seconds)
-        _, _, peak = run_once(path, out_dir, formats, trace=True)
+        command = [sys.executable, __file__, "--one", str(path), "--job", job, "--repeat", str(repeat)]
+        command += ["--out", str(out_dir)]
+        result = subprocess.run(command, capture_output=True, text=True, check=True)
+        figures = json.loads(result.stdout)
+        times, rows = figures["times"], figures["rows"]
         best[job] = min(times)
-        maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"{label:>14} {job:>10}: {rows:>8,} rows ({size_mb:5.1f} MB)  best {best[job]:6.3f} s  "
             f"median {statistics.median(times):6.3f} s of {repeat}  {rows / best[job]:>9,.0f} rows/s  "
-            f"tracemalloc {peak / 1e6:6.1f} MB  ru_maxrss {maxrss_mb:6.1f} MB"
+            f"tracemalloc {figures['peak'] / 1e6:6.1f} MB  ru_maxrss {figures['maxrss'] / 1e6:6.1f} MB"
         )
     return best
 
@@ -185,7 +197,13 @@ def main() -> int:
         "--repeat", type=int, default=3, help="timed runs per job (3); best and median printed"
     )
     parser.add_argument("--legacy-venv", type=Path, help="venv with openai==0.28.1 to time the legacy tool")
+    parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # one job in this process (internal)
+    parser.add_argument("--job", default="completion", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure_here(args.one, args.job, args.repeat, args.out)))
+        return 0
     corpus = Path(args.corpus)
     if not corpus.is_file():
         print("error: set FINSENT_CORPUS (or --corpus) to the corpus CSV", file=sys.stderr)

@@ -35,6 +35,14 @@ def test_commands_without_a_backend_do_not_import_the_plugins(argv: tuple[str, .
     assert heavy == []
 
 
+@pytest.mark.parametrize("argv", [("--version",), ("--help",), ("classify", "--help")])
+def test_parsing_flags_does_not_import_pandas_or_pydantic(argv: tuple[str, ...]) -> None:
+    """`finsent --version` took half a second when the record types pulled in pandas and pydantic."""
+    modules = imported_modules(*argv)
+    assert "finsent.cli" in modules
+    assert sorted(m for m in modules if m.split(".")[0] in ("pandas", "pydantic", "numpy")) == []
+
+
 def test_train_still_gets_a_flag_per_backend_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--help"])

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from finsent.cli.output import ProgressBar, service
 from finsent.errors import InputError
-from finsent.records import BulkRunRecord
 
 if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
+    from finsent.records import BulkRunRecord
     from finsent.service import FinsentService
 
 CLASSIFY_HELP = """\

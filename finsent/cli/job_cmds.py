@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from finsent.cli.output import print_evaluation, print_table, service, warn_plugin_problems
 from finsent.errors import InputError
-from finsent.records import DatasetRecord, JobRecord
 
 if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
+    from finsent.records import DatasetRecord, JobRecord
     from finsent.service import FinsentService
 
 #: train flags written by hand; generated option flags never take these names

@@ -7,9 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from finsent.records import BulkRunRecord, EvaluationRecord
-
 if TYPE_CHECKING:  # the service (pandas, the plugins) is imported when a command runs, not to parse flags
+    from finsent.records import BulkRunRecord, EvaluationRecord
     from finsent.service import FinsentService
 
 
