@@ -6,8 +6,6 @@ import contextlib
 import hashlib
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -87,6 +85,9 @@ def fetch_corpus(
         target = target / "finance_data.csv"
     if target.is_file() and _sha256_file(target) == sha256:
         return target
+    import urllib.error  # here, not at the top: every command shows the licence text, few download
+    import urllib.request
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     digest = hashlib.sha256()
