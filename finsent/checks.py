@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from finsent.labels import korean_name
+
 SEVERITIES = ("error", "warning", "info")
 MAX_EXAMPLE_ROWS = 10
 #: OpenAI refuses fine-tuning with fewer than 10 examples; below this per class the split is meaningless too
@@ -196,7 +198,7 @@ def unknown_label(
         example_rows(work["row"], mask),
         f"Dropped these rows. If these are your labels, pass them with --labels (now {label_list}).",
         True,
-        f"{_n(count)}개 행의 라벨이 라벨 목록({', '.join(names)})에 없습니다: {listing}.",
+        f"{_n(count)}개 행의 라벨이 라벨 목록({', '.join(map(korean_name, names))})에 없습니다: {listing}.",
         f"이 행들을 제외했습니다. 이것이 실제 라벨이라면 --labels 로 지정하세요(현재 {label_list}).",
         {"values": shown},
     ), mask
@@ -297,6 +299,7 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
     tiny = {k: v for k, v in counts.items() if v < MIN_PER_CLASS}
     small = {k: v for k, v in counts.items() if MIN_PER_CLASS <= v < RECOMMENDED_PER_CLASS}
     listing = ", ".join(f"{k} {v:,}" for k, v in tiny.items())
+    listing_ko = ", ".join(f"{korean_name(k)} {v:,}" for k, v in tiny.items())
     if tiny:
         findings.append(
             Finding(
@@ -308,13 +311,14 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
                 f"Add examples until every label has at least {MIN_PER_CLASS} (OpenAI refuses fewer), or leave "
                 "unused labels out with --labels.",
                 False,
-                f"예시가 {MIN_PER_CLASS}개 미만인 라벨: {listing}.",
+                f"예시가 {MIN_PER_CLASS}개 미만인 라벨: {listing_ko}.",
                 f"라벨마다 최소 {MIN_PER_CLASS}개가 되도록 예시를 더하거나, 쓰지 않는 라벨은 --labels 에서 빼세요.",
                 {"counts": tiny},
             )
         )
     if small:
         listing = ", ".join(f"{k} {v:,}" for k, v in small.items())
+        listing_ko = ", ".join(f"{korean_name(k)} {v:,}" for k, v in small.items())
         findings.append(
             Finding(
                 "class_below_recommended",
@@ -324,7 +328,7 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
                 (),
                 f"The model may do poorly on these labels; aim for {RECOMMENDED_PER_CLASS} or more each.",
                 False,
-                f"예시가 {RECOMMENDED_PER_CLASS}개 미만인 라벨: {listing}.",
+                f"예시가 {RECOMMENDED_PER_CLASS}개 미만인 라벨: {listing_ko}.",
                 f"이 라벨들은 성능이 낮을 수 있습니다. 라벨마다 {RECOMMENDED_PER_CLASS}개 이상을 권장합니다.",
                 {"counts": small},
             )
@@ -335,6 +339,7 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
         smallest = min(present, key=lambda k: present[k])
         ratio = present[largest] / present[smallest]
         shares = ", ".join(f"{k} {v / sum(present.values()):.1%}" for k, v in present.items())
+        shares_ko = ", ".join(f"{korean_name(k)} {v / sum(present.values()):.1%}" for k, v in present.items())
         warn = ratio > IMBALANCE_RATIO
         findings.append(
             Finding(
@@ -350,9 +355,10 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
                 if warn
                 else "Balanced enough; nothing to do.",
                 False,
-                f"가장 많은 라벨({largest})이 가장 적은 라벨({smallest})의 {ratio:.1f}배입니다: {shares}."
+                f"가장 많은 라벨({korean_name(largest)})이 가장 적은 라벨({korean_name(smallest)})의 "
+                f"{ratio:.1f}배입니다: {shares_ko}."
                 if ratio > 1
-                else f"모든 라벨의 예시 수가 같습니다: {shares}.",
+                else f"모든 라벨의 예시 수가 같습니다: {shares_ko}.",
                 "그대로 두었습니다. 정확도만 보지 말고 macro-F1 과 라벨별 점수로 평가하세요."
                 if warn
                 else "라벨 균형이 충분해 조치가 필요 없습니다.",

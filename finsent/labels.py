@@ -26,6 +26,14 @@ DEFAULT_SYNONYMS: Mapping[str, str] = {
 
 DEFAULT_LABELS: tuple[str, ...] = ("positive", "negative", "neutral")
 
+#: how Korean texts name the default labels (the dashboard's catalogue says the same)
+KOREAN_NAMES: Mapping[str, str] = {"positive": "긍정", "negative": "부정", "neutral": "중립"}
+
+
+def korean_name(label: str) -> str:
+    """"positive" -> "긍정"; a label of the user's own shows as written."""
+    return KOREAN_NAMES.get(label, label)
+
 
 def _fold(value: str) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip().casefold()

@@ -69,6 +69,11 @@ def test_class_size_thresholds() -> None:
     assert "positive 9" in by_id["class_below_minimum"].message
     assert by_id["class_below_recommended"].severity == "warning"
     assert "negative 49" in by_id["class_below_recommended"].message
+    # Korean texts name the labels as the dashboard does; labels of the user's own stay as written.
+    assert "긍정 9" in by_id["class_below_minimum"].message_ko
+    assert "부정 49" in by_id["class_below_recommended"].message_ko
+    (mine,) = class_counts({"호재": 40, "악재": 60})[:1]
+    assert "호재 40" in mine.message_ko
     assert "class_imbalance" not in by_id  # meaningless while a class is below the minimum
     zero = {f.id for f in class_counts({"positive": 100, "negative": 100, "neutral": 0})}
     assert "class_below_minimum" in zero
@@ -79,6 +84,8 @@ def test_class_imbalance_severity() -> None:
     assert (info.id, info.severity) == ("class_imbalance", "info")
     (warn,) = class_counts({"a": 301, "b": 100})
     assert (warn.severity, warn.details["largest"], warn.details["smallest"]) == ("warning", "a", "b")
+    (named,) = class_counts({"neutral": 301, "positive": 100})
+    assert "가장 많은 라벨(중립)" in named.message_ko and "긍정 24.9%" in named.message_ko
 
 
 def test_balanced_classes_are_not_compared_with_themselves() -> None:
