@@ -31,7 +31,7 @@ KOREAN_NAMES: Mapping[str, str] = {"positive": "긍정", "negative": "부정", "
 
 
 def korean_name(label: str) -> str:
-    """"positive" -> "긍정"; a label of the user's own shows as written."""
+    """The Korean name of a default label ("positive" -> "긍정"); a label of the user's own as written."""
     return KOREAN_NAMES.get(label, label)
 
 
