@@ -325,6 +325,14 @@ class Backend(ABC):
             f"The {self.label} backend has no batch API.", ko=f"{self.label} 백엔드는 배치 API가 없습니다."
         )
 
+    def batch_partial_results(
+        self, batch_id: str, model: ModelRef, texts: Sequence[str]
+    ) -> list[Prediction | None]:
+        """The answers a cancelled or expired batch finished before it stopped, by position in `texts` (the
+        texts it was submitted with); None where it has none. Raise a FinsentError when they cannot be read.
+        The default reads nothing: a resumed run then sends every row again."""
+        return [None] * len(texts)
+
     def cancel_batch(self, batch_id: str) -> BatchProgress:
         raise UnsupportedOperation(
             f"The {self.label} backend has no batch API.", ko=f"{self.label} 백엔드는 배치 API가 없습니다."

@@ -6,22 +6,30 @@ submitting a new one: nothing is paid twice. Stopping the executor (Ctrl-C, canc
 the batch running at the provider; cancelling the batch itself is a separate, explicit action
 (`FinsentService.cancel_bulk_batch`). A cancelled batch stays recorded with its run: running the same
 command again says so instead of paying for a new batch, and only resuming the run submits a new one.
-When the batch completes, its predictions are committed chunk by chunk like a live run's, so results,
-exports and the UI need nothing special.
+A cancelled or expired batch may still have answered part of its rows: resuming reads those answers first
+(`Backend.batch_partial_results`, kept in `finsent.batch_answers`), so the new batch carries only the rows
+still without an answer; answers that cannot be read are paid for again, never guessed. When the batch
+completes, its predictions are committed chunk by chunk like a live run's, so results, exports and the UI
+need nothing special.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from finsent.backend import Backend, BatchProgress, ModelRef
+from finsent.batch_answers import BatchAnswers
 from finsent.bulk import BulkExecutor, encode_predictions, read_texts
-from finsent.errors import FinsentError, InputError
+from finsent.errors import FinsentError, InputError, NetworkError
 from finsent.records import BulkRunRecord
-from finsent.store import Store
+from finsent.store import BulkRunState, Store
+
+log = logging.getLogger(__name__)
 
 #: seconds between two looks at a batch (a batch takes minutes to hours); FINSENT_BATCH_POLL_SECONDS overrides
 DEFAULT_POLL_INTERVAL = 10.0
@@ -29,6 +37,8 @@ DEFAULT_POLL_INTERVAL = 10.0
 
 #: provider batch statuses after a cancel (by finsent, or on the provider's own dashboard)
 CANCELLED_BATCH = frozenset({"cancelling", "cancelled"})
+#: batches that stopped early but may hold answers for part of their rows (read when the run resumes)
+STOPPED_BATCH = CANCELLED_BATCH | {"expired"}
 
 
 class BatchCancelled(InputError):
@@ -39,14 +49,15 @@ def batch_cancelled(run_id: str, batch_id: str | None) -> BatchCancelled:
     """What a run whose batch was cancelled says, and what to do next."""
     return BatchCancelled(
         f"Batch {batch_id} of bulk run {run_id} was cancelled: the requests it had finished are billed, "
-        "nothing more will be, and no results were read from it.",
-        hint=f"To classify the rows, resume the run (a new batch, billed again): the Resume button on the "
-        f"Classify page, or `finsent classify --resume {run_id} --output FILE`. Or classify without the "
-        "batch API (live requests).",
+        "nothing more will be. Their answers are kept when the run resumes.",
+        hint=f"To classify the other rows, resume the run (a new batch for the rows without an answer, billed): "
+        f"the Resume button on the Classify page, or `finsent classify --resume {run_id} --output FILE`. Or "
+        "classify without the batch API (live requests).",
         ko=f"일괄 분류 {run_id}의 배치 {batch_id}이(가) 취소되었습니다. 이미 끝난 요청만 과금되고 더는 "
-        "과금되지 않으며, 결과는 읽지 않았습니다.",
-        hint_ko=f"행을 분류하려면 실행을 재개하세요(새 배치, 다시 과금됨): 분류 페이지의 재개 버튼 또는 "
-        f"`finsent classify --resume {run_id} --output FILE`. 또는 배치 API 없이(실시간 요청) 분류하세요.",
+        "과금되지 않습니다. 끝난 요청의 답은 실행을 재개할 때 그대로 씁니다.",
+        hint_ko=f"나머지 행을 분류하려면 실행을 재개하세요(답이 없는 행만 새 배치로, 과금됨): 분류 페이지의 재개 "
+        f"버튼 또는 `finsent classify --resume {run_id} --output FILE`. 또는 배치 API 없이(실시간 요청) "
+        "분류하세요.",
     )
 
 
@@ -95,30 +106,47 @@ class BatchExecutor(BulkExecutor):
     def _execute(self) -> tuple[str, str | None]:
         state = self.store.bulk_run_state(self.run_id)
         texts = read_texts(state)
+        answers = BatchAnswers(Path(state.directory), texts)
         batch_id = state.record.batch_id
-        if batch_id and state.record.batch_status in CANCELLED_BATCH:
-            # Resuming a run whose batch was cancelled is the explicit ask for a new batch (running the
-            # same command again stops earlier, in the service, with `batch_cancelled`).
-            self.store.set_bulk_batch(self.run_id, None)
-            batch_id = None
+        if batch_id and state.record.batch_status in STOPPED_BATCH:
+            # Resuming a run whose batch was cancelled (or expired) is the explicit ask for a new batch
+            # (running the same command again stops earlier, in the service, with `batch_cancelled`); the
+            # answers the stopped batch had finished are read first, so the new one carries only the rest.
+            stopped = self._follow(batch_id, lambda p: p.status != "cancelling")
+            if stopped is None:
+                return "cancelled", None
+            if stopped.status in STOPPED_BATCH:
+                self._harvest(stopped, answers, state)
+                batch_id = None
         if not batch_id:
-            batch_id = self.backend.submit_batch(self.model, texts)
+            rows = answers.missing(self._pending_rows(state, len(texts)))
+            if not rows:  # the stopped batches answered every row: nothing left to pay for
+                self._commit(state, answers)
+                return "succeeded", None
+            answers.carry(rows)
+            batch_id = self.backend.submit_batch(self.model, answers.carried_texts())
             # Recorded at once: from here on a crash or Ctrl-C resumes this batch, never a second one.
             self.store.set_bulk_batch(
                 self.run_id, {"id": batch_id, "status": "submitted", "total": 0, "completed": 0, "failed": 0}
             )
-        while True:
-            progress = self.backend.batch_progress(batch_id)
-            self.store.set_bulk_batch(self.run_id, batch_record(progress))
-            self._report()
-            if progress.done:
-                break
-            if self._cancel_requested() or self.cancel.wait(self.poll_interval):
-                return "cancelled", None
+        progress = self._follow(batch_id, lambda p: p.done)
+        if progress is None:
+            return "cancelled", None
         if progress.status in CANCELLED_BATCH:
             # Kept with the run (not forgotten like an expired batch): the same command run again must say
-            # it was cancelled rather than pay for a new batch unasked.
+            # it was cancelled rather than pay for a new batch unasked. Its answers are read on resume.
             return "cancelled", batch_cancelled(self.run_id, batch_id).text("en")
+        if progress.status == "expired":
+            kept = self._harvest(progress, answers, state)
+            left = len(answers.missing(self._pending_rows(state, len(texts))))
+            if not left:  # it expired while finishing: every row has its answer
+                return "succeeded", None
+            raise FinsentError(
+                f"Batch {batch_id} expired before it finished: {kept} rows it answered are kept, {left} are left.",
+                hint="Resume the run to submit a new batch for the rows left, or classify without the batch API.",
+                ko=f"배치 {batch_id}이(가) 끝나기 전에 만료되었습니다. 답한 {kept}행은 보관했고 {left}행이 남았습니다.",
+                hint_ko="실행을 재개해 남은 행만 새 배치로 제출하거나, 배치 API 없이 분류하세요.",
+            )
         if progress.status != "completed":
             self.store.set_bulk_batch(self.run_id, None)  # a resume submits a new batch
             raise FinsentError(
@@ -127,14 +155,72 @@ class BatchExecutor(BulkExecutor):
                 ko=f"배치 {batch_id}이(가) 결과 없이 {progress.status} 상태로 끝났습니다.",
                 hint_ko="실행을 재개해 새 배치를 제출하거나, 배치 API 없이 분류하세요.",
             )
-        predictions = self.backend.batch_results(batch_id, self.model, texts)
-        if len(predictions) != len(texts):
+        carried = answers.carried_texts()
+        predictions = self.backend.batch_results(batch_id, self.model, carried)
+        if len(predictions) != len(carried):
             raise FinsentError(
                 f"The {self.backend.label} backend returned {len(predictions)} batch results for"
-                f" {len(texts)} texts.",
+                f" {len(carried)} texts.",
                 hint="This is a bug in the backend plugin; resume the run to read the batch again.",
             )
-        for index, rows in self._pending_chunks(state, len(texts)):
-            self.store.add_chunk(self.run_id, encode_predictions(index, predictions[rows], state.labels))
-        self._report()
+        answers.take(predictions)
+        self._commit(state, answers)
+        if self._pending_rows(state, len(texts)):  # never "succeeded" with rows left out
+            self.store.set_bulk_batch(self.run_id, None)
+            raise FinsentError(
+                f"Batch {batch_id} did not answer every row the run still needs.",
+                hint="Resume the run to submit a new batch for the rows left.",
+                ko=f"배치 {batch_id}이(가) 실행에 필요한 행 전부에 답하지 않았습니다.",
+                hint_ko="실행을 재개해 남은 행을 새 배치로 제출하세요.",
+            )
         return "succeeded", None
+
+    def _follow(self, batch_id: str, until: Callable[[BatchProgress], bool]) -> BatchProgress | None:
+        """Poll the batch (recording its progress) until `until` holds; None when the run is stopped."""
+        while True:
+            progress = self.backend.batch_progress(batch_id)
+            self.store.set_bulk_batch(self.run_id, batch_record(progress))
+            self._report()
+            if until(progress):
+                return progress
+            if self._cancel_requested() or self.cancel.wait(self.poll_interval):
+                return None
+
+    def _pending_rows(self, state: BulkRunState, n: int) -> list[int]:
+        return [row for _, rows in self._pending_chunks(state, n) for row in range(n)[rows]]
+
+    def _harvest(self, progress: BatchProgress, answers: BatchAnswers, state: BulkRunState) -> int:
+        """Keep what a stopped batch answered, commit the chunks that are now complete and forget the batch;
+        returns how many rows it answered. Unreadable answers are sent again, never guessed."""
+        batch_id, carried = progress.batch_id, answers.carried_texts()
+        try:
+            found = self.backend.batch_partial_results(batch_id, self.model, carried)
+            if len(found) != len(carried):
+                raise FinsentError(f"{len(found)} answers for {len(carried)} texts (a backend bug)")
+        except NetworkError:
+            raise  # the batch stays recorded: resuming later reads it again
+        except FinsentError as exc:
+            log.warning(
+                "Could not read the answers of %s batch %s (%s): its %d rows are sent again in the new batch.",
+                progress.status, batch_id, exc.text("en"), len(carried),
+            )  # fmt: skip
+            found = [None] * len(carried)
+        kept = answers.take(found)
+        answers.save()
+        log.info(
+            "%s batch %s had answered %d of its %d rows: they are kept, a new batch carries only the rest.",
+            progress.status.capitalize(), batch_id, kept, len(carried),
+        )  # fmt: skip
+        self._commit(state, answers)
+        self.store.set_bulk_batch(self.run_id, None)
+        return kept
+
+    def _commit(self, state: BulkRunState, answers: BatchAnswers) -> None:
+        """Store every pending chunk whose rows all have an answer (each row once: a stored chunk is done)."""
+        n = len(answers.texts)
+        for index, rows in self._pending_chunks(state, n):
+            chunk = range(n)[rows]
+            if all(row in answers.answers for row in chunk):
+                predictions = [answers.answers[row] for row in chunk]
+                self.store.add_chunk(self.run_id, encode_predictions(index, predictions, state.labels))
+        self._report()

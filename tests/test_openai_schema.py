@@ -127,6 +127,37 @@ class SpecChecker:
         return [f"{where}: {p}" for p in found]
 
 
+def batch_file_problems(checker: SpecChecker, server: FakeOpenAI) -> list[str]:
+    """The Batch API's request lines (in the uploaded files) and answers (in the output files) against the
+    document: they never pass through an HTTP exchange of their own."""
+    problems: list[str] = []
+    for info in [f for f in server.files.values() if f["purpose"] in ("batch", "batch_output")]:
+        for line in server.contents[info["id"]].decode("utf-8").splitlines():
+            item = json.loads(line)
+            if info["purpose"] == "batch":
+                path = item["url"].removeprefix("/v1")
+                problems += checker.problems(
+                    item["body"],
+                    "paths",
+                    path,
+                    "post",
+                    "requestBody",
+                    "content",
+                    "application/json",
+                    "schema",
+                )
+            elif item["response"]["status_code"] == 200:
+                problems += checker.problems(
+                    item["response"]["body"],
+                    "components",
+                    "schemas",
+                    "CreateChatCompletionResponse"
+                    if "chatcmpl" in item["response"]["body"]["id"]
+                    else "CreateCompletionResponse",
+                )
+    return problems
+
+
 def _drive_everything(server: FakeOpenAI, home: Path) -> None:
     """Use every endpoint the backend uses, through the real SDK, including failures."""
     backend = make_backend(server, home, max_retries="3")
@@ -165,12 +196,16 @@ def _drive_everything(server: FakeOpenAI, home: Path) -> None:
         while not backend.batch_progress(batch_id).done:
             time.sleep(0.02)
         backend.batch_results(batch_id, model, ["매출 상승", "주가 하락", "공시"])
-    cancelled = backend.cancel_batch(
-        backend.submit_batch(ModelRef("gpt-4o-mini", LabelSet()), ["취소될 배치"])
-    )
+    doomed, doomed_texts = ModelRef("gpt-4o-mini", LabelSet()), ["취소될 배치", "반쯤 끝난 배치"]
+    doomed_id = backend.submit_batch(doomed, doomed_texts)
+    server.batches[doomed_id].seconds = 3600
+    server.batches[doomed_id].done_before_stop = 1  # its output file holds the one request that ran
+    cancelled = backend.cancel_batch(doomed_id)
     assert cancelled.status == "cancelling"
     while backend.batch_progress(cancelled.batch_id).status != "cancelled":  # cancelling -> cancelled
         time.sleep(0.02)
+    partial = backend.batch_partial_results(doomed_id, doomed, doomed_texts)
+    assert partial[0] is not None and partial[1] is None
     with pytest.raises(errors.InputError, match="Cannot cancel a batch with status 'completed'"):
         backend.cancel_batch(batch_id)  # the completion batch above
     server.faults.script = [("/chat/completions", "429"), ("/chat/completions", "500")]
@@ -193,33 +228,9 @@ def test_every_exchange_matches_the_openapi_document(
     checker = SpecChecker(spec)
     exchanges = list(openai_server.exchanges)
     problems = [p for exchange in exchanges for p in checker.check(exchange)]
-    # The Batch API's request lines (in the uploaded file) and answers (in the output file) too.
     batch_files = [f for f in openai_server.files.values() if f["purpose"] in ("batch", "batch_output")]
     assert len(batch_files) >= 4
-    for info in batch_files:
-        for line in openai_server.contents[info["id"]].decode("utf-8").splitlines():
-            item = json.loads(line)
-            if info["purpose"] == "batch":
-                path = item["url"].removeprefix("/v1")
-                problems += checker.problems(
-                    item["body"],
-                    "paths",
-                    path,
-                    "post",
-                    "requestBody",
-                    "content",
-                    "application/json",
-                    "schema",
-                )
-            elif item["response"]["status_code"] == 200:
-                problems += checker.problems(
-                    item["response"]["body"],
-                    "components",
-                    "schemas",
-                    "CreateChatCompletionResponse"
-                    if "chatcmpl" in item["response"]["body"]["id"]
-                    else "CreateCompletionResponse",
-                )
+    problems += batch_file_problems(checker, openai_server)
     assert not problems, "\n".join(problems[:20])
     used = {(e.method, e.template) for e in exchanges}
     expected = {

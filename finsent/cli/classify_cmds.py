@@ -30,7 +30,7 @@ With --batch-api (backends that have a batch API) the file goes to the provider 
 finished within hours. The batch id is stored with the run: running the same command again, or
 --resume RUN, follows that batch instead of submitting a new one; Ctrl-C leaves the batch running.
 --cancel RUN cancels a run: for a batch-API run, its batch at the provider too (the requests it finished
-are billed, nothing more); resuming it later submits a new batch.
+are billed, nothing more); resuming it later keeps their answers and submits a new batch for the rest.
 
 The output file keeps every input column and adds label, confidence and score_<label> (CSV with a BOM for
 Excel, XLSX or JSONL by its extension). Ctrl-C keeps the finished rows and prints the command to resume.
@@ -255,7 +255,8 @@ def cancel(run_id: str) -> int:
     print(
         f"Batch {run.batch_id} of bulk run {run_id}: {run.batch_status}. The requests it finished"
         f" ({run.batch_done:,} of {run.batch_total:,}) are billed; nothing more will be."
-        f"\nTo classify the rows later (a new batch, billed again): {resume_cmd}",
+        f"\nTo classify the other rows later (their answers are kept; a new batch, billed, for the rest):"
+        f" {resume_cmd}",
         file=sys.stderr,
     )
     return 0

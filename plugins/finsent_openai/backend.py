@@ -362,6 +362,12 @@ class OpenAIBackend(Backend):
         """One prediction per text once the batch has completed (failed rows are classified live)."""
         return self.batches.results(batch_id, model, texts)
 
+    def batch_partial_results(
+        self, batch_id: str, model: ModelRef, texts: Sequence[str]
+    ) -> list[Prediction | None]:
+        """What a cancelled or expired batch answered before it stopped (its output file), by position."""
+        return self.batches.partial_results(batch_id, model, texts)
+
     def cancel_batch(self, batch_id: str) -> BatchProgress:
         return self.batches.cancel(batch_id)
 

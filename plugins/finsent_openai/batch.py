@@ -5,13 +5,16 @@ ledger under the backend's workdir, so submitting the same run again (after a cr
 following that batch instead of paying twice. Rows the batch could not answer are classified with live
 requests when the results are read: every text gets exactly one prediction. Cancelling a batch
 (`finsent classify --cancel RUN`) removes it from the ledger, so the same texts submitted again make a new
-batch.
+batch. A cancelled or expired batch's output file still holds the requests it completed: `partial_results`
+reads them (each line's custom_id names its rows and a hash of their texts, checked on reading) so the core
+resubmits only the rows without an answer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,15 +33,83 @@ from .data import COMPLETION, AccountLedger, model_kind
 
 _DEAD = ("failed", "expired", "cancelled", "cancelling")
 
+log = logging.getLogger(__name__)
+
 __all__ = ["BatchProgress", "BatchRunner"]
 
 
-def _rows(custom_id: str) -> list[int]:
-    """ "rows-40-59" -> [40..59]; "row-7" -> [7]."""
+def _lines_hash(texts: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8") + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def custom_id(start: int, texts: Sequence[str], chat: bool) -> str:
+    """The id of one request line: its rows (positions in the batch's texts) and a hash of their texts, so
+    an answer read back is only ever used for the texts it was given for."""
+    if chat:
+        return f"row-{start}-{_lines_hash(texts)}"
+    return f"rows-{start}-{start + len(texts) - 1}-{_lines_hash(texts)}"
+
+
+def _rows(custom_id: str, texts: Sequence[str]) -> list[int] | None:
+    """ "rows-40-59-<hash>" -> [40..59]; "row-7-<hash>" -> [7]; None when the id does not match `texts`.
+    Ids without a hash (batches submitted by an older finsent, always over every text) are taken as is."""
     parts = custom_id.split("-")
-    if parts[0] == "rows":
-        return list(range(int(parts[1]), int(parts[2]) + 1))
-    return [int(parts[1])]
+    try:
+        if parts[0] == "rows" and len(parts) in (3, 4):
+            rows, check = list(range(int(parts[1]), int(parts[2]) + 1)), parts[3:]
+        elif parts[0] == "row" and len(parts) in (2, 3):
+            rows, check = [int(parts[1])], parts[2:]
+        else:
+            return None
+    except ValueError:
+        return None
+    if not rows or rows[0] < 0 or rows[-1] >= len(texts):
+        return None
+    if check and check[0] != _lines_hash([texts[row] for row in rows]):
+        return None
+    return rows
+
+
+def read_answers(output: bytes, model: ModelRef, texts: Sequence[str]) -> list[Prediction | None]:
+    """The answers of a batch output file, by position in `texts`; None where a row has no usable answer
+    (failed request, unknown or mismatching custom_id, damaged line: those rows are paid for again)."""
+    mapper = AnswerMapper(model.labels)
+    results: list[Prediction | None] = [None] * len(texts)
+    rejected = 0
+    for line in output.decode("utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            item: dict[str, Any] = json.loads(line)
+            response = item.get("response") or {}
+            if response.get("status_code") != 200:
+                continue  # a failed request: its rows have no answer
+            rows = _rows(str(item.get("custom_id")), texts)
+            if rows is None:
+                rejected += 1
+                continue
+            body = response.get("body") or {}
+            if str(body.get("object")) == "text_completion":
+                predictions = completion_predictions(Completion.model_validate(body), mapper, len(rows))
+            else:
+                predictions = [chat_prediction(ChatCompletion.model_validate(body), mapper)]
+        except (ValueError, TypeError, AttributeError, errors.FinsentError):  # ValidationError: a ValueError
+            rejected += 1
+            continue
+        if len(predictions) != len(rows):
+            rejected += 1
+            continue
+        for row, prediction in zip(rows, predictions, strict=True):
+            results[row] = prediction
+    if rejected:
+        log.warning(
+            "%d lines of a batch output file did not match the texts sent; their rows are sent again",
+            rejected,
+        )
+    return results
 
 
 class BatchRunner:
@@ -65,16 +136,17 @@ class BatchRunner:
             for start in range(0, len(texts), size):
                 chunk = texts[start : start + size]
                 body = completion_body(model, chunk, tuning)
-                custom_id = f"rows-{start}-{start + len(chunk) - 1}"
                 lines.append(
-                    {"custom_id": custom_id, "method": "POST", "url": "/v1/completions", "body": body}
-                )
+                    {"custom_id": custom_id(start, chunk, chat=False), "method": "POST",
+                     "url": "/v1/completions", "body": body}
+                )  # fmt: skip
         else:
             for i, text in enumerate(texts):
                 body = chat_body(model, text, tuning)
                 lines.append(
-                    {"custom_id": f"row-{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}
-                )
+                    {"custom_id": custom_id(i, [text], chat=True), "method": "POST",
+                     "url": "/v1/chat/completions", "body": body}
+                )  # fmt: skip
         return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 
     def submit(self, model: ModelRef, texts: Sequence[str]) -> str:
@@ -118,6 +190,27 @@ class BatchRunner:
         self.ledger.forget(batch_id)
         return _progress(batch)
 
+    def partial_results(
+        self, batch_id: str, model: ModelRef, texts: Sequence[str]
+    ) -> list[Prediction | None]:
+        """What a cancelled or expired batch answered before it stopped (its output file holds the requests
+        that completed), by position in `texts`; None for the rest. Nothing is classified live here: the
+        core sends the rows without an answer in its next batch."""
+        with openai_errors(self.config, "batch", subject=f"batch '{batch_id}'"):
+            batch = self.client.batches.retrieve(batch_id)
+            if batch.status not in ("cancelled", "expired"):
+                raise errors.InputError(
+                    f"Batch {batch_id} is {batch.status}: only a cancelled or expired batch has partial results.",
+                    ko=f"배치 {batch_id}의 상태가 {batch.status}입니다. 취소되었거나 만료된 배치만 일부 결과가 있습니다.",
+                )
+            if not batch.output_file_id:
+                log.info(
+                    "%s batch %s has no output file: it answered none of its rows", batch.status, batch_id
+                )
+                return [None] * len(texts)
+            output = self.client.files.content(batch.output_file_id).content
+        return read_answers(output, model, texts)
+
     def results(self, batch_id: str, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
         """One prediction per text, in order; rows the batch did not answer are classified live."""
         with openai_errors(self.config, "batch", subject=f"batch '{batch_id}'"):
@@ -130,24 +223,7 @@ class BatchRunner:
                 ko=f"배치 {batch_id}의 상태가 {batch.status}입니다. 아직 결과를 읽을 수 없습니다.",
                 hint_ko="완료될 때까지 기다리거나(최대 24시간), 배치 API 없이 분류하세요.",
             )
-        mapper = AnswerMapper(model.labels)
-        results: list[Prediction | None] = [None] * len(texts)
-        for line in output.decode("utf-8").splitlines():
-            if not line.strip():
-                continue
-            item: dict[str, Any] = json.loads(line)
-            response = item.get("response") or {}
-            if response.get("status_code") != 200:
-                continue  # answered live below
-            rows = _rows(str(item["custom_id"]))
-            body = response.get("body") or {}
-            if str(body.get("object")) == "text_completion":
-                predictions = completion_predictions(Completion.model_validate(body), mapper, len(rows))
-            else:
-                predictions = [chat_prediction(ChatCompletion.model_validate(body), mapper)]
-            for row, prediction in zip(rows, predictions, strict=True):
-                if 0 <= row < len(texts):
-                    results[row] = prediction
+        results = read_answers(output, model, texts)
         missing = [i for i, p in enumerate(results) if p is None]
         if missing:
             for i, prediction in zip(

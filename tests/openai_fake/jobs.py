@@ -217,17 +217,28 @@ class FakeBatch:
     seconds: float = 0.15
     #: monotonic time a cancelled batch turns from `cancelling` to `cancelled` (OpenAI: up to 10 minutes)
     cancelled_at: float | None = None
+    #: how many of its request lines the batch has run when a cancel or expiry stops it (OpenAI keeps
+    #: their answers in the stopped batch's output file); 0: none, so it has no output file
+    done_before_stop: int = 0
 
     def cancel(self, now: float, cancelling_seconds: float = 0.1) -> None:
         self.status, self.cancelled_at = "cancelling", now + cancelling_seconds
         self.stamps["cancelling_at"] = int(time.time())
 
+    def expire(self, process: Any) -> None:
+        """The 24-hour window ran out: the requests done so far (`done_before_stop`) are in its output."""
+        self.status = "expired"
+        self.stamps["expired_at"] = int(time.time())
+        process(self, self.done_before_stop)
+
     def advance(self, now: float, process: Any) -> None:
         """validating -> in_progress -> finalizing -> completed; `process(batch)` runs the requests.
-        A cancelled batch: cancelling -> cancelled, without results."""
+        A cancelled batch: cancelling -> cancelled, with the answers of its first `done_before_stop`
+        requests in its output file (none: no output file)."""
         if self.status == "cancelling" and self.cancelled_at is not None and now >= self.cancelled_at:
             self.status = "cancelled"
             self.stamps["cancelled_at"] = int(time.time())
+            process(self, self.done_before_stop)
         order = ["validating", "in_progress", "finalizing", "completed"]
         if self.status not in order:
             return

@@ -311,14 +311,18 @@ class Handlers:
             self.fake.batches[batch.id] = batch
         return 200, batch.to_json()
 
-    def run_batch(self, batch: FakeBatch) -> None:
-        """Answer every request line of the batch into an output file (and an error file for failures)."""
+    def run_batch(self, batch: FakeBatch, limit: int | None = None) -> None:
+        """Answer every request line of the batch (or its first `limit`, for a batch stopped early) into
+        an output file, and an error file for failures."""
         fake = self.fake
         outputs: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
-        for line in fake.contents[batch.input_file_id].decode("utf-8").splitlines():
-            if not line.strip():
-                continue
+        lines = [ln for ln in fake.contents[batch.input_file_id].decode("utf-8").splitlines() if ln.strip()]
+        if limit is not None:
+            lines = lines[:limit]
+            if not lines:
+                return  # a batch stopped before any request ran has no output file
+        for line in lines:
             request = json.loads(line)
             body = request.get("body", {})
             template = (

@@ -175,6 +175,11 @@ class FakeOpenAI:
             for batch in self.batches.values():
                 batch.advance(now, self.handlers.run_batch)
 
+    def expire_batch(self, batch_id: str) -> None:
+        """OpenAI's 24-hour window ran out for this batch (its first `done_before_stop` requests ran)."""
+        with self.lock:
+            self.batches[batch_id].expire(self.handlers.run_batch)
+
     def pick_fault(self, template: str) -> str | None:
         with self.lock:
             for i, (endpoint, kind) in enumerate(self.faults.script):
