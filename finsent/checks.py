@@ -134,6 +134,12 @@ def example_rows(rows: pd.Series, mask: pd.Series) -> tuple[int, ...]:
     return tuple(int(r) for r in rows[mask].head(MAX_EXAMPLE_ROWS))
 
 
+def _with_id(label: str) -> str:
+    """In Korean texts that may lead to --labels: "중립(neutral)", so the flag's value is at hand."""
+    name = korean_name(label)
+    return f"{name}({label})" if name != label else label
+
+
 def _n(value: int) -> str:
     return f"{value:,}"
 
@@ -299,7 +305,7 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
     tiny = {k: v for k, v in counts.items() if v < MIN_PER_CLASS}
     small = {k: v for k, v in counts.items() if MIN_PER_CLASS <= v < RECOMMENDED_PER_CLASS}
     listing = ", ".join(f"{k} {v:,}" for k, v in tiny.items())
-    listing_ko = ", ".join(f"{korean_name(k)} {v:,}" for k, v in tiny.items())
+    listing_ko = ", ".join(f"{_with_id(k)} {v:,}" for k, v in tiny.items())
     if tiny:
         findings.append(
             Finding(
@@ -318,7 +324,7 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
         )
     if small:
         listing = ", ".join(f"{k} {v:,}" for k, v in small.items())
-        listing_ko = ", ".join(f"{korean_name(k)} {v:,}" for k, v in small.items())
+        listing_ko = ", ".join(f"{_with_id(k)} {v:,}" for k, v in small.items())
         findings.append(
             Finding(
                 "class_below_recommended",

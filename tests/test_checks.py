@@ -70,8 +70,8 @@ def test_class_size_thresholds() -> None:
     assert by_id["class_below_recommended"].severity == "warning"
     assert "negative 49" in by_id["class_below_recommended"].message
     # Korean texts name the labels as the dashboard does; labels of the user's own stay as written.
-    assert "긍정 9" in by_id["class_below_minimum"].message_ko
-    assert "부정 49" in by_id["class_below_recommended"].message_ko
+    assert "긍정(positive) 9" in by_id["class_below_minimum"].message_ko
+    assert "부정(negative) 49" in by_id["class_below_recommended"].message_ko
     (mine,) = class_counts({"호재": 40, "악재": 60})[:1]
     assert "호재 40" in mine.message_ko
     assert "class_imbalance" not in by_id  # meaningless while a class is below the minimum

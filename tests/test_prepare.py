@@ -146,7 +146,7 @@ def test_error_finding_blocks_and_writes_nothing(tmp_path: Path) -> None:
     assert isinstance(info.value, DataError)
     assert info.value.report.finding("class_below_minimum") is not None
     assert "neutral 5" in str(info.value)
-    assert "neutral 5" in info.value.text("ko")
+    assert "중립(neutral) 5" in info.value.text("ko")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []  # no temporary folder left either
 
