@@ -202,6 +202,25 @@ class Prediction:
     scores: Mapping[str, float] = field(default_factory=dict)  # one per label, 0..1
     raw: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for answers kept on disk (paid-for answers of unfinished OpenAI calls and batches)."""
+        return {
+            "label": self.label,
+            "confidence": self.confidence,
+            "scores": dict(self.scores),
+            "raw": self.raw,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Prediction:
+        """The inverse of to_dict; raises KeyError/TypeError/ValueError on a damaged entry."""
+        return cls(
+            label=str(data["label"]),
+            confidence=float(data["confidence"]),
+            scores={str(k): float(v) for k, v in data["scores"].items()},
+            raw=None if data.get("raw") is None else str(data["raw"]),
+        )
+
 
 @dataclass(frozen=True)
 class BackendContext:

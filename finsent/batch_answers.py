@@ -28,6 +28,7 @@ _VERSION = 1
 
 
 def text_hash(text: str) -> str:
+    """The hash an answer kept on disk is checked against (the OpenAI backend's call ledger uses it too)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
@@ -60,12 +61,7 @@ class BatchAnswers:
             for key, entry in data["answers"].items():
                 row = int(key)
                 if 0 <= row < len(self.texts) and entry["h"] == text_hash(self.texts[row]):
-                    answers[row] = Prediction(
-                        label=str(entry["label"]),
-                        confidence=float(entry["confidence"]),
-                        scores={str(k): float(v) for k, v in entry["scores"].items()},
-                        raw=None if entry.get("raw") is None else str(entry["raw"]),
-                    )
+                    answers[row] = Prediction.from_dict(entry)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.warning(
                 "the kept batch answers %s are damaged (%s): their rows are sent again", self.path, exc
@@ -77,10 +73,9 @@ class BatchAnswers:
 
     def save(self) -> None:
         entries = {
-            str(row): {"h": text_hash(self.texts[row]), "label": p.label, "confidence": p.confidence,
-                       "scores": dict(p.scores), "raw": p.raw}
+            str(row): {"h": text_hash(self.texts[row]), **p.to_dict()}
             for row, p in sorted(self.answers.items())
-        }  # fmt: skip
+        }
         data = {"version": _VERSION, "carried": self.carried, "answers": entries}
         atomic_write_text(self.path, json.dumps(data, ensure_ascii=False))
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from finsent.atomic import atomic_write_text
 from finsent.backend import ModelRef, Prediction
+from finsent.batch_answers import text_hash
 
 from .client import ClientConfig
 
@@ -36,10 +37,6 @@ log = logging.getLogger(__name__)
 #: a ledger nobody resumed for this long is deleted (its run, if resumed later, pays for the chunk again)
 STALE_SECONDS = 30 * 24 * 3600
 _VERSION = 1
-
-
-def _text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def call_digest(
@@ -73,7 +70,7 @@ class AnswerLedger:
 
     def __init__(self, directory: Path, digest: str, texts: Sequence[str]) -> None:
         self.path = directory / f"{digest}.json"
-        self.hashes = [_text_hash(t) for t in texts]
+        self.hashes = [text_hash(t) for t in texts]
         self._saved = 0
 
     def load(self) -> list[Prediction | None]:
@@ -85,12 +82,7 @@ class AnswerLedger:
             for key, entry in entries.items():
                 i = int(key)
                 if 0 <= i < len(found) and entry["h"] == self.hashes[i]:
-                    found[i] = Prediction(
-                        label=str(entry["label"]),
-                        confidence=float(entry["confidence"]),
-                        scores={str(k): float(v) for k, v in entry["scores"].items()},
-                        raw=None if entry.get("raw") is None else str(entry["raw"]),
-                    )
+                    found[i] = Prediction.from_dict(entry)
         except FileNotFoundError:
             pass
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -108,11 +100,8 @@ class AnswerLedger:
         if not self.path.exists():
             self._prune(self.path.parent)
         entries = {
-            str(i): {"h": self.hashes[i], "label": p.label, "confidence": p.confidence,
-                     "scores": dict(p.scores), "raw": p.raw}
-            for i, p in enumerate(snapshot)
-            if p is not None
-        }  # fmt: skip
+            str(i): {"h": self.hashes[i], **p.to_dict()} for i, p in enumerate(snapshot) if p is not None
+        }
         try:
             atomic_write_text(
                 self.path, json.dumps({"version": _VERSION, "answers": entries}, ensure_ascii=False)
