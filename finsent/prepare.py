@@ -294,11 +294,12 @@ def _output_files(
             part["json_escape"].to_numpy(),
             part["csv_quote"].to_numpy(),
         )
-        yield f"{split}.csv", files.csv()
+        # The JSONL files are quick to lay out: their storing starts while the CSV is being laid out.
         if "completion" in options.formats:
             yield f"{split}.completion.jsonl", files.completion()
         if "chat" in options.formats:
             yield f"{split}.chat.jsonl", files.chat(options.labels.names)
+        yield f"{split}.csv", files.csv()
 
 
 #: pieces joined into one block: about 1 MB, the size from which bytes.join copies without the GIL

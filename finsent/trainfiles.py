@@ -120,10 +120,7 @@ class SplitFiles:
     def csv(self) -> Pieces:
         """Pieces of `csv_lines(...).encode("utf-8")`."""
         _, csv_fields, quoted = self._encoded
-        # "1,", "2,", ...: one join and one split instead of a format call per row.
-        heads = ",\n".join(map(str, self.rows)).encode("ascii").split(b"\n") if self.rows else []
-        if heads:
-            heads[-1] += b","
+        heads = list(map(b"%d,".__mod__, self.rows))  # b"1,", b"2,", ...: the format runs in C
         ends = {label: f",{csv_field(label)}\n".encode() for label in set(self.labels)}
         tails = self._per_row(ends)
         # A quoted field: its quotes go onto the pieces beside it (cheaper than a new piece per field).
