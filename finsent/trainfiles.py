@@ -188,7 +188,9 @@ def _encode_column(
         for row in escape_rows.tolist():
             json_texts[row] = encode_basestring(texts[row])[1:-1].encode("utf-8")
     csv_fields = pieces
-    doubled = [row for row in quote_rows.tolist() if '"' in texts[row]]  # quotes inside are doubled
+    # Quotes inside a field are doubled. A text holding one is flagged for JSON escaping as well, so only
+    # the rows flagged both ways are looked at.
+    doubled = [row for row in np.intersect1d(quote_rows, escape_rows).tolist() if '"' in texts[row]]
     if doubled:
         csv_fields = list(pieces)
         for row in doubled:
