@@ -39,7 +39,7 @@ _FORMULA_CODES = np.array([ord(c) for c in "+-=@"])
 
 @cache
 def _char_table() -> np.ndarray:
-    """Class bits of every BMP character, plus one entry for all characters beyond it (built once, ~15 ms)."""
+    """Class bits of every BMP character, plus one entry for all characters beyond it (built once per process, ~20 ms)."""
     classes = bytearray(_BEYOND + 1)
     for code in range(_BEYOND):
         char = chr(code)
@@ -80,8 +80,8 @@ class NormalisedColumn:
     formula: np.ndarray
     #: the text contains "->", the separator completion models see at the end of every prompt
     arrow: np.ndarray
-    #: the training-file writers need these: JSON escapes a character of the text, a CSV field of it
-    #: needs quotes
+    #: for the training-file writers: JSON may escape a character of the text, a CSV field of it must be
+    #: quoted (may be set where nothing needs it, never missing where something does)
     json_escape: np.ndarray
     csv_quote: np.ndarray
 
