@@ -9,7 +9,7 @@ PORT ?= 8501
 RUNTIME_STAMP := $(VENV)/.finsent-runtime
 DEV_STAMP := $(VENV)/.finsent-dev
 
-.PHONY: run test install install-dev browser-deps lint format types unit bench clean help
+.PHONY: run test install install-dev browser-deps lint format types unit bench bench-legacy clean help
 
 help:
 	@echo "make run   - set up .venv and open the dashboard on http://$(HOST):$(PORT) (offline default)"
@@ -70,5 +70,15 @@ bench: $(DEV_STAMP)
 	$(PY) bench/local.py
 	$(PY) bench/openai_bulk.py
 
+# The legacy `openai tools fine_tunes.prepare_data` (openai 0.28.1, with the pandas of its time) in its own
+# venv, timed against `finsent prepare` on the same 200,000-row file (issue 2's target: at least 7x).
+LEGACY_VENV ?= .bench/legacy-openai
+$(LEGACY_VENV)/bin/openai:
+	$(PYTHON) -m venv $(LEGACY_VENV)
+	$(LEGACY_VENV)/bin/pip install -q "openai==0.28.1" "pandas==1.5.3" "numpy==1.26.4" "openpyxl==3.1.5"
+
+bench-legacy: $(DEV_STAMP) $(LEGACY_VENV)/bin/openai
+	$(PY) bench/prep.py --legacy-venv $(LEGACY_VENV)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts *.egg-info
+	rm -rf $(VENV) .bench .pytest_cache .mypy_cache .ruff_cache test-artifacts *.egg-info

@@ -216,7 +216,10 @@ def main() -> int:
         synthetic = build_synthetic(corpus, args.rows, work)
         best = measure("synthetic", synthetic, work, args.repeat)
         command = finsent_command(synthetic, work, args.rows, args.repeat)
-        old = legacy(args.legacy_venv, synthetic, work, args.rows, args.repeat) if args.legacy_venv else None
+        venv = (
+            args.legacy_venv.resolve() if args.legacy_venv else None
+        )  # the runs happen in a temporary folder
+        old = legacy(venv, synthetic, work, args.rows, args.repeat) if venv else None
         if old:
             inside, old_command = old
             for job, seconds in best.items():
