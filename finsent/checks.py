@@ -244,21 +244,24 @@ def conflicting_labels(work: pd.DataFrame, active: pd.Series) -> tuple[Finding |
 
 def duplicates(work: pd.DataFrame, active: pd.Series, lowercase: bool) -> tuple[list[Finding], pd.Series]:
     """Exact repeats (same raw text and label) and near repeats (same model input and label)."""
-    kept = work.loc[active, ["pair_code", "raw_text"]]  # only what is compared: no copy of the rest
-    repeat = kept["pair_code"].duplicated()
+    positions = np.flatnonzero(active.to_numpy())
+    # Pair codes numbered in order of first appearance: a row repeats an earlier one where the running
+    # maximum does not grow, and the first row of code k is the k-th row where it does.
+    codes = pd.factorize(work["pair_code"].to_numpy()[positions])[0]
+    running = np.maximum.accumulate(codes) if len(codes) else codes
+    first = np.concatenate(([True], running[1:] > running[:-1])) if len(codes) else codes.astype(bool)
+    repeated = np.flatnonzero(~first)
     # A repeat is exact when its raw text equals that of the first row of its (model input, label) pair.
-    repeats = kept.loc[repeat]
-    exact = pd.Series(False, index=kept.index)
-    if len(repeats):
-        firsts = kept.loc[~repeat]
-        first_raw = pd.Series(
-            firsts["raw_text"].to_numpy(), index=firsts["pair_code"].to_numpy(), dtype=object
-        )
-        same = repeats["raw_text"].to_numpy() == first_raw.loc[repeats["pair_code"].to_numpy()].to_numpy()
-        exact.loc[repeats.index] = same
-    near = repeat & ~exact
+    raw = work["raw_text"].to_numpy()
+    exact_mask = np.zeros(len(codes), dtype=bool)
+    if len(repeated):
+        origin = np.flatnonzero(first)[codes[repeated]]
+        exact_mask[repeated] = raw[positions[repeated]] == raw[positions[origin]]
+    near_mask = ~first & ~exact_mask
+    row_numbers = work["row"].to_numpy()[positions]
+    rows = pd.Series(row_numbers)
+    exact, near = pd.Series(exact_mask), pd.Series(near_mask)
     findings: list[Finding] = []
-    rows = work.loc[active, "row"]
     if int(exact.sum()):
         count = int(exact.sum())
         findings.append(
@@ -291,9 +294,9 @@ def duplicates(work: pd.DataFrame, active: pd.Series, lowercase: bool) -> tuple[
                 "처음 행만 남기고 나머지는 제외했습니다(모델 입력이 같습니다).",
             )
         )
-    mask = pd.Series(False, index=work.index)
-    mask.loc[repeat.index[repeat.to_numpy()]] = True
-    return findings, mask
+    dropped = np.zeros(len(work), dtype=bool)
+    dropped[positions[repeated]] = True
+    return findings, pd.Series(dropped, index=work.index)
 
 
 # -- checks on the class counts ------------------------------------------------------------------------

@@ -284,15 +284,15 @@ def _output_files(
     # little is left to store once the last file is built.
     yield "report.json", [report.to_json().encode("utf-8")]
     yield "report.txt", [report.to_text().encode("utf-8")]
-    valid = kept["valid"].to_numpy()
+    column = {name: kept[name].to_numpy() for name in kept.columns}
     for split, flag in (("valid", True), ("train", False)):
-        part = kept[valid == flag]
+        take = column["valid"] == flag
         files = SplitFiles(
-            part["row"].tolist(),
-            part["text"].tolist(),
-            part["label"].tolist(),
-            part["json_escape"].to_numpy(),
-            part["csv_quote"].to_numpy(),
+            column["row"][take].tolist(),
+            column["text"][take].tolist(),
+            column["label"][take].tolist(),
+            column["json_escape"][take],
+            column["csv_quote"][take],
         )
         # The JSONL files are quick to lay out: their storing starts while the CSV is being laid out.
         if "completion" in options.formats:
