@@ -31,6 +31,7 @@ _PER_ROW = 4  # beyond the table (a character past U+FFFF): the row is answered 
 _NOT_NFC = 8
 _JSON_ESCAPE = 16  # JSON escapes it even with ensure_ascii=False: '"', backslash, control characters
 _CSV_QUOTE = 32  # a CSV field holding it must be quoted: ',', '"', line breaks
+_DASH = 64  # the first character of the completion separator's arrow: rows with one are checked for "->"
 #: index standing for every character past U+FFFF in the UTF-32 path
 _BEYOND = 0x10000
 _ARROW = COMPLETION_SEPARATOR.strip()
@@ -58,6 +59,7 @@ def _char_table() -> np.ndarray:
         classes[code] |= _JSON_ESCAPE
     for char in ',"\r\n':
         classes[ord(char)] |= _CSV_QUOTE
+    classes[ord(_ARROW[0])] |= _DASH
     classes[_BEYOND] = _PER_ROW
     return np.frombuffer(bytes(classes), dtype=np.uint8)
 
@@ -124,8 +126,8 @@ def normalise_column(values: Sequence[object]) -> NormalisedColumn:
         first = np.where(lengths > 0, units[starts].astype(np.int64), -1)
         last = np.where(lengths > 0, units[ends - 1].astype(np.int64), -1)
         arrow = np.zeros(count, dtype=bool)
-        pairs = (units[:-1] == ord(_ARROW[0])) & (units[1:] == ord(_ARROW[1]))
-        arrow[np.searchsorted(ends, np.flatnonzero(pairs))] = True
+        dashed = np.flatnonzero((flags & _DASH) != 0).tolist()  # few rows: the exact test on each
+        arrow[dashed] = [_ARROW in texts[row] for row in dashed]
     changed = np.zeros(count, dtype=bool)
     # The rows the table could not settle: the per-row functions give the exact answers.
     for row in np.flatnonzero(unclean).tolist():
