@@ -12,7 +12,6 @@ the file (one submitted before this existed) carries every row.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -20,16 +19,12 @@ from pathlib import Path
 
 from finsent.atomic import atomic_write_text
 from finsent.backend import Prediction
+from finsent.digests import text_hash
 
 log = logging.getLogger(__name__)
 
 FILE = "batch_answers.json"
 _VERSION = 1
-
-
-def text_hash(text: str) -> str:
-    """The hash an answer kept on disk is checked against (the OpenAI backend's call ledger uses it too)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 class BatchAnswers:

@@ -15,7 +15,6 @@ need nothing special.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 from finsent.backend import Backend, BatchProgress, ModelRef
 from finsent.batch_answers import BatchAnswers
 from finsent.bulk import BulkExecutor, encode_predictions, read_texts
+from finsent.digests import texts_digest
 from finsent.errors import FinsentError, InputError, NetworkError
 from finsent.records import BulkRunRecord
 from finsent.store import BulkRunState, Store
@@ -81,10 +81,7 @@ def default_poll_interval() -> float:
 
 def input_key(backend: str, model_id: str, text_column: str, texts: Sequence[str]) -> str:
     """What makes two bulk runs the same run: backend, model, text column and every text, in order."""
-    digest = hashlib.sha256(f"{backend}\0{model_id}\0{text_column}\0".encode())
-    for text in texts:
-        digest.update(str(text).encode("utf-8") + b"\0")
-    return digest.hexdigest()
+    return texts_digest(map(str, texts), head=f"{backend}\0{model_id}\0{text_column}\0")
 
 
 class BatchExecutor(BulkExecutor):

@@ -12,7 +12,6 @@ resubmits only the rows without an answer.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from openai.types.chat import ChatCompletion
 
 from finsent import errors
 from finsent.backend import BatchProgress, ModelRef, Prediction
+from finsent.digests import texts_digest
 
 from .answers import AnswerMapper
 from .classify import Classifier, chat_body, chat_prediction, completion_body, completion_predictions
@@ -39,10 +39,7 @@ __all__ = ["BatchProgress", "BatchRunner"]
 
 
 def _lines_hash(texts: Sequence[str]) -> str:
-    digest = hashlib.sha256()
-    for text in texts:
-        digest.update(text.encode("utf-8") + b"\0")
-    return digest.hexdigest()[:16]
+    return texts_digest(texts)[:16]
 
 
 def custom_id(start: int, texts: Sequence[str], chat: bool) -> str:
@@ -122,11 +119,8 @@ class BatchRunner:
         self.ledger = AccountLedger(workdir / "batches" / "ledger.json", config)
 
     def _run_digest(self, model: ModelRef, texts: Sequence[str]) -> str:
-        digest = hashlib.sha256()
-        digest.update(json.dumps([model.id, model.input_format.to_dict(), list(model.labels.names)]).encode())
-        for text in texts:
-            digest.update(text.encode("utf-8") + b"\0")
-        return digest.hexdigest()
+        head = json.dumps([model.id, model.input_format.to_dict(), list(model.labels.names)])
+        return texts_digest(texts, head=head)
 
     def request_lines(self, model: ModelRef, texts: Sequence[str]) -> str:
         tuning = self.classifier.tuning

@@ -17,7 +17,6 @@ used for the text it was given for.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import time
@@ -28,7 +27,7 @@ from typing import Any
 
 from finsent.atomic import atomic_write_text
 from finsent.backend import ModelRef, Prediction
-from finsent.batch_answers import text_hash
+from finsent.digests import text_hash, texts_digest
 
 from .client import ClientConfig
 
@@ -59,10 +58,7 @@ def call_digest(
         "details": dict(model.details),
         "request": dict(request),
     }
-    digest = hashlib.sha256(json.dumps(head, sort_keys=True, default=str).encode("utf-8"))
-    for text in texts:
-        digest.update(text.encode("utf-8") + b"\0")
-    return digest.hexdigest()
+    return texts_digest(texts, head=json.dumps(head, sort_keys=True, default=str))
 
 
 class AnswerLedger:
