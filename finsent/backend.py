@@ -326,23 +326,26 @@ class Backend(ABC):
         )
 
     # -- provider-side batches (Capability.BATCH) -----------------------------------------------
+    def no_batch_api(self) -> UnsupportedOperation:
+        """The error for a batch call to a backend without Capability.BATCH (the service raises it too)."""
+        return UnsupportedOperation(
+            f"The {self.label} backend has no batch API.",
+            hint="Run without the batch API option.",
+            ko=f"{self.label_ko or self.label} 백엔드는 배치 API가 없습니다.",
+            hint_ko="배치 API 옵션 없이 실행하세요.",
+        )
+
     def submit_batch(self, model: ModelRef, texts: Sequence[str]) -> str:
         """Start a batch over `texts` (or find again the live one for the same model and texts);
         returns its id. The core records the id with the bulk run and never submits twice for it."""
-        raise UnsupportedOperation(
-            f"The {self.label} backend has no batch API.", ko=f"{self.label} 백엔드는 배치 API가 없습니다."
-        )
+        raise self.no_batch_api()
 
     def batch_progress(self, batch_id: str) -> BatchProgress:
-        raise UnsupportedOperation(
-            f"The {self.label} backend has no batch API.", ko=f"{self.label} 백엔드는 배치 API가 없습니다."
-        )
+        raise self.no_batch_api()
 
     def batch_results(self, batch_id: str, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
         """One prediction per text, in order, once the batch has completed."""
-        raise UnsupportedOperation(
-            f"The {self.label} backend has no batch API.", ko=f"{self.label} 백엔드는 배치 API가 없습니다."
-        )
+        raise self.no_batch_api()
 
     def batch_partial_results(
         self, batch_id: str, model: ModelRef, texts: Sequence[str]
@@ -353,9 +356,7 @@ class Backend(ABC):
         return [None] * len(texts)
 
     def cancel_batch(self, batch_id: str) -> BatchProgress:
-        raise UnsupportedOperation(
-            f"The {self.label} backend has no batch API.", ko=f"{self.label} 백엔드는 배치 API가 없습니다."
-        )
+        raise self.no_batch_api()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients, processes or files; called when the service drops the backend."""

@@ -14,7 +14,7 @@ import pandas as pd
 
 from finsent import bulk as bulk_runs
 from finsent import bulk_batch, training
-from finsent.backend import Backend, Capability, ModelRef, UnsupportedOperation
+from finsent.backend import Backend, Capability, ModelRef
 from finsent.errors import InputError
 from finsent.evaluation import chunk_size_for
 from finsent.records import BulkRunRecord
@@ -48,12 +48,7 @@ class BulkRuns:
     ) -> tuple[str, Backend, ModelRef]:
         instance = self.usable_backend(backend, api_key)
         if batch_api and Capability.BATCH not in instance.capabilities:
-            raise UnsupportedOperation(
-                f"The {instance.label} backend has no batch API.",
-                hint="Run without the batch API option.",
-                ko=f"{instance.label_ko or instance.label} 백엔드는 배치 API가 없습니다.",
-                hint_ko="배치 API 옵션 없이 실행하세요.",
-            )
+            raise instance.no_batch_api()
         ref = self.model_ref(backend, model_id, api_key)
         if text_column not in frame.columns:
             columns = ", ".join(str(c) for c in frame.columns)
