@@ -108,6 +108,15 @@ def pair_codes(work: pd.DataFrame, names: tuple[str, ...]) -> None:
     work.attrs["label_slots"] = slots
 
 
+def first_of_code(codes: np.ndarray) -> np.ndarray:
+    """For codes numbered 0, 1, 2... in order of first appearance (pd.factorize): True where a row is the
+    first of its code, i.e. where the running maximum grows. The first row of code k is the k-th True."""
+    if not len(codes):
+        return np.zeros(0, dtype=bool)
+    running = np.maximum.accumulate(codes)
+    return np.concatenate(([True], running[1:] > running[:-1]))
+
+
 def first_appearance_codes(texts: list[str]) -> np.ndarray:
     """0, 1, 2... for each distinct text in order of first appearance (what pd.factorize gives).
 
@@ -116,15 +125,11 @@ def first_appearance_codes(texts: list[str]) -> np.ndarray:
     a hash collision between different texts sends the column the exact way."""
     count = len(texts)
     codes = pd.factorize(np.fromiter(map(hash, texts), dtype=np.int64, count=count))[0].astype(np.int64)
-    if not count:
-        return codes
-    # Codes count up in order of first appearance: a row is the first of its code where the running
-    # maximum grows.
-    running = np.maximum.accumulate(codes)
-    first = np.flatnonzero(np.concatenate(([True], running[1:] > running[:-1])))
-    repeats = np.flatnonzero(first[codes] != np.arange(count))
+    is_first = first_of_code(codes)
+    repeats = np.flatnonzero(~is_first)
+    origins = np.flatnonzero(is_first)[codes[repeats]]  # the first row of each repeat's code
     repeated = map(texts.__getitem__, repeats.tolist())
-    if all(map(str.__eq__, repeated, map(texts.__getitem__, first[codes[repeats]].tolist()))):
+    if all(map(str.__eq__, repeated, map(texts.__getitem__, origins.tolist()))):
         return codes
     index: dict[str, int] = {}
     return np.array([index.setdefault(t, len(index)) for t in texts], dtype=np.int64)
@@ -245,11 +250,8 @@ def conflicting_labels(work: pd.DataFrame, active: pd.Series) -> tuple[Finding |
 def duplicates(work: pd.DataFrame, active: pd.Series, lowercase: bool) -> tuple[list[Finding], pd.Series]:
     """Exact repeats (same raw text and label) and near repeats (same model input and label)."""
     positions = np.flatnonzero(active.to_numpy())
-    # Pair codes numbered in order of first appearance: a row repeats an earlier one where the running
-    # maximum does not grow, and the first row of code k is the k-th row where it does.
     codes = pd.factorize(work["pair_code"].to_numpy()[positions])[0]
-    running = np.maximum.accumulate(codes) if len(codes) else codes
-    first = np.concatenate(([True], running[1:] > running[:-1])) if len(codes) else codes.astype(bool)
+    first = first_of_code(codes)
     repeated = np.flatnonzero(~first)
     # A repeat is exact when its raw text equals that of the first row of its (model input, label) pair.
     raw = work["raw_text"].to_numpy()
