@@ -36,6 +36,10 @@ _DASH = 64  # the first character of the completion separator's arrow: rows with
 _BEYOND = 0x10000
 _ARROW = COMPLETION_SEPARATOR.strip()
 _FORMULA_CODES = np.array([ord(c) for c in "+-=@"])
+#: what JSON escapes even with ensure_ascii=False (besides control characters), and what makes the csv
+#: module (QUOTE_MINIMAL) quote a field: the table and the per-row tests below both use these
+_JSON_ESCAPED = '"\\'
+_CSV_QUOTED = ',"\r\n'
 
 
 @cache
@@ -55,9 +59,9 @@ def _char_table() -> np.ndarray:
                 classes[int(parts[1], 16)] |= _NOT_NFC
     for code in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)):  # Hangul composes algorithmically
         classes[code] |= _NOT_NFC
-    for code in (*range(0x20), ord('"'), ord("\\")):
+    for code in (*range(0x20), *map(ord, _JSON_ESCAPED)):
         classes[code] |= _JSON_ESCAPE
-    for char in ',"\r\n':
+    for char in _CSV_QUOTED:
         classes[ord(char)] |= _CSV_QUOTE
     classes[ord(_ARROW[0])] |= _DASH
     classes[_BEYOND] = _PER_ROW
@@ -148,12 +152,12 @@ def normalise_column(values: Sequence[object]) -> NormalisedColumn:
 
 def needs_json_escape(text: str) -> bool:
     """json.dumps(text, ensure_ascii=False) escapes something in it (a quote, backslash or control)."""
-    return '"' in text or "\\" in text or not text.isprintable()
+    return any(char in text for char in _JSON_ESCAPED) or not text.isprintable()
 
 
 def needs_csv_quote(text: str) -> bool:
     """The csv module (QUOTE_MINIMAL) quotes a field holding it."""
-    return "," in text or '"' in text or "\n" in text or "\r" in text
+    return any(char in text for char in _CSV_QUOTED)
 
 
 def _code_units(joined: str) -> np.ndarray | None:

@@ -72,7 +72,7 @@ def chat_lines(
 
 def csv_field(value: str) -> str:
     """A CSV field as the csv module writes it with QUOTE_MINIMAL: quoted only when it must be."""
-    if "," in value or '"' in value or "\n" in value or "\r" in value:
+    if needs_csv_quote(value):
         return '"' + value.replace('"', '""') + '"'
     return value
 
