@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from finsent.labels import KOREAN_NAMES
+
 MESSAGES: dict[str, str] = {
     # navigation
     "nav.data": "데이터",
@@ -30,9 +32,7 @@ MESSAGES: dict[str, str] = {
     "backend.local.description": "이 컴퓨터(CPU)에서 오프라인으로 실제 모델을 학습합니다. 기본값입니다.",
     "backend.openai.description": "OpenAI 모델을 파인튜닝합니다 (유료, API 키와 네트워크 필요).",
     # labels, statuses, severities, splits
-    "label.positive": "긍정",
-    "label.negative": "부정",
-    "label.neutral": "중립",
+    **{f"label.{name}": korean for name, korean in KOREAN_NAMES.items()},  # as the core's reports say
     "label.unknown": "알 수 없음",
     "status.validating_files": "파일 검증 중",
     "status.queued": "대기 중",
