@@ -58,6 +58,7 @@ class Capability(str, enum.Enum):
     BATCH = "batch"  # a provider-side batch API for large bulk runs (submit_batch & co.)
     ATTACH = "attach"  # follow a job created elsewhere, by its external id
     SHOTS = "shots"  # classify with an untrained model, zero- or few-shot (shot_model)
+    RESUME = "resume"  # continue an interrupted job from its last checkpoint (resume_interrupted)
 
 
 #: modes of `Backend.shot_model`: no examples, or examples drawn from the training split
@@ -298,6 +299,16 @@ class Backend(ABC):
 
     def resume_job(self, external_id: str) -> JobStatus:
         raise UnsupportedOperation(f"The {self.label} backend cannot resume jobs.")
+
+    def resume_interrupted(self, external_id: str) -> JobStatus:
+        """Continue a job whose worker died (status `interrupted`) from its last checkpoint, under the same
+        external id; the core then polls it as before (Capability.RESUME). Returns the new status."""
+        raise UnsupportedOperation(
+            f"The {self.label} backend cannot resume interrupted jobs.",
+            hint="Start a new training job.",
+            ko=f"{self.label_ko or self.label} 백엔드는 중단된 작업을 이어서 학습할 수 없습니다.",
+            hint_ko="새 학습 작업을 시작하세요.",
+        )
 
     def list_models(self) -> list[ModelInfo]:
         """Models this backend can classify with that it knows of outside finsent's store."""
