@@ -343,6 +343,6 @@ def render_bulk(backend: str, model: str) -> None:
         key="cls_bulk_pick",
         on_change=_picked,
     )
-    st.session_state["bulk_run_id"] = chosen
+    state.remember_choice("cls_bulk_pick", "bulk_run_id", chosen)
     with reported_errors():
         _results_panel(by_id[chosen])

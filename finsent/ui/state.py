@@ -50,14 +50,31 @@ def apply_pending(key: str) -> None:
         st.session_state[key] = st.session_state.pop(pending)
 
 
+FOLLOWED_PREFIX = "followed_"
+
+
 def follow(picker: str, wanted: Any, options: Sequence[Any]) -> None:
-    """Point picker `picker` at `wanted` (the session's choice, e.g. the job just started) when it is one of
-    `options`; otherwise keep the picker's value while it is still an option, else take the first."""
+    """Point picker `picker` at `wanted` (e.g. the dataset just prepared, the job just started) once, when
+    `wanted` is new; otherwise keep the user's choice while it is still an option, else take the first.
+
+    Only a *change* of `wanted` moves the picker: re-applying the same `wanted` on every run would undo
+    the user's pick on the rerun after it (a job then trained on a dataset nobody picked).
+    """
     current = st.session_state.get(picker)
-    if wanted in options and wanted != current:
+    seen = FOLLOWED_PREFIX + picker
+    # A page switch drops the widget's own state: the session's `wanted` is then the user's last pick.
+    if wanted in options and (wanted != st.session_state.get(seen) or current not in options):
+        st.session_state[seen] = wanted
         st.session_state[picker] = wanted
     elif current not in options:
         st.session_state[picker] = options[0]
+
+
+def remember_choice(picker: str, key: str, value: Any) -> None:
+    """After picker `picker` was drawn: its value becomes the session's `key` (the other pages follow it),
+    marked as already followed so that `follow` does not take it for a new request."""
+    st.session_state[key] = value
+    st.session_state[FOLLOWED_PREFIX + picker] = value
 
 
 def refresh_label(key: str) -> None:

@@ -97,7 +97,7 @@ def main() -> None:
             key="mon_pick",
             on_change=_picked,
         )
-        st.session_state["job_id"] = job_id
+        state.remember_choice("mon_pick", "job_id", job_id)
         st.divider()
         job = by_id[job_id]
         if is_terminal(job.status):

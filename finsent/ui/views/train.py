@@ -29,7 +29,7 @@ def _pick_dataset() -> str | None:
     chosen = st.selectbox(
         t("train.dataset"), ids, format_func=lambda i: _dataset_label(by_id[i]), key="train_dataset"
     )
-    st.session_state["dataset_id"] = chosen
+    state.remember_choice("train_dataset", "dataset_id", chosen)
     return str(chosen)
 
 
