@@ -78,7 +78,7 @@ def main(rows: int = 100_000) -> None:
         run = service.start_bulk_run("fast", "m", frame, "title", "bench.csv")
         record = service.wait_bulk_run(run.id, timeout=600)
         t1 = time.perf_counter()
-        results = service.bulk_results(run.id)
+        results = service.bulk_results(run.id).frame
         t2 = time.perf_counter()
         csv = to_csv_bytes(results)
         t3 = time.perf_counter()

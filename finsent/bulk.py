@@ -23,7 +23,7 @@ from pyarrow.lib import ArrowException
 
 from finsent.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
 from finsent.errors import FinsentError, InputError
-from finsent.records import BulkRunRecord
+from finsent.records import BulkResults, BulkRunRecord
 from finsent.store import BulkRunState, ChunkPredictions, Store
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ def output_names(input_columns: Sequence[str], labels: Sequence[str]) -> dict[st
     """Predicted column -> name in the output, avoiding clashes with the input's own columns."""
     taken = set(input_columns)
     names = {}
-    for column in ["label", "confidence", *[f"score_{label}" for label in labels]]:
+    for column in ["label", "confidence", *[f"score_{label}" for label in labels], "model"]:
         name = column
         while name in taken:
             name = CLASH_PREFIX + name
@@ -164,8 +164,8 @@ def output_names(input_columns: Sequence[str], labels: Sequence[str]) -> dict[st
     return names
 
 
-def assemble_results(store: Store, state: BulkRunState, include_pending: bool = False) -> pd.DataFrame:
-    """Every input column, then label, confidence, score_<label>; rows of unfinished chunks left out
+def assemble_results(store: Store, state: BulkRunState, include_pending: bool = False) -> BulkResults:
+    """Every input column, then label, confidence, score_<label>, model; rows of unfinished chunks left out
     (or, with include_pending, kept with empty predictions). Rows are placed by chunk index: never shifted."""
     frame = pd.read_parquet(input_path(state))
     n, labels = len(frame), list(state.labels)
@@ -187,9 +187,19 @@ def assemble_results(store: Store, state: BulkRunState, include_pending: bool = 
     out[names["confidence"]] = confidence
     for j, label in enumerate(labels):
         out[names[f"score_{label}"]] = scores[:, j]
+    out[names["model"]] = np.where(done, state.record.model_id, "")
     if not include_pending:
         out = out.loc[done].reset_index(drop=True)
-    return out
+    return BulkResults(
+        frame=out,
+        labels=tuple(labels),
+        label_column=names["label"],
+        confidence_column=names["confidence"],
+        score_columns={label: names[f"score_{label}"] for label in labels},
+        model_column=names["model"],
+        rows_done=int(done.sum()),
+        rows_total=n,
+    )
 
 
 class BulkExecutor:

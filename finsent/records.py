@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finsent.backend import JobStatus
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,13 @@ class JobRecord:
     fine_tuned_model: str | None = None
     error: str | None = None
     progress: float | None = None
+    #: the human name shown in pickers and lists, editable ("로컬 · tfidf-logreg · news.xlsx · 12-02 16:52")
+    name: str = ""
+
+    @property
+    def title(self) -> str:
+        """The name, or the id for a job stored before jobs had names."""
+        return self.name or self.id
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,13 @@ class ModelRecord:
     path: str | None = None  # model file for local backends
     sha256: str | None = None  # of the model file; finsent loads only files whose hash it recorded
     details: Mapping[str, Any] = field(default_factory=dict)
+    #: the human name shown in pickers and lists, editable; a trained model takes its job's name
+    name: str = ""
+
+    @property
+    def title(self) -> str:
+        """The name, or the id for a model stored before models had names."""
+        return self.name or self.id
 
 
 @dataclass(frozen=True)
@@ -103,3 +120,30 @@ class BulkRunRecord:
     batch_status: str | None = None
     batch_done: int = 0
     batch_total: int = 0
+    #: the human name shown in run lists, editable (default: the input file and the day)
+    name: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.name or self.source_name
+
+
+@dataclass(frozen=True)
+class BulkResults:
+    """A bulk run's results as one read: the input's columns, then the columns finsent added, named."""
+
+    frame: pd.DataFrame
+    labels: tuple[str, ...]
+    label_column: str
+    confidence_column: str
+    #: label -> its score column
+    score_columns: Mapping[str, str]
+    #: the model id on every row, so a sheet pasted elsewhere still says where its labels came from
+    model_column: str
+    #: rows with a prediction in this read (the figure to show beside it)
+    rows_done: int
+    rows_total: int
+
+    @property
+    def partial(self) -> bool:
+        return self.rows_done < self.rows_total

@@ -28,11 +28,13 @@ from finsent.backend import (
 )
 from finsent.backend_pool import BackendInfo, BackendPool
 from finsent.dataset import PreparedDataset
-from finsent.errors import FinsentError, InputError
+from finsent.errors import FinsentError, InputError, NotFoundError
 from finsent.evaluation import classify_in_batches, evaluate_model, misclassified_view
 from finsent.labels import LabelSet
+from finsent.naming import checked_name, default_name, find_one, short_label, unique_name
 from finsent.plugins import BackendRegistry, get_plugin_manager
 from finsent.records import (
+    BulkRunRecord,
     DatasetRecord,
     EvaluationRecord,
     EventRecord,
@@ -128,7 +130,69 @@ class FinsentService(BulkRuns):
             )
         validated = training.validate_options(type(instance), options)
         dataset = self.store.get_dataset(dataset_id)
-        return training.start_job(self.store, self.settings.jobs_dir, instance, dataset, validated)
+        name = self._new_job_name(instance, validated.base_model, dataset.name)
+        return training.start_job(self.store, self.settings.jobs_dir, instance, dataset, validated, name=name)
+
+    # -- names ----------------------------------------------------------------------------------
+    def _backend_short_label(self, backend: str | Backend) -> str:
+        cls = type(backend) if isinstance(backend, Backend) else self.registry.get(backend)
+        return short_label(cls.label, cls.label_ko, self.settings.language)
+
+    def _new_job_name(self, backend: str | Backend, base_model: str, source: str | None) -> str:
+        name = default_name([self._backend_short_label(backend), base_model, source], time.time())
+        taken = {s.record.name for s in self.store.list_job_states()} | {
+            m.name for m in self.store.list_models()
+        }
+        return unique_name(name, taken)
+
+    def _new_model_name(self, backend: str, base_model: str, source: str | None) -> str:
+        name = default_name([self._backend_short_label(backend), base_model, source], time.time())
+        return unique_name(name, {m.name for m in self.store.list_models()})
+
+    def rename_model(self, backend: str, model_id: str, name: str) -> ModelRecord:
+        self.store.rename_model(backend, model_id, checked_name(name))
+        return self.store.get_model(backend, model_id)
+
+    def rename_job(self, job_id: str, name: str) -> JobRecord:
+        """The job's name, and its model's too while the model still carries the job's name."""
+        self.store.rename_job(job_id, checked_name(name))
+        return self.store.get_job(job_id)
+
+    def rename_bulk_run(self, run_id: str, name: str) -> BulkRunRecord:
+        self.store.rename_bulk_run(run_id, checked_name(name))
+        return self.bulk_run(run_id)
+
+    def find_model(self, wanted: str, backend: str | None = None) -> ModelRecord:
+        """The model with id or unique name `wanted` (of `backend`, or of any backend)."""
+        listing = f"finsent models --backend {backend}" if backend else "finsent models"
+        return find_one(
+            wanted.strip(), self.store.list_models(backend), lambda m: m.id, lambda m: m.name,
+            ("model", "모델"), listing,
+        )  # fmt: skip
+
+    def resolve_model(self, wanted: str, backend: str | None = None) -> tuple[str, str]:
+        """(backend, model id) for a model id or unique name, from `backend` or any backend. An id finsent
+        has not recorded passes through unchanged (the backend may know it: an OpenAI fine-tune made
+        elsewhere); with no backend given, the default backend's."""
+        try:
+            record = self.find_model(wanted, backend)
+        except NotFoundError:
+            return backend or self.settings.default_backend, wanted.strip()
+        return record.backend, record.id
+
+    def find_job(self, wanted: str) -> JobRecord:
+        """The job with id or unique name `wanted`."""
+        jobs = [s.record for s in self.store.list_job_states()]
+        return find_one(
+            wanted.strip(), jobs, lambda j: j.id, lambda j: j.name, ("job", "작업"), "finsent jobs"
+        )
+
+    def find_bulk_run(self, wanted: str) -> BulkRunRecord:
+        """The bulk run with id or unique name `wanted`."""
+        return find_one(
+            wanted.strip(), self.bulk_runs(), lambda r: r.id, lambda r: r.name,
+            ("bulk run", "일괄 분류"), "finsent runs",
+        )  # fmt: skip
 
     def attach_job(
         self, backend: str, external_id: str, dataset_id: str | None = None, api_key: str | None = None
@@ -144,6 +208,7 @@ class FinsentService(BulkRuns):
         job = JobRecord(
             id=training.new_id("job"), backend=instance.name, external_id=external_id, dataset_id=dataset_id,
             base_model="", options={}, status=JobStatus.QUEUED, created_at=now, updated_at=now,
+            name=self._new_job_name(instance, external_id, None),
         )  # fmt: skip
         self.store.insert_job(job, input_format=input_format)
         self.store.add_event(job.id, f"Attached to {instance.label} job {external_id}.")
@@ -270,10 +335,12 @@ class FinsentService(BulkRuns):
             label_set, fmt = prepared.labels, input_format or prepared.input_format
         if labels:
             label_set = LabelSet.from_names(labels)
+        source = self.store.get_dataset(dataset_id).name if dataset_id else None
         record = ModelRecord(
             id=model_id, backend=backend, job_id=None, base_model=base_model or model_id,
             labels=tuple(label_set.names), input_format=fmt.to_dict(), created_at=time.time(),
             details=dict(details or {}),
+            name=self._kept_or_new_name(backend, model_id, base_model or model_id, source),
         )  # fmt: skip
         self.store.add_model(record, dataset_id=dataset_id, replace=True)
         return self.store.get_model(backend, model_id)
@@ -319,13 +386,23 @@ class FinsentService(BulkRuns):
             dataset = PreparedDataset.open(self.store.get_dataset(dataset_id).directory)
             label_set = dataset.labels
         ref = instance.shot_model(model_id.strip(), label_set, shot_mode, dataset, per_label)
+        mode_text = shot_mode.replace("_", "-")
         record = ModelRecord(
             id=ref.id, backend=instance.name, job_id=None, base_model=model_id.strip(),
             labels=tuple(ref.labels.names), input_format=ref.input_format.to_dict(), created_at=time.time(),
             details={**dict(ref.details), "mode": shot_mode},
+            name=self._kept_or_new_name(
+                instance.name, ref.id, f"{model_id.strip()} {mode_text}",
+                self.store.get_dataset(dataset_id).name if dataset_id else None,
+            ),
         )  # fmt: skip
         self.store.add_model(record, dataset_id=dataset_id, replace=True)
         return self.store.get_model(instance.name, ref.id)
+
+    def _kept_or_new_name(self, backend: str, model_id: str, base_model: str, source: str | None) -> str:
+        """Adding a model again keeps the name it has (the user may have chosen it)."""
+        known = self.store.find_model(backend, model_id)
+        return known.name if known and known.name else self._new_model_name(backend, base_model, source)
 
     def model_dataset_id(self, backend: str, model_id: str) -> str | None:
         """The dataset a model was trained on or added with (few-shot examples, labels), if any."""

@@ -7,20 +7,23 @@ the service like any other.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from finsent import bulk as bulk_runs
-from finsent import bulk_batch, training
+from finsent import bulk_batch
 from finsent.backend import Backend, Capability, ModelRef
 from finsent.errors import InputError
 from finsent.evaluation import chunk_size_for
-from finsent.records import BulkRunRecord
+from finsent.naming import default_name, unique_name
+from finsent.records import BulkResults, BulkRunRecord
 from finsent.settings import Settings
 from finsent.store import Store
-from finsent.store.bulk import RESUMABLE_STATUSES
+from finsent.store.bulk import ACTIVE_STATUSES, RESUMABLE_STATUSES
+from finsent.support.ids import new_id
 
 
 class BulkRuns:
@@ -58,12 +61,14 @@ class BulkRuns:
                 ko=f"표에 {text_column!r} 열이 없습니다 (열: {columns}).",
                 hint_ko="분류할 문장이 든 열을 고르세요.",
             )
-        run_id = training.new_id("run")
+        run_id = new_id("run")
         directory = self.settings.bulk_dir / run_id
         bulk_runs.store_input(frame, directory)
+        taken = {r.name for r in self.bulk_runs()}
+        name = unique_name(default_name([source_name], time.time()), taken)
         self.store.insert_bulk_run(
             run_id, backend, model_id, source_name, str(text_column), tuple(ref.labels.names), str(directory),
-            chunk_size_for(instance), len(frame), batch_api=batch_api, input_key=input_key,
+            chunk_size_for(instance), len(frame), batch_api=batch_api, input_key=input_key, name=name,
         )  # fmt: skip
         return run_id, instance, ref
 
@@ -97,6 +102,35 @@ class BulkRuns:
             self._bulk_threads[run_id] = (thread, cancel)
         thread.start()
 
+    def _input_key(self, backend: str, model_id: str, frame: pd.DataFrame, text_column: str) -> str | None:
+        column = frame[text_column] if text_column in frame.columns else None
+        if not isinstance(column, pd.Series):
+            return None  # missing or duplicated: _create_bulk_run says what is wrong
+        # Hashed once per start: every text of a large table goes into the key.
+        texts = bulk_runs.column_texts(column)
+        return bulk_batch.input_key(backend, model_id, str(text_column), texts)
+
+    def _same_input_run(self, backend: str, model_id: str, key: str | None) -> BulkRunRecord | None:
+        """The run that already classifies (or classified) this input with this model, if it still counts:
+        a finished run counts only while the model it used has not been replaced since (a model added
+        again, e.g. few-shot with new examples, answers differently)."""
+        previous = self.store.bulk_run_for_input(key) if key else None
+        if previous is None:
+            return None
+        if previous.record.status == "succeeded":
+            model = self.store.find_model(backend, model_id)
+            if model is not None and model.created_at > previous.record.created_at:
+                return None
+        return previous.record
+
+    def bulk_run_for_input(
+        self, backend: str, model_id: str, frame: pd.DataFrame, text_column: str
+    ) -> BulkRunRecord | None:
+        """The run of the same texts (same column) with the same model, active, stopped or finished: what
+        starting this input again would show or resume instead of starting a twin."""
+        key = self._input_key(backend, model_id, frame, text_column)
+        return self._same_input_run(backend, model_id, key)
+
     def _find_or_create_run(
         self,
         backend: str,
@@ -106,24 +140,30 @@ class BulkRuns:
         source_name: str,
         api_key: str | None,
         batch_api: bool,
-    ) -> tuple[str, tuple[Backend, ModelRef] | None]:
-        """With `batch_api`, the unfinished batch run of the same input (no backend and model: resume
-        it); otherwise a new run with the backend and model to execute it with."""
-        key = None
-        if batch_api and text_column in frame.columns:
-            # Hashed once: every text of a large table goes into the key.
-            texts = bulk_runs.column_texts(frame[text_column])
-            key = bulk_batch.input_key(backend, model_id, str(text_column), texts)
-            previous = self.store.unfinished_bulk_run(key)
-            if previous is not None and previous.record.batch_api:
-                if previous.record.batch_status in bulk_batch.CANCELLED_BATCH:
+    ) -> tuple[BulkRunRecord, tuple[Backend, ModelRef] | None]:
+        """The run of the same input with the same model if there is one (nothing to launch: show it, or
+        resume it when it stopped); otherwise a new run with the backend and model to execute it with.
+        One run per input: two clicks, two browser tabs or a CLI run beside the dashboard never start twins."""
+        key = self._input_key(backend, model_id, frame, text_column)
+        with self._lock:  # the check and the insert as one step for this process's threads
+            previous = self._same_input_run(backend, model_id, key)
+            if previous is not None:
+                cancelled = previous.batch_api and previous.batch_status in bulk_batch.CANCELLED_BATCH
+                if cancelled and previous.status != "succeeded":
                     # Cancelled on purpose: a new batch (billed again) only when the user resumes the run.
-                    raise bulk_batch.batch_cancelled(previous.record.id, previous.record.batch_id)
-                return previous.record.id, None
-        run_id, instance, ref = self._create_bulk_run(
-            backend, model_id, frame, text_column, source_name, api_key, batch_api=batch_api, input_key=key
-        )
-        return run_id, (instance, ref)
+                    raise bulk_batch.batch_cancelled(previous.id, previous.batch_id)
+                return previous, None
+            run_id, instance, ref = self._create_bulk_run(
+                backend,
+                model_id,
+                frame,
+                text_column,
+                source_name,
+                api_key,
+                batch_api=batch_api,
+                input_key=key,
+            )
+        return self.bulk_run(run_id), (instance, ref)
 
     def start_bulk_run(
         self,
@@ -137,14 +177,17 @@ class BulkRuns:
         poll_interval: float | None = None,
     ) -> BulkRunRecord:
         """Store the input, then classify it chunk by chunk in a background thread (resumable); with
-        `batch_api`, through the backend's batch API (an unfinished run of the same input is resumed)."""
-        run_id, created = self._find_or_create_run(
+        `batch_api`, through the backend's batch API. The same input with the same model again gives the
+        run that has it: still running (shown as it is), stopped (resumed) or finished (shown)."""
+        run, created = self._find_or_create_run(
             backend, model_id, frame, text_column, source_name, api_key, batch_api
         )
         if created is None:
-            return self.resume_bulk_run(run_id, api_key=api_key, poll_interval=poll_interval)
-        self._launch(run_id, *created, poll_interval=poll_interval)
-        return self.bulk_run(run_id)
+            if run.status in RESUMABLE_STATUSES:
+                return self.resume_bulk_run(run.id, api_key=api_key, poll_interval=poll_interval)
+            return run
+        self._launch(run.id, *created, poll_interval=poll_interval)
+        return self.bulk_run(run.id)
 
     def run_bulk(
         self,
@@ -160,17 +203,27 @@ class BulkRuns:
         poll_interval: float | None = None,
     ) -> BulkRunRecord:
         """The same run in the calling thread (the CLI): Ctrl-C keeps finished chunks (and a submitted
-        batch) and re-raises. With `batch_api`, an unfinished batch run of the same input is picked up."""
-        run_id, created = self._find_or_create_run(
+        batch) and re-raises. The run that already has this input with this model is picked up instead: a
+        stopped one resumed, a finished one returned as it is, one running elsewhere refused."""
+        run, created = self._find_or_create_run(
             backend, model_id, frame, text_column, source_name, api_key, batch_api
         )
-        if on_created:
-            on_created(self.bulk_run(run_id))
-        if created is None:
-            return self.resume_bulk_run(
-                run_id, api_key=api_key, foreground=True, on_progress=on_progress, poll_interval=poll_interval
+        if created is None and run.status in ACTIVE_STATUSES:
+            raise InputError(
+                f"This input is already being classified with this model by bulk run {run.id} ({run.title}).",
+                hint=f"Wait for it, or stop it with `finsent classify --cancel {run.id}`; then run again.",
+                ko=f"같은 입력을 같은 모델로 이미 분류하는 중입니다: {run.id} ({run.title}).",
+                hint_ko=f"끝날 때까지 기다리거나 `finsent classify --cancel {run.id}`로 멈춘 뒤 다시 실행하세요.",
             )
-        return self._run_here(run_id, *created, on_progress, poll_interval)
+        if on_created:
+            on_created(run)
+        if created is None:
+            if run.status == "succeeded":
+                return run
+            return self.resume_bulk_run(
+                run.id, api_key=api_key, foreground=True, on_progress=on_progress, poll_interval=poll_interval
+            )
+        return self._run_here(run.id, *created, on_progress, poll_interval)
 
     def _run_here(
         self,
@@ -271,8 +324,9 @@ class BulkRuns:
             self.store.set_bulk_status(run_id, "cancelled", error, only_from=RESUMABLE_STATUSES)
         return self.bulk_run(run_id)
 
-    def bulk_results(self, run_id: str, include_pending: bool = False) -> pd.DataFrame:
-        """Every input column, then label, confidence and score_<label> per label; finished chunks only."""
+    def bulk_results(self, run_id: str, include_pending: bool = False) -> BulkResults:
+        """Every input column, then label, confidence, score_<label> per label and model; finished chunks
+        only (unless `include_pending`). The record names the columns it added."""
         return bulk_runs.assemble_results(self.store, self.store.bulk_run_state(run_id), include_pending)
 
     def bulk_input(self, run_id: str) -> pd.DataFrame:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +28,7 @@ from finsent.evaluation import evaluate_model
 from finsent.labels import LabelSet
 from finsent.records import DatasetRecord, JobRecord, ModelRecord
 from finsent.store import JobState, Store
+from finsent.support.ids import new_id
 from finsent.textnorm import InputFormat
 
 log = logging.getLogger(__name__)
@@ -36,10 +36,6 @@ log = logging.getLogger(__name__)
 #: a job without an external id this long after its last update was being started by a process that died
 STALE_START_S = 15 * 60
 _SECRET_WORDS = ("api_key", "apikey", "secret", "password", "token")
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{time.strftime('%Y%m%d')}-{secrets.token_hex(4)}"
 
 
 def validate_options(backend_class: type[Backend], options: Mapping[str, Any]) -> BackendOptions:
@@ -74,7 +70,12 @@ def error_text(exc: BaseException, backend: Backend) -> str:
 
 
 def start_job(
-    store: Store, settings_jobs_dir: Path, backend: Backend, dataset: DatasetRecord, options: BackendOptions
+    store: Store,
+    settings_jobs_dir: Path,
+    backend: Backend,
+    dataset: DatasetRecord,
+    options: BackendOptions,
+    name: str = "",
 ) -> JobRecord:
     """Stage 1 and 2 with a job record from the first moment: a failure leaves it `failed`, never stuck."""
     now = time.time()
@@ -89,6 +90,7 @@ def start_job(
         status=JobStatus.VALIDATING_FILES,
         created_at=now,
         updated_at=now,
+        name=name,
     )
     store.insert_job(job, input_format=prepared.input_format.to_dict())
     store.add_event(job.id, f"Preparing the training data for the {backend.label} backend.")
@@ -149,6 +151,7 @@ def _model_from_update(store: Store, state: JobState, update: JobUpdate) -> Mode
         path=model_file.get("path") if isinstance(model_file, dict) else None,
         sha256=model_file.get("sha256") if isinstance(model_file, dict) else None,
         details=details,
+        name=job.name,  # the model is known by the name of the job that made it
     )
 
 

@@ -19,8 +19,6 @@ from app_helpers import (
     train_mock,
 )
 
-from finsent.ui.bulk_view import predicted_columns
-
 pytestmark = pytest.mark.usefixtures("app_env")
 
 BULK_CSV = (
@@ -123,9 +121,10 @@ def test_bulk_results_export_keeps_every_column_and_neutralises_formulas() -> No
     frame = pd.read_csv(io.StringIO(BULK_CSV), dtype=str)
     run = service().start_bulk_run("mock", model, frame, "본문", "뉴스.csv")
     service().wait_bulk_run(run.id, timeout=30)
-    results = service().bulk_results(run.id)
-    label_col, conf_col, scores = predicted_columns(results)
-    assert (label_col, conf_col) == ("label", "confidence") and len(scores) == 3
+    bulk = service().bulk_results(run.id)
+    results = bulk.frame
+    assert (bulk.label_column, bulk.confidence_column, bulk.model_column) == ("label", "confidence", "model")
+    assert len(bulk.score_columns) == 3 and set(results["model"]) == {model}
     data = to_csv_bytes(results)
     assert data.startswith(b"\xef\xbb\xbf")
     back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str)
@@ -133,16 +132,22 @@ def test_bulk_results_export_keeps_every_column_and_neutralises_formulas() -> No
     assert back.loc[3, "본문"].startswith("'=")
 
 
-def test_predicted_columns_follow_clash_renaming() -> None:
+def test_added_columns_are_named_by_the_results_record_when_the_input_has_them_already() -> None:
+    model = _trained()
     frame = pd.DataFrame(
-        columns=["text", "label", "predicted_label", "confidence", "score_positive", "score_negative"]
+        {"text": ["가나전자 흑자 전환", "다라건설 적자"], "label": ["x", "y"], "model": ["m", "n"]}
     )
-    assert predicted_columns(frame) == ("predicted_label", "confidence", ["score_positive", "score_negative"])
+    run = service().start_bulk_run("mock", model, frame, "text", "clash.csv")
+    service().wait_bulk_run(run.id, timeout=30)
+    bulk = service().bulk_results(run.id)
+    assert bulk.label_column == "predicted_label" and bulk.model_column == "predicted_model"
+    assert list(bulk.frame["label"]) == ["x", "y"] and list(bulk.frame["model"]) == ["m", "n"]
+    assert set(bulk.frame["predicted_model"]) == {model}
 
 
 def test_cancelling_a_bulk_run_keeps_the_finished_rows() -> None:
     model = _trained(classify_delay_ms=300)
-    frame = pd.DataFrame({"본문": [f"가나전자 뉴스 {i}" for i in range(3000)]})
+    frame = pd.DataFrame({"본문": [f"가나전자 뉴스 {i}" for i in range(20000)]})
     run = service().start_bulk_run("mock", model, frame, "본문", "big.csv")
     at = new_app()
     at.switch_page(page("classify")).run()
@@ -154,4 +159,4 @@ def test_cancelling_a_bulk_run_keeps_the_finished_rows() -> None:
     at.run()
     assert_clean(at)
     assert any("유지됩니다" in w.value for w in at.warning)
-    assert len(service().bulk_results(run.id)) == final.rows_done
+    assert len(service().bulk_results(run.id).frame) == final.rows_done

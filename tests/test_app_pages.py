@@ -22,6 +22,8 @@ from app_helpers import (
 )
 from korean_news import TEMPLATES, labelled_rows
 
+from finsent.ui.markdown import plain
+
 pytestmark = pytest.mark.usefixtures("app_env")
 
 PAGE_TITLES_KO = {
@@ -253,7 +255,10 @@ def test_evaluate_page_shows_confusion_per_class_mistakes_and_comparison() -> No
     at = new_app()
     at.switch_page(page("evaluate")).run()
     assert_clean(at)
-    evaluation = service().evaluation(at.session_state["eval_pick"].removeprefix("job|"))
+    # the sidebar's model (the newest) is the one evaluated, and the page names it
+    assert at.sidebar.selectbox(key="model_id").value == second.fine_tuned_model
+    assert any(plain(service().job(second.id).name) in m.value for m in at.markdown)
+    evaluation = service().evaluation(second.id)
     heat = next(data for spec, data in charts(at) if "layer" in spec)
     assert int(heat["count"].sum()) == evaluation.n
     assert {"긍정", "부정", "중립"} <= set(heat["true"])
@@ -261,7 +266,7 @@ def test_evaluate_page_shows_confusion_per_class_mistakes_and_comparison() -> No
     assert any("정밀도" in f.columns for f in frames)
     mistakes = next((f for f in frames if "예측 라벨" in f.columns), None)
     assert mistakes is not None and len(mistakes) == evaluation.n - round(evaluation.accuracy * evaluation.n)
-    assert at.selectbox(key="eval_cmp").value in {f"job|{first.id}", f"job|{second.id}"}
+    assert at.selectbox(key="eval_cmp").value == f"mock|{first.fine_tuned_model}"
 
 
 def test_sidebar_lists_unavailable_backends_and_keeps_a_typed_key_masked(finsent_home: Path) -> None:

@@ -58,11 +58,12 @@ def test_background_run_results_keep_every_column_in_order(service: FinsentServi
     assert run.rows_total == 95 and run.status in ("queued", "running")
     done = service.wait_bulk_run(run.id, timeout=30)
     assert done.status == "succeeded" and done.rows_done == 95 and done.rate and done.eta_seconds is None
-    results = service.bulk_results(run.id)
+    results = service.bulk_results(run.id).frame
     assert list(results.columns) == [
         "id", "headline", "메모", "label",
-        "predicted_label", "confidence", "score_positive", "score_negative", "score_neutral",
+        "predicted_label", "confidence", "score_positive", "score_negative", "score_neutral", "model",
     ]  # fmt: skip
+    assert results["model"].eq(model).all()  # where the labels came from, on every row
     assert results["id"].tolist() == frame["id"].tolist() and results["label"].eq("given").all()
     check_alignment(results)
     assert results["confidence"].eq(0.8).all()
@@ -84,10 +85,10 @@ def test_cancel_keeps_finished_chunks_and_resume_sends_only_the_rest(
     service.cancel_bulk_run(run.id)
     cancelled = service.wait_bulk_run(run.id, timeout=20)
     assert cancelled.status == "cancelled" and 40 <= cancelled.rows_done < 300
-    partial = service.bulk_results(run.id)
+    partial = service.bulk_results(run.id).frame
     assert len(partial) == cancelled.rows_done
     check_alignment(partial)
-    pending = service.bulk_results(run.id, include_pending=True)
+    pending = service.bulk_results(run.id, include_pending=True).frame
     assert len(pending) == 300 and (pending["predicted_label"] == "").sum() == 300 - cancelled.rows_done
     log = tmp_path / "calls.jsonl"
     monkeypatch.setenv("FINSENT_SCRIPTED_LOG", str(log))
@@ -97,7 +98,7 @@ def test_cancel_keeps_finished_chunks_and_resume_sends_only_the_rest(
     resent = logged_texts(log)
     assert len(resent) == 300 - cancelled.rows_done
     assert not set(resent) & set(partial["headline"])
-    results = service.bulk_results(run.id)
+    results = service.bulk_results(run.id).frame
     assert len(results) == 300 and results["id"].is_unique
     check_alignment(results)
 
@@ -110,7 +111,7 @@ def test_failure_mid_run_keeps_finished_chunks(
     record = service.run_bulk("scripted", model, input_frame(100), "headline", "news.csv")
     assert record.status == "failed" and "Scripted failure on classify call 4" in (record.error or "")
     assert record.rows_done == 30
-    check_alignment(service.bulk_results(record.id))
+    check_alignment(service.bulk_results(record.id).frame)
     resumed = service.resume_bulk_run(record.id, foreground=True)
     assert resumed.status == "succeeded" and resumed.rows_done == 100 and resumed.error is None
 
@@ -156,13 +157,13 @@ def test_resume_after_a_killed_process_loses_and_repeats_nothing(
     restarted = FinsentService(Settings.from_env())
     interrupted = restarted.bulk_run(run_id)
     assert interrupted.status == "interrupted" and 50 <= interrupted.rows_done < 400
-    finished_before = set(restarted.bulk_results(run_id)["headline"])
+    finished_before = set(restarted.bulk_results(run_id).frame["headline"])
     monkeypatch.setenv("FINSENT_SCRIPTED_LOG", str(second_log))
     final = restarted.resume_bulk_run(run_id, foreground=True)
     assert final.status == "succeeded"
     resent = logged_texts(second_log)
     assert not set(resent) & finished_before and len(resent) == 400 - interrupted.rows_done
-    results = restarted.bulk_results(run_id)
+    results = restarted.bulk_results(run_id).frame
     assert len(results) == 400 and results["id"].tolist() == [f"r{i}" for i in range(400)]
     check_alignment(results)
 
@@ -175,14 +176,14 @@ def test_bad_inputs(service: FinsentService) -> None:
     with pytest.raises(InputError, match="duplicate column names"):
         service.start_bulk_run("scripted", model, twins, "t", "x.csv")
     empty = service.run_bulk("scripted", model, input_frame(0), "headline", "empty.csv")
-    assert empty.status == "succeeded" and len(service.bulk_results(empty.id)) == 0
+    assert empty.status == "succeeded" and len(service.bulk_results(empty.id).frame) == 0
 
 
 def test_unknown_predictions_and_clashing_names(service: FinsentService) -> None:
     model = model_for(service)
     frame = pd.DataFrame({"text": ["up", "??? what", "down"], "confidence": ["x", "y", "z"]})
     run = service.run_bulk("scripted", model, frame, "text", "x.csv")
-    results = service.bulk_results(run.id)
+    results = service.bulk_results(run.id).frame
     assert results["label"].tolist() == ["positive", "unknown", "negative"]
     assert results["confidence"].tolist() == ["x", "y", "z"]
     assert results["predicted_confidence"].tolist() == [0.8, 0.0, 0.8]
@@ -193,7 +194,7 @@ def test_mixed_type_columns_and_a_missing_input(service: FinsentService) -> None
     model = model_for(service)
     frame = pd.DataFrame({"text": ["up", "down", None], "mixed": [1, "two", 3.5]})
     run = service.run_bulk("scripted", model, frame, "text", "x.xlsx")
-    results = service.bulk_results(run.id)
+    results = service.bulk_results(run.id).frame
     assert results["label"].tolist() == ["positive", "negative", "neutral"]
     assert results["mixed"].tolist() == ["1", "two", "3.5"]
     from finsent.bulk import INPUT_FILE

@@ -100,7 +100,9 @@ def test_bulk_file_keeps_every_column(
         "score_positive",
         "score_negative",
         "score_neutral",
+        "model",
     ]
+    assert set(result["model"]) == {"kw"}
     assert [int(v) for v in result["번호"]] == list(range(45))
     assert result["label"].tolist()[:3] == ["positive", "negative", "neutral"]
 

@@ -66,7 +66,7 @@ def test_the_whole_workflow_through_the_service(openai_server: FakeOpenAI, monke
         assert 0 < sent_before < len(texts)
         run = service.resume_bulk_run(run.id, api_key=TEST_KEY, foreground=True)
         assert run.status == "succeeded"
-        results = service.bulk_results(run.id)
+        results = service.bulk_results(run.id).frame
         assert list(results["id"]) == list(range(len(texts))), "every row, once, in order"
         assert UNKNOWN_LABEL not in set(results["label"])
         assert len(openai_server.answered) == len(texts) and set(openai_server.answered.values()) == {1}, (

@@ -46,12 +46,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     )
     p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
     p.add_argument("--backend", metavar="B", help="backend name (default: FINSENT_DEFAULT_BACKEND or local)")
-    p.add_argument("--model", metavar="M", help="model id (see `finsent models`)")
+    p.add_argument("--model", metavar="M", help="model id or unique name (see `finsent models`)")
     p.add_argument("--input", metavar="FILE", help="a CSV, TSV, XLSX or JSONL file to classify in bulk")
     p.add_argument("--text-col", metavar="C", help="column with the text (default: guessed from the header)")
     p.add_argument("--sheet", metavar="S", help="XLSX sheet to read (default: the first)")
     p.add_argument("--output", metavar="FILE", help="where to write the result (.csv, .xlsx, .jsonl, .tsv)")
-    p.add_argument("--resume", metavar="RUN", help="resume an interrupted or cancelled bulk run")
+    p.add_argument("--resume", metavar="RUN", help="resume an interrupted or cancelled bulk run (id or name)")
     p.add_argument(
         "--cancel",
         metavar="RUN",
@@ -71,6 +71,35 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         help="seconds between looks at a submitted batch (10, or FINSENT_BATCH_POLL_SECONDS)",
     )
     p.set_defaults(func=run_classify)
+
+    p = subparsers.add_parser("runs", help="list bulk classification runs, newest first")
+    p.set_defaults(func=run_runs)
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    from finsent.cli.output import print_table
+
+    svc = service()
+    runs = svc.bulk_runs()
+    if not runs:
+        print("No bulk runs yet. Start one with `finsent classify --model M --input FILE --output FILE`.")
+        return 0
+    models = {(m.backend, m.id): m.title for m in svc.models()}
+    print_table(
+        ["name", "run", "model", "input", "rows", "status", "created"],
+        [
+            [r.title, r.id, models.get((r.backend, r.model_id), r.model_id), r.source_name,
+             f"{r.rows_done:,}/{r.rows_total:,}", r.status, _time(r.created_at)]
+            for r in sorted(runs, key=lambda r: r.created_at, reverse=True)
+        ],
+    )  # fmt: skip
+    return 0
+
+
+def _time(stamp: float | None) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if stamp else "-"
 
 
 def run_classify(args: argparse.Namespace) -> int:
@@ -105,7 +134,8 @@ def run_classify(args: argparse.Namespace) -> int:
             "--model M is required.", hint="`finsent models` lists the models.", ko="--model이 필요합니다."
         )
     svc = service()
-    backend = args.backend or svc.settings.default_backend
+    # --model takes an id or a model's unique name; the name also tells the backend when --backend is left out
+    backend, args.model = svc.resolve_model(args.model, args.backend)
     if args.input:
         return bulk(svc, args, backend)
     for text, prediction in zip(args.texts, svc.classify(backend, args.model, args.texts), strict=True):
@@ -141,7 +171,7 @@ def _finish(svc: FinsentService, record: BulkRunRecord, output: str) -> int:
         )
         print(f"The finished rows are kept. Resume with: {resume_cmd}", file=sys.stderr)
         return 2
-    path = write_table(output, svc.bulk_results(record.id))
+    path = write_table(output, svc.bulk_results(record.id).frame)
     rate = f" ({record.rate:,.0f} rows/s)" if record.rate else ""
     print(
         f"Classified {record.rows_done:,} rows{rate}; wrote {path} ({table_format(path)}).", file=sys.stderr
@@ -188,6 +218,16 @@ def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
 
 def _created(run: BulkRunRecord, created: list[BulkRunRecord]) -> None:
     created.append(run)
+    if run.status == "succeeded":
+        print(
+            f"This input was classified with this model before, in bulk run {run.id} ({run.title}):"
+            " writing its results instead of classifying again.",
+            file=sys.stderr,
+        )
+    elif run.status != "queued" and not run.batch_id:
+        print(
+            f"Resuming bulk run {run.id} ({run.title}), which has this input: {run.status}.", file=sys.stderr
+        )
     if run.batch_id:
         print(f"Following batch {run.batch_id} of bulk run {run.id} (submitted before).", file=sys.stderr)
     elif run.batch_api:
@@ -214,6 +254,7 @@ def resume(args: argparse.Namespace) -> int:
 
     table_format(args.output)
     svc = service()
+    args.resume = svc.find_bulk_run(args.resume).id
     bar = ProgressBar()
     try:
         record = svc.resume_bulk_run(
@@ -230,7 +271,8 @@ def resume(args: argparse.Namespace) -> int:
 def cancel(run_id: str) -> int:
     """Cancel a bulk run; for a batch-API run, its batch at the provider too."""
     svc = service()
-    run = svc.bulk_run(run_id)
+    run = svc.find_bulk_run(run_id)
+    run_id = run.id
     if run.status == "succeeded":
         raise InputError(
             f"Bulk run {run_id} has finished: there is nothing to cancel.",

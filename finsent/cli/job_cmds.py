@@ -95,16 +95,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     p = subparsers.add_parser(
         "follow", help="stream a job's events and metrics until it ends (Ctrl-C detaches)"
     )
-    p.add_argument("job", metavar="JOB")
+    p.add_argument("job", metavar="JOB", help="job id or unique name")
     p.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between polls (2)")
     p.set_defaults(func=run_follow)
 
     p = subparsers.add_parser("cancel", help="cancel a training job")
-    p.add_argument("job", metavar="JOB")
+    p.add_argument("job", metavar="JOB", help="job id or unique name")
     p.set_defaults(func=run_cancel)
 
     p = subparsers.add_parser("results", help="a job's metric history (CSV) and final classification metrics")
-    p.add_argument("job", metavar="JOB")
+    p.add_argument("job", metavar="JOB", help="job id or unique name")
     p.add_argument("-o", "--output", metavar="FILE", help="write the metric history CSV here")
     p.set_defaults(func=run_results)
 
@@ -137,9 +137,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--per-label", type=int, default=2, metavar="N", help="few-shot examples per label (2)")
     p.set_defaults(func=run_add_model)
 
+    p = subparsers.add_parser(
+        "rename", help="give a model, job or bulk run a new name (shown in lists, pickers and the dashboard)"
+    )
+    p.add_argument("kind", choices=("model", "job", "run"))
+    p.add_argument("record", metavar="ID_OR_NAME")
+    p.add_argument("name", metavar="NEW_NAME")
+    p.add_argument("--backend", metavar="B", help="the model's backend, where two backends share a name")
+    p.set_defaults(func=run_rename)
+
     p = subparsers.add_parser("evaluate", help="evaluate a model on a prepared folder's validation split")
-    p.add_argument("--backend", required=True, metavar="B")
-    p.add_argument("--model", required=True, metavar="M")
+    p.add_argument("--backend", metavar="B", help="the model's backend (default: found from the model)")
+    p.add_argument("--model", required=True, metavar="M", help="model id or unique name")
     p.add_argument("--data", required=True, metavar="DIR", help="prepared folder (or a dataset id)")
     p.set_defaults(func=run_evaluate)
 
@@ -220,14 +229,16 @@ def _time(stamp: float | None) -> str:
 def run_jobs(args: argparse.Namespace) -> int:
     svc = service()
     rows = [
-        [j.id, j.backend, j.status.value, _fmt(j.progress, 2), j.base_model or "-", j.fine_tuned_model or "-",
-         _time(j.created_at), (j.error or "")[:60]]
+        [j.title, j.id, j.backend, j.status.value, _fmt(j.progress, 2), j.base_model or "-",
+         j.fine_tuned_model or "-", _time(j.created_at), (j.error or "")[:60]]
         for j in svc.jobs()
     ]  # fmt: skip
     if not rows:
         print("No jobs yet. Start one with `finsent train --backend B --data DIR`.")
         return 0
-    print_table(["job", "backend", "status", "progress", "base model", "model", "created", "error"], rows)
+    print_table(
+        ["name", "job", "backend", "status", "progress", "base model", "model", "created", "error"], rows
+    )
     return 0
 
 
@@ -269,12 +280,12 @@ def follow(svc: FinsentService, job_id: str, interval: float) -> int:
 
 def run_follow(args: argparse.Namespace) -> int:
     svc = service()
-    svc.job(args.job)
-    return follow(svc, args.job, args.interval)
+    return follow(svc, svc.find_job(args.job).id, args.interval)
 
 
 def run_cancel(args: argparse.Namespace) -> int:
-    job = service().cancel_job(args.job)
+    svc = service()
+    job = svc.cancel_job(svc.find_job(args.job).id)
     print(f"Job {job.id}: {job.status.value}")
     return 0
 
@@ -283,7 +294,7 @@ def run_results(args: argparse.Namespace) -> int:
     from finsent.export import write_table
 
     svc = service()
-    job = svc.job(args.job)
+    job = svc.find_job(args.job)
     history = svc.job_metrics(job.id)  # step, epoch, train/valid loss and accuracy
     if args.output:
         path = write_table(args.output, history)
@@ -312,12 +323,13 @@ def run_models(args: argparse.Namespace) -> int:
         print("No models yet: train one, or record an existing one with `finsent add-model`.")
         return 0
     print_table(
-        ["model", "backend", "base model", "job", "labels", "created"],
+        ["name", "model", "backend", "base model", "job", "labels", "created"],
         [
-            [m.id, m.backend, m.base_model or "-", m.job_id or "-", ",".join(m.labels), _time(m.created_at)]
+            [m.title, m.id, m.backend, m.base_model or "-", m.job_id or "-", ",".join(m.labels),
+             _time(m.created_at)]
             for m in models
         ],
-    )
+    )  # fmt: skip
     return 0
 
 
@@ -358,8 +370,24 @@ def run_add_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_rename(args: argparse.Namespace) -> int:
+    svc = service()
+    if args.kind == "model":
+        model = svc.find_model(args.record, args.backend)
+        renamed = svc.rename_model(model.backend, model.id, args.name)
+        print(f"Model {renamed.id} ({renamed.backend}) is now named {renamed.title!r}.")
+    elif args.kind == "job":
+        job = svc.rename_job(svc.find_job(args.record).id, args.name)
+        print(f"Job {job.id} is now named {job.title!r}.")
+    else:
+        run = svc.rename_bulk_run(svc.find_bulk_run(args.record).id, args.name)
+        print(f"Bulk run {run.id} is now named {run.title!r}.")
+    return 0
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     svc = service()
+    args.backend, args.model = svc.resolve_model(args.model, args.backend)
     dataset = dataset_for(svc, args.data)
     evaluation = svc.evaluate(args.backend, args.model, dataset.id)
     print(f"Evaluation {evaluation.id}: {args.backend} model {args.model} on {dataset.directory}")

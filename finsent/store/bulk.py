@@ -72,6 +72,7 @@ def _state(row: sqlite3.Row) -> BulkRunState:
         batch_status=batch.get("status"),
         batch_done=int(batch.get("completed", 0)) + int(batch.get("failed", 0)),
         batch_total=int(batch.get("total", 0)),
+        name=row["name"],
     )
     return BulkRunState(
         record=record,
@@ -106,16 +107,22 @@ class BulkRepository:
         rows_total: int,
         batch_api: bool = False,
         input_key: str | None = None,
+        name: str = "",
     ) -> None:
         now = time.time()
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO bulk_runs (id, backend, model_id, source_name, text_column, labels, directory,"
-                " chunk_size, status, rows_total, created_at, updated_at, batch_api, input_key)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                " chunk_size, status, rows_total, created_at, updated_at, batch_api, input_key, name)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
                 (run_id, backend, model_id, source_name, text_column, dumps(list(labels)), directory,
-                 chunk_size, rows_total, now, now, int(batch_api), input_key),
+                 chunk_size, rows_total, now, now, int(batch_api), input_key, name),
             )  # fmt: skip
+
+    def rename_bulk_run(self, run_id: str, name: str) -> None:
+        with self.db.write() as conn:
+            if conn.execute("UPDATE bulk_runs SET name = ? WHERE id = ?", (name, run_id)).rowcount == 0:
+                raise bulk_run_not_found(run_id)
 
     def set_bulk_batch(self, run_id: str, batch: dict[str, object] | None) -> None:
         """Record the provider batch of a run ({"id", "status", "total", "completed", "failed"}), or forget
@@ -126,13 +133,11 @@ class BulkRepository:
                 (dumps(batch) if batch is not None else None, time.time(), run_id),
             )
 
-    def unfinished_bulk_run(self, input_key: str) -> BulkRunState | None:
-        """The newest run of this input (same backend, model, column and texts) that has not succeeded."""
+    def bulk_run_for_input(self, input_key: str) -> BulkRunState | None:
+        """The newest run of this input (same backend, model, column and texts), whatever its status."""
         with self.db.read() as conn:
             row = conn.execute(
-                "SELECT * FROM bulk_runs WHERE input_key = ? AND status != 'succeeded'"
-                " ORDER BY created_at DESC LIMIT 1",
-                (input_key,),
+                "SELECT * FROM bulk_runs WHERE input_key = ? ORDER BY created_at DESC LIMIT 1", (input_key,)
             ).fetchone()
         return _state(row) if row else None
 

@@ -85,6 +85,7 @@ def _job_state(row: sqlite3.Row) -> JobState:
         fine_tuned_model=row["fine_tuned_model"],
         error=row["error"],
         progress=row["progress"],
+        name=row["name"],
     )
     return JobState(
         record=record,
@@ -157,8 +158,8 @@ class JobsRepository:
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO jobs (id, backend, external_id, dataset_id, base_model, options, input_format,"
-                " training, status, fine_tuned_model, error, progress, created_at, updated_at, finished_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " training, status, fine_tuned_model, error, progress, created_at, updated_at, finished_at,"
+                " name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id,
                     record.backend,
@@ -175,7 +176,19 @@ class JobsRepository:
                     record.created_at,
                     record.updated_at,
                     record.finished_at,
+                    record.name,
                 ),
+            )
+
+    def rename_job(self, job_id: str, name: str) -> None:
+        """A job's name, and its model's while the model still carries the job's name."""
+        with self.db.write() as conn:
+            row = conn.execute("SELECT name FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise job_not_found(job_id)
+            conn.execute("UPDATE jobs SET name = ? WHERE id = ?", (name, job_id))
+            conn.execute(
+                "UPDATE models SET name = ? WHERE job_id = ? AND name = ?", (name, job_id, row["name"])
             )
 
     def job_state(self, job_id: str) -> JobState:

@@ -26,6 +26,7 @@ def _model(row: sqlite3.Row) -> ModelRecord:
         path=row["path"],
         sha256=row["sha256"],
         details=loads(row["details"], {}),
+        name=row["name"],
     )
 
 
@@ -66,7 +67,7 @@ class ModelsRepository:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         conn.execute(
             f"{verb} INTO models (backend, id, job_id, dataset_id, base_model, labels, input_format, path,"
-            " sha256, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " sha256, details, created_at, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.backend,
                 record.id,
@@ -79,12 +80,21 @@ class ModelsRepository:
                 record.sha256,
                 dumps(dict(record.details)),
                 record.created_at,
+                record.name,
             ),
         )
 
     def add_model(self, record: ModelRecord, dataset_id: str | None = None, replace: bool = True) -> None:
         with self.db.write() as conn:
             self.insert_model(conn, record, dataset_id, replace)
+
+    def rename_model(self, backend: str, model_id: str, name: str) -> None:
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE models SET name = ? WHERE backend = ? AND id = ?", (name, backend, model_id)
+            )
+            if cursor.rowcount == 0:
+                raise model_not_found(backend, model_id)
 
     def find_model(self, backend: str, model_id: str) -> ModelRecord | None:
         with self.db.read() as conn:

@@ -147,7 +147,14 @@ _V3 = [
     "CREATE INDEX bulk_runs_by_input_key ON bulk_runs(input_key) WHERE input_key IS NOT NULL",
 ]
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2), tuple(_V3))
+# v4: human names for models, jobs and bulk runs (shown in every picker; the CLI takes them for ids).
+_V4 = [
+    "ALTER TABLE models ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE jobs ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE bulk_runs ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+]
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2), tuple(_V3), tuple(_V4))
 LATEST_VERSION = len(MIGRATIONS)
 
 

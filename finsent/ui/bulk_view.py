@@ -16,32 +16,27 @@ import streamlit as st
 from finsent import charts
 from finsent.backend import BATCH_DONE_STATUSES
 from finsent.bulk_batch import CANCELLED_BATCH
+from finsent.records import BulkResults
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import duration_text, label_names, moment_text, status_name, t
 from finsent.ui.markdown import plain
+from finsent.ui.rename import rename_control
 
 BULK_TYPES = ["csv", "tsv", "txt", "xlsx", "jsonl"]
 ACTIVE = ("queued", "running")
 TABLE_ROWS_SHOWN = 2000
-_SCORE = re.compile(r"^(predicted_)*score_")
-
-
-def predicted_columns(frame: pd.DataFrame) -> tuple[str, str, list[str]]:
-    """(label column, confidence column, score columns): the service appends them after the input's own."""
-    columns = [str(c) for c in frame.columns]
-    k = 0
-    while k < len(columns) and _SCORE.match(columns[len(columns) - 1 - k]):
-        k += 1
-    if len(columns) < k + 2:
-        return "label", "confidence", []
-    return columns[-(k + 2)], columns[-(k + 1)], columns[len(columns) - k :]
+RESULTS_SECONDS = 1.0
 
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)
-def _results(run_id: str, rows_done: int, status: str) -> pd.DataFrame:
+def _results(run_id: str, rows_done: int, status: str) -> BulkResults:
     """Results so far; (rows_done, status) in the key: new rows invalidate the cached copy."""
     return state.get_service().bulk_results(run_id)
+
+
+def _model_titles() -> dict[tuple[str, str], str]:
+    return {(m.backend, m.id): m.title for m in state.get_service().models()}
 
 
 def _upload_and_start(backend: str, model: str) -> None:
@@ -79,12 +74,20 @@ def _upload_and_start(backend: str, model: str) -> None:
     batch_api = False
     if info is not None and "batch" in info.capabilities:
         batch_api = st.checkbox(t("bulk.batch_api"), key="cls_bulk_batch_api", help=t("bulk.batch_api_help"))
-    if st.button(t("bulk.start"), type="primary", disabled=not confirmed, key="cls_bulk_start"):
+    # One run per input: the run that already has these texts with this model is shown or resumed.
+    existing = state.get_service().bulk_run_for_input(backend, model, table.frame, text_col)
+    active = existing is not None and existing.status in ACTIVE
+    if existing is not None:
+        st.info(t("bulk.same_input_active" if active else "bulk.same_input_done", name=plain(existing.title)))
+    if st.button(t("bulk.start"), type="primary", disabled=not confirmed or active, key="cls_bulk_start"):
         run = state.get_service().start_bulk_run(
             backend, model, table.frame, text_col, upload.name, api_key=state.api_key(backend),
             batch_api=batch_api,
         )  # fmt: skip
         st.session_state["bulk_run_id"] = run.id
+        st.rerun()
+    if existing is not None and active and st.button(t("bulk.show_run"), key="cls_bulk_show_same"):
+        st.session_state["bulk_run_id"] = existing.id
         st.rerun()
 
 
@@ -104,29 +107,33 @@ def _paid_estimate(file_id: str, texts: pd.Series, backend: str, model: str) -> 
         st.info(t("bulk.cost", tokens=f"{tokens:,}", usd=f"{tokens / 1_000_000 * price:.4f}"))
 
 
-def _run_label(run: Any) -> str:
+def _run_label(run: Any, models: dict[tuple[str, str], str]) -> str:
     # Only what a run keeps for good plus its status: the rows done change every second, but the picker is
     # drawn by the page, not by the progress fragment, so a count in it would always be behind.
     return t(
         "bulk.run_label",
+        name=run.title,
+        model=models.get((run.backend, run.model_id), run.model_id),
+        file=run.source_name,
         when=moment_text(run.created_at),
-        name=run.source_name,
         rows=f"{run.rows_total:,}",
         status=status_name(run.status),
     )
 
 
-def _progress(run_id: str) -> None:
-    """Live progress of a running run; refreshes itself, not the page, and reruns the page when it ends."""
+def _live(run_id: str) -> None:
+    """A running run: progress, charts and table refresh together from one read of the results, in a
+    fragment (not the page); the page reruns once when the run ends."""
 
-    @st.fragment(run_every=1.0)
+    @st.fragment(run_every=RESULTS_SECONDS)
     def panel() -> None:
         run = state.get_service().bulk_run(run_id)
+        results = _results(run.id, run.rows_done, run.status)
         total = max(run.rows_total, 1)
-        done = run.rows_done / total
-        if run.batch_api and run.rows_done == 0 and run.batch_total:
+        done = results.rows_done / total
+        if run.batch_api and results.rows_done == 0 and run.batch_total:
             done = run.batch_done / run.batch_total
-        st.progress(min(done, 1.0), text=_progress_text(run))
+        st.progress(min(done, 1.0), text=_progress_text(run, results.rows_done))
         if st.button(t("bulk.cancel"), icon=":material/stop_circle:", key="cls_bulk_cancel"):
             state.get_service().cancel_bulk_run(run_id)
             st.rerun(scope="app")
@@ -137,6 +144,7 @@ def _progress(run_id: str) -> None:
             # Once, the whole page: the picker's status, the results, the charts and the downloads follow.
             ended.append(run_id)
             st.rerun(scope="app")
+        _results_view(results)
 
     panel()
 
@@ -157,8 +165,9 @@ def _cancel_batch(run: Any, where: str) -> None:
                 st.rerun(scope="app")
 
 
-def _progress_text(run: Any) -> str:
-    if getattr(run, "batch_api", False) and run.rows_done == 0 and run.status in ACTIVE:
+def _progress_text(run: Any, rows_done: int) -> str:
+    """The progress line; `rows_done` comes from the same read as the results shown with it."""
+    if getattr(run, "batch_api", False) and rows_done == 0 and run.status in ACTIVE:
         return t(
             "bulk.batch_progress",
             batch=run.batch_id or "–",
@@ -167,7 +176,7 @@ def _progress_text(run: Any) -> str:
             total=f"{run.batch_total:,}",
         )
     rate = f"{run.rate:,.0f}" if run.rate else "–"
-    done, total = f"{run.rows_done:,}", f"{run.rows_total:,}"
+    done, total = f"{rows_done:,}", f"{run.rows_total:,}"
     if run.status not in ACTIVE:
         elapsed = duration_text(max(float(run.updated_at) - float(run.created_at), 0.0))
         return t(
@@ -235,11 +244,29 @@ EXPORTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _downloads(run: Any, frame: pd.DataFrame) -> None:
+def download_name(run: Any, model_title: str, results: BulkResults, kind: str) -> str:
+    """ "news.<model name>.csv"; a partial run says so and how many rows it holds: a file that leaves the
+    dashboard still tells where its labels came from and whether it is whole."""
+    stem = _file_part(run.source_name.rsplit(".", 1)[0]) or "finsent"
+    name = f"{stem}.{_file_part(model_title)}"
+    if results.partial:
+        name += f".partial-{results.rows_done}-of-{results.rows_total}-rows"
+    return f"{name}.{kind}"
+
+
+def _file_part(text: str) -> str:
+    # \w keeps Hangul; everything else that file systems or browsers mangle becomes "_"
+    return re.sub(r"[^\w.-]+", "_", text).strip("._")[:80]
+
+
+def _downloads(run: Any, results: BulkResults) -> None:
     from finsent.export import XLSX_MAX_ROWS, to_csv_bytes, to_xlsx_bytes
 
     builders = {"csv": to_csv_bytes, "xlsx": to_xlsx_bytes}
-    stem = re.sub(r"[^\w.-]+", "_", run.source_name.rsplit(".", 1)[0]) or "finsent"
+    frame = results.frame
+    model_title = _model_titles().get((run.backend, run.model_id), run.model_id)
+    if results.partial:
+        st.caption(t("bulk.download_partial", done=f"{results.rows_done:,}", total=f"{results.rows_total:,}"))
     for column, (kind, mime) in zip(st.columns(len(EXPORTS)), EXPORTS, strict=True):
         if kind == "xlsx" and len(frame) > XLSX_MAX_ROWS:
             column.caption(t("bulk.xlsx_too_big"))
@@ -247,11 +274,12 @@ def _downloads(run: Any, frame: pd.DataFrame) -> None:
         column.download_button(
             t(f"bulk.download_{kind}"),
             data=partial(builders[kind], frame),  # built on click, not on every rerun
-            file_name=f"{stem}.finsent.{kind}",
+            file_name=download_name(run, model_title, results, kind),
             mime=mime,
             on_click="ignore",
             icon=":material/download:",
             key=f"cls_bulk_dl_{kind}",
+            help=t(f"bulk.download_{kind}_help"),
         )
 
 
@@ -263,28 +291,52 @@ def _display_table(frame: pd.DataFrame, label_col: str) -> pd.DataFrame:
     return shown
 
 
-def _column_config(label_col: str, conf_col: str, score_cols: list[str]) -> dict[str, Any]:
+def _column_config(results: BulkResults) -> dict[str, Any]:
     """Headers in the page's language for the columns we add; the user's own columns keep their names."""
     config: dict[str, Any] = {
-        label_col: st.column_config.TextColumn(t("bulk.col_label")),
-        conf_col: st.column_config.ProgressColumn(t("chart.confidence"), min_value=0, max_value=1),
+        results.label_column: st.column_config.TextColumn(t("bulk.col_label")),
+        results.confidence_column: st.column_config.ProgressColumn(
+            t("chart.confidence"), min_value=0, max_value=1
+        ),
+        results.model_column: st.column_config.TextColumn(t("bulk.col_model")),
     }
-    for column in score_cols:
-        label = column.split("score_", 1)[1]
+    for label, column in results.score_columns.items():
         name = label_names([label])[label]
         config[column] = st.column_config.NumberColumn(t("bulk.col_score", label=name), format="%.3f")
     return config
 
 
+def _results_view(results: BulkResults) -> None:
+    """Charts, filters and the table of one read of the results."""
+    frame = results.frame
+    if frame.empty:
+        st.caption(t("bulk.no_results_yet"))
+        return
+    label_col, conf_col, order = results.label_column, results.confidence_column, list(results.labels)
+    _charts(frame, label_col, conf_col, order)
+    shown = _filters(frame, label_col, conf_col, order)
+    st.caption(
+        t("bulk.table_caption", shown=f"{min(len(shown), TABLE_ROWS_SHOWN):,}", total=f"{len(shown):,}")
+    )
+    st.dataframe(
+        _display_table(shown.head(TABLE_ROWS_SHOWN), label_col),
+        width="stretch",
+        hide_index=True,
+        column_config=_column_config(results),
+    )
+
+
 def _results_panel(run: Any) -> None:
     if run.status in ACTIVE:
-        _progress(run.id)
-    else:
-        st.caption(_progress_text(run))
+        _live(run.id)
+        return
+    results = _results(run.id, run.rows_done, run.status)
+    st.caption(_progress_text(run, results.rows_done))
     if run.status == "failed" and run.error:
         st.error(t("bulk.failed", error=plain(run.error)))
     elif run.status in ("cancelled", "interrupted"):
-        st.warning(t("bulk.partial", status=status_name(run.status), done=f"{run.rows_done:,}"))
+        # the rows kept are the rows this read holds: the same figure the download will have
+        st.warning(t("bulk.partial", status=status_name(run.status), done=f"{results.rows_done:,}"))
     if run.status in ("cancelled", "interrupted", "failed"):
         if run.batch_api and run.batch_id and run.batch_status in CANCELLED_BATCH:
             st.warning(t("bulk.batch_cancelled", batch=run.batch_id))
@@ -295,25 +347,9 @@ def _results_panel(run: Any) -> None:
         if st.button(t("bulk.resume"), icon=":material/play_circle:", key="cls_bulk_resume"):
             state.get_service().resume_bulk_run(run.id, api_key=state.api_key(run.backend))
             st.rerun()
-    frame = _results(run.id, run.rows_done, run.status)
-    if frame.empty:
-        st.caption(t("bulk.no_results_yet"))
-        return
-    label_col, conf_col, score_cols = predicted_columns(frame)
-    order = [c.split("score_", 1)[1] for c in score_cols]
-    _charts(frame, label_col, conf_col, order)
-    shown = _filters(frame, label_col, conf_col, order)
-    st.caption(
-        t("bulk.table_caption", shown=f"{min(len(shown), TABLE_ROWS_SHOWN):,}", total=f"{len(shown):,}")
-    )
-    st.dataframe(
-        _display_table(shown.head(TABLE_ROWS_SHOWN), label_col),
-        width="stretch",
-        hide_index=True,
-        column_config=_column_config(label_col, conf_col, score_cols),
-    )
-    if run.status not in ACTIVE:
-        _downloads(run, frame)
+    _results_view(results)
+    if not results.frame.empty:
+        _downloads(run, results)
 
 
 def _picked() -> None:
@@ -336,13 +372,30 @@ def render_bulk(backend: str, model: str) -> None:
     # The shown run is read again now: it may have moved on since the list was read a moment ago.
     shown = st.session_state["cls_bulk_pick"]
     by_id[shown] = state.get_service().bulk_run(shown)
-    chosen = st.selectbox(
+    models = _model_titles()
+    pick, rename = st.columns([5, 1], vertical_alignment="bottom")
+    chosen = pick.selectbox(
         t("bulk.pick_run"),
         ids,
-        format_func=lambda i: _run_label(by_id[i]),
+        format_func=lambda i: _run_label(by_id[i], models),
         key="cls_bulk_pick",
         on_change=_picked,
     )
     state.remember_choice("cls_bulk_pick", "bulk_run_id", chosen)
+    run = by_id[chosen]
+    with rename:
+        rename_control(
+            "cls_rename_run", run.title, lambda name: state.get_service().rename_bulk_run(run.id, name)
+        )
+    if (run.backend, run.model_id) != (backend, model):
+        # The page's header names the selected model: say plainly that these results are another's.
+        st.warning(
+            t(
+                "bulk.other_model",
+                run_model=plain(models.get((run.backend, run.model_id), run.model_id)),
+                model=plain(models.get((backend, model), model)),
+            ),
+            icon=":material/swap_horiz:",
+        )
     with reported_errors():
-        _results_panel(by_id[chosen])
+        _results_panel(run)

@@ -147,11 +147,12 @@ def render_job(job: Any) -> None:
     service = state.get_service()
     head, actions = st.columns([3, 1])
     with head:
-        st.markdown(f"#### {plain(job.id)}")
+        st.markdown(f"#### {plain(job.title)}")
         status_badge(job.status)
         st.caption(
             t(
                 "monitor.job_caption",
+                id=plain(job.id),
                 backend=state.backend_label(job.backend),
                 model=plain(job.base_model),
                 external=job.external_id or "–",
@@ -173,7 +174,11 @@ def render_job(job: Any) -> None:
     if job.error:
         st.error(t("monitor.job_error", error=plain(job.error)))
     if job.fine_tuned_model:
-        st.success(t("monitor.model_ready", model=plain(job.fine_tuned_model)))
+        st.success(t("monitor.model_ready", model=plain(job.title), id=plain(job.fine_tuned_model)))
+        selected = (state.current_backend(), state.current_model())
+        if selected != (job.backend, job.fine_tuned_model):
+            # The sidebar names the session's model; this panel shows another one's curves and metrics.
+            st.info(t("monitor.not_selected_model"), icon=":material/swap_horiz:")
     curve_charts(service.job_metrics(job.id), key=f"mon_curve_{job.id}")
     evaluation = service.evaluation(job.id)
     if evaluation is not None:
@@ -187,15 +192,17 @@ def render_job(job: Any) -> None:
             st.caption(t("monitor.no_events"))
 
 
-def live_job(job_id: str, backend: str) -> None:
-    """The selected job, refreshed from its backend every POLL_SECONDS while it runs."""
+def live_job(job_id: str, backend: str, drawn_status: Any) -> None:
+    """The selected job, refreshed from its backend every POLL_SECONDS while it runs. `drawn_status` is
+    the status the page's job table shows: when the job moves on, the whole page reruns, so the table,
+    the picker and this panel never show two statuses at once."""
 
     @st.fragment(run_every=POLL_SECONDS)
     def panel() -> None:
         with reported_errors():
             job = state.get_service().refresh_job(job_id, api_key=state.api_key(backend))
+            if status_value(job.status) != status_value(drawn_status):
+                st.rerun()  # the whole page; a job that has ended is then drawn without polling
             render_job(job)
-            if is_terminal(job.status):
-                st.rerun()  # the whole page: the job list's badge changes and the polling stops
 
     panel()

@@ -15,6 +15,8 @@ import streamlit as st
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import LANGUAGE_NAMES, LANGUAGES, backend_text, moment_text, t
+from finsent.ui.markdown import plain
+from finsent.ui.rename import rename_control
 
 KEY_INPUT = "sb_key_input"
 
@@ -111,30 +113,38 @@ def _key_field(info: Any) -> None:
     )
 
 
-def _model_caption(models: Sequence[Any], model_id: str) -> str | None:
-    """Base model and date under the picker: in the picker's label they pushed the id out of the sidebar."""
-    record = next((m for m in models if m.id == model_id), None)
-    if record is None:
-        return None
+def _model_caption(record: Any) -> str:
+    """Id, base model and date under the picker (the picker shows the model's name)."""
     when = moment_text(record.created_at)
     if not record.base_model:
-        return when
-    return t("sidebar.model_caption", base=record.base_model, when=when)
+        return t("sidebar.model_caption_nobase", id=record.id, when=when)
+    return t("sidebar.model_caption", id=record.id, base=record.base_model, when=when)
 
 
 def _pick_model(backend: str) -> None:
-    models = sorted(state.get_service().models(backend), key=lambda m: m.created_at, reverse=True)
-    ids = [m.id for m in models]
-    if not ids:
+    """The one model selection of the session: Evaluate and Classify use it, other pages point at it."""
+    service = state.get_service()
+    models = sorted(service.models(backend), key=lambda m: m.created_at, reverse=True)
+    by_id = {m.id: m for m in models}
+    if not by_id:
         st.caption(t("sidebar.no_models"))
         return
     state.apply_pending("model_id")
-    if st.session_state.get("model_id") not in ids:
-        st.session_state["model_id"] = ids[0]
-    chosen = st.selectbox(t("sidebar.model"), ids, key="model_id", help=t("sidebar.model_help"))
-    caption = _model_caption(models, chosen)
-    if caption:
-        st.caption(caption)
+    if st.session_state.get("model_id") not in by_id:
+        st.session_state["model_id"] = models[0].id
+    state.refresh_label("model_id")  # a renamed model keeps its id: send its new name
+    chosen = st.selectbox(
+        t("sidebar.model"),
+        list(by_id),
+        key="model_id",
+        format_func=lambda i: by_id[i].title,
+        help=t("sidebar.model_help"),
+    )
+    record = by_id[chosen]
+    st.caption(plain(_model_caption(record)))
+    rename_control(
+        "sb_rename_model", record.title, lambda name: service.rename_model(record.backend, record.id, name)
+    )
 
 
 def render_sidebar() -> None:

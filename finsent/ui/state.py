@@ -111,6 +111,12 @@ def current_model() -> str | None:
     return str(value) if value else None
 
 
+def model_title(backend: str, model_id: str) -> str:
+    """A model's name as every page shows it (its id when finsent does not know it)."""
+    record = next((m for m in get_service().models(backend) if m.id == model_id), None)
+    return record.title if record else model_id
+
+
 def api_key(backend: str | None) -> str | None:
     """The key typed in the sidebar for `backend` this session, if any (configured keys come from env)."""
     if not backend:

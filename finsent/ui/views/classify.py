@@ -70,7 +70,13 @@ def main() -> None:
         st.info(t("classify.no_model"))
         st.page_link(state.page_file("train"), label=t("classify.go_train"), icon=":material/model_training:")
         return
-    st.caption(t("classify.using", backend=state.backend_label(backend), model=plain(model)))
+    st.caption(
+        t(
+            "classify.using",
+            backend=state.backend_label(backend),
+            model=plain(state.model_title(backend, model)),
+        )
+    )
     single, bulk = st.tabs([t("classify.tab_single"), t("classify.tab_bulk")])
     with single, reported_errors():
         _single(backend, model)

@@ -29,35 +29,24 @@ class Subject:
     dataset_id: str | None
 
 
+def subject_key(backend: str, model_id: str) -> str:
+    return f"{backend}|{model_id}"
+
+
 def _subjects() -> list[Subject]:
+    """Every model finsent can evaluate, trained here or added, by its name (newest first)."""
     service = state.get_service()
-    jobs = [j for j in service.jobs() if str(getattr(j.status, "value", j.status)) == "succeeded"]
-    subjects = [
+    return [
         Subject(
-            f"job|{j.id}",
-            f"{j.id} · {j.backend} · {j.fine_tuned_model}",
-            j.backend,
-            str(j.fine_tuned_model),
-            j.id,
-            j.dataset_id,
+            subject_key(m.backend, m.id),
+            f"{m.title} · {state.backend_label(m.backend)}",
+            m.backend,
+            m.id,
+            m.job_id,
+            service.model_dataset_id(m.backend, m.id),
         )
-        for j in jobs
-        if j.fine_tuned_model
+        for m in service.models()
     ]
-    for m in service.models():
-        if m.job_id is None:
-            mode = str(m.details.get("mode") or "").replace("_", "-")
-            subjects.append(
-                Subject(
-                    f"model|{m.backend}|{m.id}",
-                    f"{m.id} · {m.backend} · {mode or t('eval.added_model')}",
-                    m.backend,
-                    m.id,
-                    None,
-                    service.model_dataset_id(m.backend, m.id),
-                )
-            )
-    return subjects
 
 
 def _stored_evaluation(subject: Subject) -> Any | None:
@@ -199,14 +188,13 @@ def main() -> None:
             )
             return
         by_key = {x.key: x for x in subjects}
-        wanted = f"job|{st.session_state.get('job_id')}"
-        if st.session_state.get("eval_pick") not in by_key:
-            st.session_state["eval_pick"] = wanted if wanted in by_key else subjects[0].key
-        subject = by_key[
-            st.selectbox(
-                t("eval.pick_model"), list(by_key), format_func=lambda k: by_key[k].label, key="eval_pick"
-            )
-        ]
+        # The sidebar's model is the one selection of the session: this page evaluates it.
+        backend, model = state.current_backend(), state.current_model()
+        subject = by_key.get(subject_key(backend or "", model or ""))
+        if subject is None:
+            st.info(t("eval.pick_in_sidebar"))
+            return
+        st.markdown(t("eval.showing", name=plain(subject.label)))
         evaluation = _evaluation_for(subject, allow_run=True, key="eval_run")
         if evaluation is None:
             return

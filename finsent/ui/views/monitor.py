@@ -11,6 +11,7 @@ from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import moment_text, t
 from finsent.ui.job_view import is_terminal, live_job, render_job, status_colour, status_text
+from finsent.ui.rename import rename_control
 
 
 def _jobs_table(jobs: list[Any]) -> pd.DataFrame:
@@ -18,12 +19,13 @@ def _jobs_table(jobs: list[Any]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                t("monitor.col_id"): j.id,
+                t("monitor.col_name"): j.title,
                 t("monitor.col_status"): status_text(j.status),
                 t("monitor.col_backend"): labels[j.backend],
                 t("monitor.col_base_model"): j.base_model,
                 t("monitor.col_created"): moment_text(j.created_at),
                 t("monitor.col_model"): j.fine_tuned_model or "",
+                t("monitor.col_id"): j.id,
             }
             for j in jobs
         ]
@@ -90,20 +92,25 @@ def main() -> None:
         by_id = {j.id: j for j in jobs}
         state.follow("mon_pick", st.session_state.get("job_id"), ids)
         state.refresh_label("mon_pick")  # the job's status (in its label) may have changed
-        job_id = st.selectbox(
+        pick, rename = st.columns([5, 1], vertical_alignment="bottom")
+        job_id = pick.selectbox(
             t("monitor.pick"),
             ids,
-            format_func=lambda i: f"{i} · {status_text(by_id[i].status)}",
+            format_func=lambda i: f"{by_id[i].title} · {status_text(by_id[i].status)}",
             key="mon_pick",
             on_change=_picked,
         )
         state.remember_choice("mon_pick", "job_id", job_id)
-        st.divider()
         job = by_id[job_id]
+        with rename:
+            rename_control(
+                "mon_rename_job", job.title, lambda name: state.get_service().rename_job(job.id, name)
+            )
+        st.divider()
         if is_terminal(job.status):
             render_job(job)
         else:
-            live_job(job_id, job.backend)
+            live_job(job_id, job.backend, job.status)
 
 
 main()
