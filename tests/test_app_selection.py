@@ -112,7 +112,7 @@ def test_monitor_says_when_the_job_shown_made_another_model_than_the_selected_on
 def test_bulk_runs_say_their_model_and_the_same_input_is_not_started_twice() -> None:
     from finsent.ui.markdown import plain
 
-    older, newer = two_models()
+    older, _newer = two_models()
     frame = pd.DataFrame({"본문": [f"가나전자 영업이익 증가 {i}" for i in range(40)]})
     old_run = service().start_bulk_run("mock", older.id, frame, "본문", "뉴스.csv")
     service().wait_bulk_run(old_run.id, timeout=30)
