@@ -125,7 +125,7 @@ def main() -> int:
             page.get_by_text(f"{args.rows:,}", exact=False).first.wait_for()
             uploaded = time.perf_counter() - t0
             page.get_by_role("button", name="모든 행 분류하기").click()
-            button = page.get_by_test_id("stDownloadButton").filter(has_text="CSV").locator("button")
+            button = page.get_by_role("button", name="CSV 내려받기 (엑셀용)")
             button.wait_for(timeout=600_000)
             classified = time.perf_counter() - t0
             with page.expect_download(timeout=300_000) as info:

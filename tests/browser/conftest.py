@@ -48,8 +48,14 @@ def browser_available() -> None:
 
 
 @pytest.fixture(scope="session")
-def app_server(browser_available: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("browser-home")
+def app_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's FINSENT_HOME: tests may add datasets and models there as a second process would."""
+    return tmp_path_factory.mktemp("browser-home")
+
+
+@pytest.fixture(scope="session")
+def app_server(browser_available: None, app_home: Path) -> Iterator[str]:
+    home = app_home
     port = free_port()
     process = start_server(home, port, {"FINSENT_LOAD_PLUGINS": "finsent_mock,finsent_openai"})
     url = f"http://127.0.0.1:{port}"

@@ -85,7 +85,7 @@ def test_upload_prepare_train_bulk_download_and_language(app_page: Any, tmp_path
     page.get_by_role("tab", name="대량 분류 (파일)").click()
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(_bulk_csv(tmp_path / "기사.csv")))
     page.get_by_role("button", name="모든 행 분류하기").click()
-    download_button = page.get_by_test_id("stDownloadButton").filter(has_text="CSV").locator("button")
+    download_button = page.get_by_role("button", name="CSV 내려받기 (엑셀용)")
     download_button.wait_for(timeout=60_000)
     wait_idle(page)
     _chart_drawn(page)
@@ -99,6 +99,20 @@ def test_upload_prepare_train_bulk_download_and_language(app_page: Any, tmp_path
     assert list(result.columns[:3]) == ["번호", "기사", "출처"]
     assert {"label", "confidence", "score_positive", "score_negative", "score_neutral"} <= set(result.columns)
     assert set(result["label"]) <= {"positive", "negative", "neutral", "unknown"}
+    # the file says where its labels came from: the model's name in the file name, its id on every row
+    name = info.value.suggested_filename
+    assert name.startswith("기사.") and name.endswith(".csv") and "partial" not in name and "모의" in name
+    assert result["model"].nunique() == 1 and result["model"].iloc[0].startswith("mock-")
+    # the same file again with the same model: the page says so, and starting shows that run, no twin
+    page.get_by_text("이미 분류한 적이 있습니다", exact=False).first.wait_for()
+    runs_before = page.get_by_test_id("stSelectbox").filter(has_text="작업").locator("input").input_value()
+    page.get_by_role("button", name="모든 행 분류하기").click()
+    wait_idle(page)
+    page.get_by_test_id("stDownloadButton").first.wait_for()
+    assert (
+        page.get_by_test_id("stSelectbox").filter(has_text="작업").locator("input").input_value()
+        == runs_before
+    )
 
     # one text, like the tutorial's form
     page.get_by_role("tab", name="문장 하나").click()
