@@ -7,7 +7,6 @@ the service like any other.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,7 @@ from finsent import bulk_batch
 from finsent.backend import Backend, Capability, ModelRef
 from finsent.errors import InputError
 from finsent.evaluation import chunk_size_for
-from finsent.naming import default_name, unique_name
+from finsent.naming import unique_name
 from finsent.records import BulkResults, BulkRunRecord
 from finsent.settings import Settings
 from finsent.store import Store
@@ -64,8 +63,8 @@ class BulkRuns:
         run_id = new_id("run")
         directory = self.settings.bulk_dir / run_id
         bulk_runs.store_input(frame, directory)
-        taken = {r.name for r in self.bulk_runs()}
-        name = unique_name(default_name([source_name], time.time()), taken)
+        # The input file names a run; the list beside it shows model, rows, status and date.
+        name = unique_name(source_name, {r.name for r in self.bulk_runs()})
         self.store.insert_bulk_run(
             run_id, backend, model_id, source_name, str(text_column), tuple(ref.labels.names), str(directory),
             chunk_size_for(instance), len(frame), batch_api=batch_api, input_key=input_key, name=name,

@@ -110,11 +110,12 @@ def _paid_estimate(file_id: str, texts: pd.Series, backend: str, model: str) -> 
 def _run_label(run: Any, models: dict[tuple[str, str], str]) -> str:
     # Only what a run keeps for good plus its status: the rows done change every second, but the picker is
     # drawn by the page, not by the progress fragment, so a count in it would always be behind.
+    # a renamed run still shows its input file
+    name = run.title if run.title.startswith(run.source_name) else f"{run.title} · {run.source_name}"
     return t(
         "bulk.run_label",
-        name=run.title,
+        name=name,
         model=models.get((run.backend, run.model_id), run.model_id),
-        file=run.source_name,
         when=moment_text(run.created_at),
         rows=f"{run.rows_total:,}",
         status=status_name(run.status),

@@ -275,7 +275,7 @@ MESSAGES: dict[str, str] = {
     "bulk.pick_run": "Run",
     "bulk.progress": "{done} / {total} rows · {rate} rows/s · {eta} left",
     "bulk.progress_done": "{status} · {done} / {total} rows · took {elapsed} · {rate} rows/s",
-    "bulk.run_label": "{name} · model {model} · {file} · {rows} rows · {status} · {when}",
+    "bulk.run_label": "{name} · model {model} · {rows} rows · {status} · {when}",
     "bulk.same_input_active": "This column of this file is already being classified with this model: {name}. Its results appear below when it ends.",
     "bulk.same_input_done": "This column of this file was classified with this model before: {name}. Starting again shows those results, or resumes the run if it stopped, instead of classifying twice.",
     "bulk.show_run": "Show the running run",

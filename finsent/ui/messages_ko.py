@@ -274,7 +274,7 @@ MESSAGES: dict[str, str] = {
     "bulk.pick_run": "작업",
     "bulk.progress": "{done} / {total}행 · 초당 {rate}행 · 남은 시간 {eta}",
     "bulk.progress_done": "{status} · {done} / {total}행 · 걸린 시간 {elapsed} · 초당 {rate}행",
-    "bulk.run_label": "{name} · 모델 {model} · {file} · {rows}행 · {status} · {when}",
+    "bulk.run_label": "{name} · 모델 {model} · {rows}행 · {status} · {when}",
     "bulk.same_input_active": "이 파일의 이 열은 이 모델로 이미 분류 중입니다: {name}. 끝나면 결과가 아래에 나옵니다.",
     "bulk.same_input_done": "이 파일의 이 열은 이 모델로 이미 분류한 적이 있습니다: {name}. 다시 누르면 새로 분류하지 않고 그 결과를 보여 주거나, 멈춘 작업이면 이어서 분류합니다.",
     "bulk.show_run": "진행 중인 작업 보기",
