@@ -1,7 +1,10 @@
-"""The local backend: a real worker process, real model files, the checks that guard loading them."""
+"""The local backend: a real worker process, real model files, the checks that guard loading them, the
+decision biases and the job folder the worker runs in."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import shutil
 import signal
@@ -12,14 +15,21 @@ import numpy as np
 import pytest
 from contract_setups import prepared_sample
 from finsent_local import LocalBackend, LocalOptions
+from finsent_local.decision import decide, fit_decision_biases, macro_f1
 from finsent_local.jobfiles import JobFolder
-from finsent_local.model_file import ModelFileError, sha256_file
+from finsent_local.model_file import LinearModel, ModelFileError, load_model, sha256_file
 from pydantic import ValidationError
 
-from finsent.backend import BackendContext, JobStatus, JobUpdate, ModelRef
-from finsent.dataset import PreparedDataset
-from finsent.errors import FinsentError, NotFoundError
-from finsent.settings import Settings
+from finsent.contract import (
+    BackendContext,
+    FinsentError,
+    JobStatus,
+    JobUpdate,
+    ModelRef,
+    NotFoundError,
+    PreparedDataset,
+    Settings,
+)
 
 
 @pytest.fixture
@@ -90,7 +100,8 @@ def test_probabilities_are_calibrated_and_learning_is_real(
     for prediction in predictions:
         assert list(prediction.scores) == list(dataset.labels.names)
         assert sum(prediction.scores.values()) == pytest.approx(1.0)
-        assert prediction.confidence == max(prediction.scores.values())
+        # the calibrated probability of the chosen label (the decision biases may pick another than the max)
+        assert prediction.confidence == prediction.scores[prediction.label]
     accuracy = np.mean([p.label == label for p, label in zip(predictions, train["label"], strict=True)])
     assert accuracy > 0.9  # it fits its own training data: a model that learnt nothing would sit near 1/3
 
@@ -225,5 +236,138 @@ def test_the_morpheme_model_trains_and_classifies(
     model = _model(
         _wait(backend, _start(backend, dataset, tmp_path, base_model="tfidf-kiwi-logreg", epochs=3)), dataset
     )
+    [prediction] = backend.classify(model, ["영업이익이 크게 증가했다."])
+    assert prediction.label in dataset.labels.names
+
+
+# -- decision biases ---------------------------------------------------------------------------
+
+
+def _imbalanced_log_probabilities() -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated-looking predictions where 60 of the 100 rows of the rare label 1 lose narrowly to label 0."""
+    rows = (
+        [([0.8, 0.1, 0.1], 0)] * 400
+        + [([0.5, 0.4, 0.1], 1)] * 60
+        + [([0.3, 0.6, 0.1], 1)] * 40
+        + [([0.1, 0.1, 0.8], 2)] * 100
+    )
+    return np.log(np.array([p for p, _ in rows])), np.array([label for _, label in rows])
+
+
+def test_decision_biases_flip_the_narrow_losses_of_a_rare_label() -> None:
+    log_probabilities, truth = _imbalanced_log_probabilities()
+    plain = decide(log_probabilities, np.zeros(3))
+    assert macro_f1(truth, plain, 3) < 0.85  # 60 rare-label rows are taken for label 0
+    biases = fit_decision_biases(log_probabilities, truth)
+    # label 1 must gain more than log(0.5 / 0.4) on label 0, and less than log(0.8 / 0.1)
+    assert np.log(0.5 / 0.4) < biases[1] - biases[0] < np.log(0.8 / 0.1)
+    assert macro_f1(truth, decide(log_probabilities, biases), 3) == pytest.approx(1.0)
+    assert biases.sum() == pytest.approx(0.0)
+
+
+def test_decision_biases_stay_zero_when_argmax_is_already_best() -> None:
+    truth = np.array([0, 1, 2] * 50)
+    log_probabilities = np.log(np.full((150, 3), 0.1) + 0.7 * np.eye(3)[truth])
+    assert np.array_equal(fit_decision_biases(log_probabilities, truth), np.zeros(3))
+
+
+def _rewrite(model: ModelRef, linear: LinearModel, name: str, finsent_home: Path) -> ModelRef:
+    """`linear` saved as a new model file under FINSENT_HOME/models, with its own checksum."""
+    path = finsent_home / "models" / name / "model.npz"
+    sha256 = linear.save(path)
+    return ModelRef(name, model.labels, model.input_format, details={"path": str(path), "sha256": sha256})
+
+
+def test_decision_biases_are_fitted_stored_reloaded_and_applied(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path, finsent_home: Path
+) -> None:
+    update = _wait(backend, _start(backend, dataset, tmp_path, epochs=5))
+    model = _model(update, dataset)
+    assert any(e.message.startswith("Decision biases for macro-F1") for e in update.events)
+    linear = load_model(model.details["path"], model.details["sha256"], finsent_home / "models")
+    assert linear.decision_bias.shape == (3,) and np.isfinite(linear.decision_bias).all()
+    oof = linear.meta["decision_bias_oof"]
+    assert oof["macro_f1_after"] >= oof["macro_f1_before"]  # fitted on out-of-fold predictions
+    assert np.array_equal(LinearModel.from_bytes(linear.to_bytes()).decision_bias, linear.decision_bias)
+
+    texts = dataset.frame("valid")["text"].tolist()
+    plain = backend.classify(model, texts)
+    # A bias far beyond any log-odds makes "negative" the choice for every text: ignored, nothing flips.
+    labels = list(linear.labels)
+    linear.decision_bias = np.where(np.array(labels) == "negative", 30.0, 0.0)
+    assert [p.label for p in plain] != ["negative"] * len(texts)
+    biased = backend.classify(_rewrite(model, linear, "local-biased", finsent_home), texts)
+    assert [p.label for p in biased] == ["negative"] * len(texts)
+    for before, after in zip(plain, biased, strict=True):
+        assert after.scores == pytest.approx(before.scores)  # the probabilities stay calibrated
+        assert after.confidence == after.scores["negative"]
+
+
+def test_a_model_file_without_decision_biases_still_loads(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path, finsent_home: Path
+) -> None:
+    model = _model(_wait(backend, _start(backend, dataset, tmp_path, epochs=3)), dataset)
+    # The file as finsent wrote it before decision biases existed: the same arrays, less one.
+    with np.load(model.details["path"], allow_pickle=False) as arrays:
+        contents = {key: arrays[key] for key in arrays.files if key != "decision_bias"}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **contents)
+    path = finsent_home / "models" / "local-old" / "model.npz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(buffer.getvalue())
+    old = ModelRef(
+        "local-old",
+        model.labels,
+        model.input_format,
+        details={"path": str(path), "sha256": hashlib.sha256(buffer.getvalue()).hexdigest()},
+    )
+    linear = load_model(path, old.details["sha256"], finsent_home / "models")
+    assert np.array_equal(linear.decision_bias, np.zeros(3))
+    for prediction in backend.classify(old, dataset.frame("valid")["text"].tolist()):
+        assert prediction.confidence == max(prediction.scores.values())  # plain argmax, as before
+
+
+# -- the job folder ----------------------------------------------------------------------------
+
+
+def test_the_training_files_are_copied_once_into_the_job_folder(
+    backend: LocalBackend, dataset: PreparedDataset, tmp_path: Path
+) -> None:
+    own = tmp_path / "own"
+    shutil.copytree(dataset.directory, own)
+    prepared = PreparedDataset.open(own)
+    opts = LocalOptions(epochs=3, epoch_delay_seconds=0.3)
+    data = backend.prepare_training_data(prepared, opts, tmp_path / "work")
+    assert data.files == {"train": own / "train.csv", "valid": own / "valid.csv"}  # read in place
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+    job = backend.start_training(data, opts).external_id
+    folder = backend.jobs_dir / job
+    assert (folder / "train.csv").read_bytes() == (own / "train.csv").read_bytes()
+    assert (folder / "valid.csv").read_bytes() == (own / "valid.csv").read_bytes()
+    shutil.rmtree(own)  # the dataset is deleted while the job runs: it trains on its own copy
+    assert _wait(backend, job).status is JobStatus.SUCCEEDED
+
+
+def test_the_worker_needs_no_pythonpath_nor_the_callers_directory(
+    dataset: PreparedDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A caller whose current directory holds a module named like the worker's package, and a relative
+    # FINSENT_HOME: the worker must import the installed finsent_local and write under the right home.
+    caller = tmp_path / "caller"
+    (caller / "finsent_local").mkdir(parents=True)
+    (caller / "finsent_local" / "__init__.py").write_text("raise SystemExit('the wrong finsent_local')\n")
+    monkeypatch.chdir(caller)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    backend = LocalBackend(BackendContext(Settings.from_env("home")))
+    job = _start(backend, dataset, tmp_path, epochs=3, epoch_delay_seconds=0.3)
+    folder = backend.jobs_dir / job
+    if Path("/proc").is_dir():  # look at the running worker: no PYTHONPATH, its job folder as cwd
+        _wait(backend, job, until=lambda metrics: len(metrics) >= 1)
+        pid = JobFolder(folder).read_pid()
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert not any(entry.startswith(b"PYTHONPATH=") for entry in environ)
+        assert Path(f"/proc/{pid}/cwd").resolve() == folder.resolve()
+    model = _model(_wait(backend, job), dataset)
+    assert Path(model.details["path"]).is_relative_to(caller / "home" / "models")
     [prediction] = backend.classify(model, ["영업이익이 크게 증가했다."])
     assert prediction.label in dataset.labels.names

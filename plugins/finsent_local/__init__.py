@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finsent import hookimpl
+from finsent.contract import hookimpl
 from finsent_local.backend import LocalBackend, LocalOptions
 
 __all__ = ["LocalBackend", "LocalOptions", "register_backends"]

@@ -22,21 +22,23 @@ from typing import Literal
 
 from pydantic import Field
 
-from finsent.backend import (
+from finsent.contract import (
     Backend,
     BackendOptions,
     BaseModelInfo,
     Capability,
+    DataError,
+    InputError,
     JobStatus,
     JobUpdate,
     ModelInfo,
     ModelRef,
+    NotFoundError,
     Prediction,
+    PreparedDataset,
     StartedJob,
     TrainingData,
 )
-from finsent.dataset import PreparedDataset
-from finsent.errors import DataError, InputError, NotFoundError
 from finsent_local.jobfiles import LOG, JobFolder, process_alive
 
 # model_file and training import scikit-learn and scipy (~1.5 s): they load on first use, so registering
@@ -95,7 +97,9 @@ class LocalBackend(Backend):
 
     @property
     def jobs_dir(self) -> Path:
-        path = self.context.workdir(self.name) / "jobs"
+        # Absolute: the worker runs in its job folder, and its command line must name the folder the same
+        # way for every process that checks it is alive (`process_alive`).
+        path = (self.context.workdir(self.name) / "jobs").resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -122,10 +126,11 @@ class LocalBackend(Backend):
                 ko=f"준비된 데이터셋 {dataset.directory} 에 train.csv 가 없습니다.",
                 hint_ko="`finsent prepare` 로 데이터를 다시 준비하세요.",
             )
-        workdir.mkdir(parents=True, exist_ok=True)
-        files = {"train": Path(shutil.copyfile(train, workdir / "train.csv"))}
+        # Read in place: the prepared files already are this backend's training files, and the job
+        # takes its own copy in `start_training` (one copy, where the worker reads it).
+        files = {"train": train}
         if dataset.path("valid").is_file():
-            files["valid"] = Path(shutil.copyfile(dataset.path("valid"), workdir / "valid.csv"))
+            files["valid"] = dataset.path("valid")
         # The texts in train.csv are already model input (without separator) for this format.
         return TrainingData(
             dataset=dataset, files=files, input_format=dataset.input_format.with_separator("")
@@ -138,6 +143,7 @@ class LocalBackend(Backend):
         job_id, model_id = f"localjob-{token}", f"local-{token}"
         folder = JobFolder(self.jobs_dir / job_id)
         folder.path.mkdir(parents=True)
+        # The job's own copy: a dataset deleted or prepared again never changes what a job trains on.
         files = {
             split: Path(shutil.copyfile(path, folder.path / f"{split}.csv"))
             for split, path in data.files.items()
@@ -163,22 +169,22 @@ class LocalBackend(Backend):
                 "input_format": data.input_format.to_dict(),
                 "plan": plan.__dict__,
                 "options": opts.model_dump(),
-                "models_dir": str(self.context.settings.models_dir),
+                "models_dir": str(self.context.settings.models_dir.resolve()),
                 "epoch_delay_seconds": opts.epoch_delay_seconds,
             }
         )
         folder.write_status(status=JobStatus.VALIDATING_FILES.value, progress=0.0)
         folder.add_event("Job created; starting the training process")
-        env = dict(os.environ)
-        plugins_root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (plugins_root, env.get("PYTHONPATH", "")) if p)
+        # finsent_local is importable wherever finsent is installed (the package finder includes
+        # plugins/). The worker runs in its job folder, which holds no Python files, so `-m` (which puts
+        # the current directory first on sys.path) cannot pick up a stray module from the caller's cwd.
         with open(folder.path / LOG, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "finsent_local.worker", str(folder.path)],
+                cwd=folder.path,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env=env,
                 start_new_session=True,  # its own process group: cancel stops it and anything it started
             )
         folder.write_pid(process.pid)
@@ -309,17 +315,17 @@ class LocalBackend(Backend):
                 hint_ko="로컬 백엔드로 학습한 모델을 사용하세요.",
             )
         linear = load_model(str(path), model.details.get("sha256"), self.context.settings.models_dir)
-        inputs = [model.input_format.apply(text) for text in texts]
-        probabilities = linear.predict_proba(inputs)
-        best = probabilities.argmax(axis=1)
+        chosen, probabilities = linear.predict([model.input_format.apply(text) for text in texts])
         labels = linear.labels
+        # The label is chosen with the decision biases (macro-F1); the confidence stays the calibrated
+        # probability of that label, which is not always the largest one.
         return [
             Prediction(
                 label=labels[i],
                 confidence=float(row[i]),
                 scores={name: float(p) for name, p in zip(labels, row, strict=True)},
             )
-            for i, row in zip(best.tolist(), probabilities, strict=True)
+            for i, row in zip(chosen.tolist(), probabilities, strict=True)
         ]
 
 

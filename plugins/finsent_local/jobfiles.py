@@ -18,8 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from finsent.atomic import atomic_write_text
-from finsent.backend import JobEvent, MetricPoint
+from finsent.contract import JobEvent, MetricPoint
+from finsent.support import atomic_write_text
 
 JOB = "job.json"
 STATUS = "status.json"

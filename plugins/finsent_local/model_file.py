@@ -1,7 +1,8 @@
 """The local model on disk: one `.npz` file of plain arrays, loaded with `allow_pickle=False`.
 
 finsent never unpickles a model. A model file holds the featurizer (settings, vocabularies, idf weights),
-one linear scorer per label and a small calibrator that turns the scores into probabilities. Loading
+one linear scorer per label, a small calibrator that turns the scores into probabilities and one
+decision bias per label (see `decision`; files written before biases existed load with zero biases). Loading
 checks that the file lies under FINSENT_HOME/models and that its sha256 is the one recorded when it was
 trained, so a file someone swapped or edited is refused before a single byte of it is used.
 """
@@ -19,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from finsent.atomic import atomic_write_bytes
-from finsent.errors import FinsentError, InputError, NotFoundError
+from finsent.contract import FinsentError, InputError, NotFoundError
+from finsent.support import atomic_write_bytes
+from finsent_local.decision import decide
 from finsent_local.features import Featurizer
 
 MODEL_FILE_NAME = "model.npz"
@@ -35,7 +37,8 @@ class ModelFileError(FinsentError):
 
 @dataclass
 class LinearModel:
-    """Scores = X @ weights.T + bias (one column per label); probabilities = softmax(scores @ calib.T + calib_bias)."""
+    """Scores = X @ weights.T + bias (one column per label); probabilities = softmax(scores @ calib.T + calib_bias);
+    chosen label = argmax(log-probabilities + decision_bias)."""
 
     labels: list[str]
     featurizer: Featurizer
@@ -44,21 +47,41 @@ class LinearModel:
     calib: np.ndarray  # (n_labels, n_labels)
     calib_bias: np.ndarray  # (n_labels,)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: (n_labels,); left empty it becomes zeros: the plain argmax of the probabilities
+    decision_bias: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        n_labels = len(self.labels)
+        biases = np.asarray(self.decision_bias, dtype=np.float64)
+        if biases.size == 0:
+            biases = np.zeros(n_labels)
+        if biases.shape != (n_labels,):
+            raise ValueError(f"decision_bias has shape {biases.shape}, expected ({n_labels},)")
+        self.decision_bias = biases
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         features = self.featurizer.transform(texts)
         return np.asarray(features @ self.weights.T) + self.bias
 
-    def probabilities_from_scores(self, scores: np.ndarray) -> np.ndarray:
+    def log_probabilities_from_scores(self, scores: np.ndarray) -> np.ndarray:
         logits = scores @ self.calib.T + self.calib_bias
         logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return np.asarray(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)))
+
+    def probabilities_from_scores(self, scores: np.ndarray) -> np.ndarray:
+        return np.exp(self.log_probabilities_from_scores(scores))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, len(self.labels)))
         return self.probabilities_from_scores(self.scores(texts))
+
+    def predict(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(index of the chosen label, calibrated probabilities) per text, the decision biases applied."""
+        if not texts:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, len(self.labels)))
+        log_probabilities = self.log_probabilities_from_scores(self.scores(texts))
+        return decide(log_probabilities, self.decision_bias), np.exp(log_probabilities)
 
     # -- file ---------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -71,6 +94,7 @@ class LinearModel:
             "bias": self.bias.astype(np.float64),
             "calib": self.calib.astype(np.float64),
             "calib_bias": self.calib_bias.astype(np.float64),
+            "decision_bias": self.decision_bias,
             **arrays,
         }
         np.savez_compressed(buffer, **contents)
@@ -96,6 +120,8 @@ class LinearModel:
                 calib=arrays["calib"],
                 calib_bias=arrays["calib_bias"],
                 meta=dict(header.get("meta", {})),
+                # absent from files written before decision biases existed: plain argmax, as then
+                decision_bias=arrays["decision_bias"] if "decision_bias" in arrays.files else np.zeros(0),
             )
 
 

@@ -7,7 +7,8 @@ reports one metric point, so the curve of train/valid loss and accuracy is the r
 that is saved. (Stochastic gradient descent, used before, stopped about a point of accuracy short of
 the optimum in cross-validation on the training split.) One-vs-rest scores are not probabilities: a
 small calibrator is fitted on out-of-fold scores of the training split (never the valid split): a
-temperature and a bias per label turn them into probabilities that sum to 1.
+temperature and a bias per label turn them into probabilities that sum to 1. The same out-of-fold
+predictions then fit one decision bias per label for macro-F1 (see `decision`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from scipy.special import expit, log_expit
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.class_weight import compute_sample_weight
 
-from finsent.backend import MetricPoint
+from finsent.contract import MetricPoint
+from finsent_local.decision import decide, fit_decision_biases, macro_f1
 from finsent_local.features import Channel, Featurizer
 from finsent_local.model_file import LinearModel
 
@@ -222,8 +224,9 @@ def train_model(
     on_stage(
         f"Calibrating probabilities on {CALIBRATION_FOLDS}-fold out-of-fold scores of the training split"
     )
-    calib, calib_bias = fit_calibrator(_out_of_fold_scores(features, y, labels, plan), y, len(labels))
-    return LinearModel(
+    held_out = _out_of_fold_scores(features, y, labels, plan)
+    calib, calib_bias = fit_calibrator(held_out, y, len(labels))
+    model = LinearModel(
         labels=list(labels),
         featurizer=featurizer,
         weights=weights,
@@ -238,3 +241,30 @@ def train_model(
             "n_train": len(y),
         },
     )
+    model.decision_bias = _fitted_decision_biases(model, held_out, y, on_stage)
+    return model
+
+
+def _fitted_decision_biases(
+    model: LinearModel, held_out: np.ndarray, y: np.ndarray, on_stage: Callable[[str], None]
+) -> np.ndarray:
+    """Decision biases fitted on the calibrated out-of-fold predictions; their effect goes into meta."""
+    log_probabilities = model.log_probabilities_from_scores(held_out)
+    biases = fit_decision_biases(log_probabilities, y)
+    n_labels = len(model.labels)
+    before = decide(log_probabilities, np.zeros(n_labels))
+    after = decide(log_probabilities, biases)
+    model.meta["decision_bias_oof"] = {
+        "macro_f1_before": round(macro_f1(y, before, n_labels), 5),
+        "macro_f1_after": round(macro_f1(y, after, n_labels), 5),
+        "accuracy_before": round(float(np.mean(before == y)), 5),
+        "accuracy_after": round(float(np.mean(after == y)), 5),
+    }
+    offsets = ", ".join(f"{name} {b:+.2f}" for name, b in zip(model.labels, biases, strict=True))
+    oof = model.meta["decision_bias_oof"]
+    on_stage(
+        f"Decision biases for macro-F1 ({offsets}): out-of-fold macro-F1 "
+        f"{oof['macro_f1_before']:.4f} -> {oof['macro_f1_after']:.4f}, "
+        f"accuracy {oof['accuracy_before']:.4f} -> {oof['accuracy_after']:.4f}"
+    )
+    return biases
