@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from finsent import hookimpl
-from finsent.backend import Backend, BaseModelInfo, ModelRef, Prediction
-from finsent.export import to_csv_bytes, to_xlsx_bytes
+from finsent.contract.backend import Backend, BaseModelInfo, ModelRef, Prediction
+from finsent.output.export import to_csv_bytes, to_xlsx_bytes
 from finsent.plugins import BackendRegistry, get_plugin_manager
 from finsent.service import FinsentService
 from finsent.settings import Settings

@@ -3,7 +3,7 @@
     FINSENT_CORPUS=/path/to/finance_data.csv python bench/local.py [--base-model M] [--epochs N] [--alpha A]
     FINSENT_CORPUS=... python bench/local.py --tune      # 5-fold CV of a small grid on the TRAIN split only
 
-The corpus is prepared with finsent.prepare (stratified 80/20, seed 42, duplicates and conflicting texts
+The corpus is prepared with finsent.prep.pipeline (stratified 80/20, seed 42, duplicates and conflicting texts
 removed), trained end to end through the real worker process, and the validation split is classified
 through `LocalBackend.classify`, exactly as the service does. Targets (issue 3): accuracy >= 0.82,
 macro-F1 >= 0.78, training <= 60 s on 2 cores, bulk prediction >= 5,000 rows/s.
@@ -32,8 +32,8 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from finsent.contract import BackendContext, ModelRef, PreparedDataset, Settings
-from finsent.prepare import PrepareOptions, prepare_dataset
-from finsent.reading import read_table
+from finsent.ingest.reading import read_table
+from finsent.prep.pipeline import PrepareOptions, prepare_dataset
 
 BULK_ROWS = 100_000
 

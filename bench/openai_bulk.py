@@ -27,10 +27,10 @@ from openai_fake.dataset import sentences  # noqa: E402
 from openai_fake.model import rule_label  # noqa: E402
 from openai_fake.server import TEST_KEY, FakeOpenAI  # noqa: E402
 
-from finsent.backend import BackendContext, ModelRef  # noqa: E402
-from finsent.labels import LabelSet  # noqa: E402
+from finsent.contract.backend import BackendContext, ModelRef  # noqa: E402
+from finsent.contract.labels import LabelSet  # noqa: E402
+from finsent.contract.modelinput import InputFormat  # noqa: E402
 from finsent.settings import Settings  # noqa: E402
-from finsent.textnorm import InputFormat  # noqa: E402
 
 COMPLETION = ModelRef("babbage-002", LabelSet(), InputFormat(separator=" ->"), details={"kind": "completion"})
 CHAT = ModelRef("gpt-4o-mini", LabelSet(), details={"kind": "chat"})

@@ -42,8 +42,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from finsent.prepare import PrepareOptions, prepare_dataset
-from finsent.reading import read_table
+from finsent.ingest.reading import read_table
+from finsent.prep.pipeline import PrepareOptions, prepare_dataset
 
 
 def build_synthetic(corpus: Path, rows: int, out: Path, wide: bool = False) -> Path:

@@ -41,8 +41,8 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-con
 def train_local_model(home: Path) -> str:
     """Prepare the bundled sample and train the local backend on it; returns the model id."""
     os.environ["FINSENT_HOME"] = str(home)
-    from finsent.corpus import sample_path
-    from finsent.prepare import PrepareOptions
+    from finsent.ingest.corpus import sample_path
+    from finsent.prep.pipeline import PrepareOptions
     from finsent.service import FinsentService
     from finsent.settings import Settings
 
@@ -63,7 +63,7 @@ def train_local_model(home: Path) -> str:
 
 def bulk_input(path: Path, rows: int) -> Path:
     """A CSV of `rows` Korean sentences (the bundled sample repeated with a row number), plus an id column."""
-    from finsent.corpus import sample_path
+    from finsent.ingest.corpus import sample_path
 
     texts = pd.read_csv(sample_path(), dtype=str)["kor_sentence"].tolist()
     frame = pd.DataFrame(

@@ -21,10 +21,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from finsent.dataset import PreparedDataset
-from finsent.errors import InputError
-from finsent.textnorm import COMPLETION_SEPARATOR
-from finsent.trainfiles import system_message
+from finsent.contract.dataset import PreparedDataset
+from finsent.contract.errors import InputError
+from finsent.contract.modelinput import COMPLETION_SEPARATOR
+from finsent.contract.modelinput import system_message
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 # Where tiktoken fetches each encoding from, and the sha256 it expects (from tiktoken_ext.openai_public).

@@ -95,8 +95,8 @@ def button(at: AppTest, label: str) -> Any:
 
 
 def prepare_sample() -> Any:
-    from finsent.corpus import sample_path
-    from finsent.prepare import PrepareOptions
+    from finsent.ingest.corpus import sample_path
+    from finsent.prep.pipeline import PrepareOptions
 
     record, _ = service().prepare(sample_path(), "sample_ko.csv", PrepareOptions())
     return record

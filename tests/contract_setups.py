@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from finsent.backend import Backend, BackendContext
-from finsent.corpus import sample_path
-from finsent.prepare import PrepareOptions, prepare_dataset
-from finsent.reading import read_table
+from finsent.contract.backend import Backend, BackendContext
+from finsent.ingest.corpus import sample_path
+from finsent.ingest.reading import read_table
+from finsent.prep.pipeline import PrepareOptions, prepare_dataset
 from finsent.settings import Settings
 
 
@@ -37,7 +37,7 @@ class ContractSetup:
 
 
 def prepared_sample(out_dir: Path) -> Path:
-    """The bundled Korean sample (finsent/data/sample_ko.csv) prepared with finsent.prepare's defaults."""
+    """The bundled Korean sample (finsent/data/sample_ko.csv) prepared with finsent.prep.pipeline's defaults."""
     if not (out_dir / "manifest.json").is_file():
         table = read_table(sample_path())
         prepare_dataset(table, PrepareOptions(text_column="kor_sentence", label_column="labels"), out_dir)
@@ -80,3 +80,4 @@ except ImportError:
     pass
 else:
     CONTRACT_SETUPS["openai"] = openai_setup
+import transformers_fixtures  # noqa: E402, F401 - the transformers backend adds its setup (a tiny BERT) itself

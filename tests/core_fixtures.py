@@ -37,7 +37,7 @@ SENTENCES = {
 
 
 def write_prepared(directory: Path, copies: int = 3) -> Path:
-    """A prepared directory in the layout of finsent.dataset (manifest, train.csv, valid.csv)."""
+    """A prepared directory in the layout of finsent.contract.dataset (manifest, train.csv, valid.csv)."""
     directory.mkdir(parents=True, exist_ok=True)
     rows = []
     for label, texts in SENTENCES.items():

@@ -115,7 +115,7 @@ def test_bulk_run_progress_results_charts_and_exports_survive_a_reload() -> None
 
 
 def test_bulk_results_export_keeps_every_column_and_neutralises_formulas() -> None:
-    from finsent.export import to_csv_bytes
+    from finsent.output.export import to_csv_bytes
 
     model = _trained()
     frame = pd.read_csv(io.StringIO(BULK_CSV), dtype=str)

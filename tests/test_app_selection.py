@@ -23,8 +23,8 @@ pytestmark = pytest.mark.usefixtures("app_env")
 
 
 def two_datasets() -> tuple[object, object]:
-    from finsent.corpus import sample_path
-    from finsent.prepare import PrepareOptions
+    from finsent.ingest.corpus import sample_path
+    from finsent.prep.pipeline import PrepareOptions
 
     older, _ = service().prepare(sample_path(), "older_news.csv", PrepareOptions())
     time.sleep(0.01)  # created_at orders them
@@ -151,7 +151,7 @@ def test_the_start_button_is_disabled_while_that_input_is_running() -> None:
 
 
 def test_download_names_carry_the_model_and_say_partial_with_the_row_count() -> None:
-    from finsent.records import BulkResults, BulkRunRecord
+    from finsent.store.records import BulkResults, BulkRunRecord
     from finsent.ui.bulk_view import download_name
 
     run = BulkRunRecord(

@@ -9,9 +9,17 @@ from pathlib import Path
 import pytest
 from contract_setups import CONTRACT_SETUPS, ContractSetup
 
-from finsent.backend import UNKNOWN_LABEL, JobEvent, JobStatus, JobUpdate, MetricPoint, ModelRef, TrainingData
-from finsent.dataset import PreparedDataset
-from finsent.errors import FinsentError, NotFoundError
+from finsent.contract.backend import (
+    UNKNOWN_LABEL,
+    JobEvent,
+    JobStatus,
+    JobUpdate,
+    MetricPoint,
+    ModelRef,
+    TrainingData,
+)
+from finsent.contract.dataset import PreparedDataset
+from finsent.contract.errors import FinsentError, NotFoundError
 
 
 @pytest.fixture(params=sorted(CONTRACT_SETUPS))

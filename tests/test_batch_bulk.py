@@ -16,10 +16,10 @@ from openai_fake.fixtures import openai_server  # noqa: F401
 from openai_fake.model import rule_label
 from openai_fake.server import TEST_KEY, FakeOpenAI
 
-from finsent.backend import UnsupportedOperation
 from finsent.cli import main
-from finsent.records import BulkRunRecord
+from finsent.contract.backend import UnsupportedOperation
 from finsent.service import FinsentService
+from finsent.store.records import BulkRunRecord
 
 MODEL = "gpt-4o-mini"
 

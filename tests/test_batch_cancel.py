@@ -21,8 +21,8 @@ from openai_fake.model import rule_label
 from openai_fake.server import TEST_KEY, FakeOpenAI
 
 from finsent.cli import main
-from finsent.records import BulkRunRecord
 from finsent.service import FinsentService
+from finsent.store.records import BulkRunRecord
 
 MODEL = "gpt-4o-mini"
 CANCEL = "/batches/{batch_id}/cancel"

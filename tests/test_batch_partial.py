@@ -26,13 +26,13 @@ from openai_fake.model import rule_label
 from openai_fake.server import TEST_KEY, FakeOpenAI
 from test_openai_schema import SpecChecker, batch_file_problems, spec  # noqa: F401
 
-from finsent import errors
-from finsent.backend import ModelRef
 from finsent.cli import main
-from finsent.labels import LabelSet
-from finsent.records import BulkRunRecord
+from finsent.contract import errors
+from finsent.contract.backend import ModelRef
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import InputFormat
 from finsent.service import FinsentService
-from finsent.textnorm import InputFormat
+from finsent.store.records import BulkRunRecord
 
 MODEL = "gpt-4o-mini"
 LABELS = ["positive", "negative", "neutral"]
@@ -108,7 +108,7 @@ def test_a_cancelled_batch_s_answers_are_kept_and_each_text_is_sent_once_in_tota
     assert openai_server.batches[first].status == "cancelling"
 
     out = tmp_path / "scored.csv"
-    with caplog.at_level(logging.INFO, logger="finsent.bulk_batch"):
+    with caplog.at_level(logging.INFO, logger="finsent.bulk.batch"):
         assert main(["classify", "--resume", run.id, "--output", str(out), "--poll-interval", "0.05"]) == 0
     assert f"Cancelled batch {first} had answered 10 of its 24 rows" in caplog.text
     check_output(out, frame)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from core_fixtures import CORE_PLUGINS, prepared_dir, service  # noqa: F401  (fixtures)
 
-from finsent.bulk import output_names
-from finsent.errors import InputError
+from finsent.bulk.runs import output_names
+from finsent.contract.errors import InputError
 from finsent.service import FinsentService
 from finsent.settings import Settings
 
@@ -197,8 +197,8 @@ def test_mixed_type_columns_and_a_missing_input(service: FinsentService) -> None
     results = service.bulk_results(run.id).frame
     assert results["label"].tolist() == ["positive", "negative", "neutral"]
     assert results["mixed"].tolist() == ["1", "two", "3.5"]
-    from finsent.bulk import INPUT_FILE
-    from finsent.errors import FinsentError
+    from finsent.bulk.runs import INPUT_FILE
+    from finsent.contract.errors import FinsentError
 
     (service.settings.bulk_dir / run.id / INPUT_FILE).unlink()
     with pytest.raises(FinsentError, match="stored input of bulk run"):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finsent import charts
+from finsent.output import charts
 
 LABELS = ["positive", "negative", "neutral"]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from finsent.checks import CHECKS, Finding, class_counts
-from finsent.prepare import PrepareOptions, check_table
-from finsent.reading import LoadedTable
+from finsent.ingest.reading import LoadedTable
+from finsent.prep.checks import CHECKS, Finding, class_counts
+from finsent.prep.pipeline import PrepareOptions, check_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -180,7 +180,7 @@ def test_two_hundred_thousand_rows_are_checked_quickly_enough_to_run_here() -> N
 def test_common_suffix_matches_the_reversed_prefix_rule() -> None:
     import random
 
-    from finsent.textchecks import _common_prefix, _common_suffix
+    from finsent.prep.textchecks import _common_prefix, _common_suffix
 
     rng = random.Random(7)
     for _ in range(300):

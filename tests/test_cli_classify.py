@@ -8,7 +8,7 @@ import pytest
 from core_fixtures import scripted_env
 from openpyxl import load_workbook
 
-import finsent.bulk
+import finsent.bulk.runs
 from finsent.cli import main
 from finsent.service import FinsentService
 
@@ -112,7 +112,7 @@ def test_ctrl_c_keeps_finished_chunks_and_resume_completes(
 ) -> None:
     source = news_csv(tmp_path / "news.csv", 95)
     output = tmp_path / "out.csv"
-    real = finsent.bulk.encode_predictions
+    real = finsent.bulk.runs.encode_predictions
     calls = []
 
     def interrupt_on_fourth(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -121,13 +121,13 @@ def test_ctrl_c_keeps_finished_chunks_and_resume_completes(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(finsent.bulk, "encode_predictions", interrupt_on_fourth)
+    monkeypatch.setattr(finsent.bulk.runs, "encode_predictions", interrupt_on_fourth)
     code, _, err = run(capsys, "classify", "--backend", "scripted", "--model", "kw", "--input", str(source),
                        "--text-col", "제목", "--output", str(output))  # fmt: skip
     assert code == 130 and "30 of 95 rows are kept" in err and not output.exists()
     resume_cmd = err.split("Resume with: ")[1].strip().split()
     assert resume_cmd[:3] == ["finsent", "classify", "--resume"]
-    monkeypatch.setattr(finsent.bulk, "encode_predictions", real)
+    monkeypatch.setattr(finsent.bulk.runs, "encode_predictions", real)
     code, _, err = run(capsys, *resume_cmd[1:])
     assert code == 0, err
     result = pd.read_csv(output, encoding="utf-8-sig")
@@ -181,7 +181,7 @@ def test_end_to_end_with_the_mock_backend(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """finsent prepare on the bundled sample -> train --backend mock --follow -> results -> classify."""
-    from finsent.corpus import sample_path
+    from finsent.ingest.corpus import sample_path
 
     monkeypatch.setenv("FINSENT_LOAD_PLUGINS", "finsent_mock")
     prepared = tmp_path / "prepared"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from finsent.cli import main
-from finsent.corpus import sample_path
+from finsent.ingest.corpus import sample_path
 
 
 def test_prepare_sample_prints_the_report_and_writes(

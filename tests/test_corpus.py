@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from finsent.cli import main
-from finsent.corpus import CORPUS_SHA256, CORPUS_URL, corpus_status, fetch_corpus, sample_path
-from finsent.errors import InputError, NetworkError
+from finsent.contract.errors import InputError, NetworkError
+from finsent.ingest.corpus import CORPUS_SHA256, CORPUS_URL, corpus_status, fetch_corpus, sample_path
 
 CONTENT = "labels,sentence,kor_sentence\nneutral,A test.,시험 문장입니다.\n".encode()
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from finsent import costs
-from finsent.corpus import sample_path
-from finsent.errors import InputError
-from finsent.prepare import PrepareOptions, prepare_dataset
-from finsent.reading import read_table
+from finsent.contract.errors import InputError
+from finsent.ingest.corpus import sample_path
+from finsent.ingest.reading import read_table
+from finsent.prep.pipeline import PrepareOptions, prepare_dataset
 
 REQUIRED = {
     "babbage-002": "completion",

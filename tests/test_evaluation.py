@@ -8,11 +8,11 @@ import pytest
 from core_fixtures import prepared_dir, service, write_prepared  # noqa: F401  (fixtures)
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from finsent.backend import ModelRef, Prediction
-from finsent.dataset import PreparedDataset
-from finsent.errors import FinsentError
-from finsent.evaluation import classify_in_batches, compute_metrics, evaluate_model
-from finsent.labels import LabelSet
+from finsent.contract.backend import ModelRef, Prediction
+from finsent.contract.dataset import PreparedDataset
+from finsent.contract.errors import FinsentError
+from finsent.contract.labels import LabelSet
+from finsent.jobs.evaluation import classify_in_batches, compute_metrics, evaluate_model
 from finsent.service import FinsentService
 
 LABELS = ("positive", "negative", "neutral")

@@ -9,8 +9,14 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from finsent.errors import InputError
-from finsent.export import neutralise_formulas, to_csv_bytes, to_jsonl_bytes, to_xlsx_bytes, write_table
+from finsent.contract.errors import InputError
+from finsent.output.export import (
+    neutralise_formulas,
+    to_csv_bytes,
+    to_jsonl_bytes,
+    to_xlsx_bytes,
+    write_table,
+)
 
 
 def sample() -> pd.DataFrame:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from finsent.backend import JobStatus
-from finsent.labels import DEFAULT_LABELS
+from finsent.contract.backend import JobStatus
+from finsent.contract.labels import DEFAULT_LABELS
 from finsent.ui import i18n
 from finsent.ui.messages_en import MESSAGES as EN
 from finsent.ui.messages_ko import MESSAGES as KO

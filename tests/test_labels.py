@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from finsent.labels import DEFAULT_LABELS, LabelSet
+from finsent.contract.labels import DEFAULT_LABELS, LabelSet
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,10 @@ from finsent_mock import MockBackend, MockOptions
 from finsent_mock.backend import BUILTIN_MODEL, ClassificationRefused
 from pydantic import ValidationError
 
-from finsent.backend import BackendContext, JobStatus, ModelRef
-from finsent.dataset import PreparedDataset
-from finsent.errors import FinsentError, NotFoundError
-from finsent.labels import LabelSet
+from finsent.contract.backend import BackendContext, JobStatus, ModelRef
+from finsent.contract.dataset import PreparedDataset
+from finsent.contract.errors import FinsentError, NotFoundError
+from finsent.contract.labels import LabelSet
 from finsent.settings import Settings
 
 
@@ -96,7 +96,7 @@ def test_another_instance_and_another_process_see_the_same_job(
     second = MockBackend(BackendContext(Settings.from_env()))
     assert second.poll_job(job).status is JobStatus.SUCCEEDED
     code = (
-        "import sys, json; from finsent.backend import BackendContext; from finsent.settings import Settings; "
+        "import sys, json; from finsent.contract.backend import BackendContext; from finsent.settings import Settings; "
         "from finsent_mock import MockBackend; "
         "u = MockBackend(BackendContext(Settings.from_env())).poll_job(sys.argv[1]); "
         "print(json.dumps([u.status.value, u.fine_tuned_model, len(u.metrics)]))"

@@ -13,9 +13,9 @@ import pytest
 from core_fixtures import prepared_dir, service, train_to_end  # noqa: F401  (fixtures)
 
 from finsent.cli import main
-from finsent.errors import InputError, NotFoundError
-from finsent.naming import default_name, short_label, unique_name
+from finsent.contract.errors import InputError, NotFoundError
 from finsent.service import FinsentService
+from finsent.service.naming import default_name, short_label, unique_name
 
 STAMP = r"\d\d-\d\d \d\d:\d\d"
 

@@ -21,10 +21,10 @@ from openai_fake.model import rule_label
 from openai_fake.server import TEST_KEY
 from pydantic import ValidationError
 
-from finsent import errors
-from finsent.backend import UNKNOWN_LABEL, JobStatus, JobUpdate, ModelRef
-from finsent.labels import LabelSet
-from finsent.textnorm import InputFormat
+from finsent.contract import errors
+from finsent.contract.backend import UNKNOWN_LABEL, JobStatus, JobUpdate, ModelRef
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import InputFormat
 
 COMPLETION_FMT = InputFormat(separator=" ->")
 TEXTS = [text for text, _ in sentences(45)]
@@ -291,7 +291,7 @@ def test_azure_is_a_configuration_of_the_same_backend(openai_server, finsent_hom
 
 
 def test_missing_key_is_explained(finsent_home: Path) -> None:
-    from finsent.backend import BackendContext
+    from finsent.contract.backend import BackendContext
     from finsent.settings import Settings
 
     backend = OpenAIBackend(BackendContext(settings=Settings.from_env(finsent_home)))
@@ -325,7 +325,7 @@ def test_batch_api_runs_resume_and_fill_failed_rows(openai_backend, openai_serve
 def test_settings_come_from_the_environment_as_the_core_builds_backends(
     openai_server, finsent_home, monkeypatch
 ) -> None:
-    from finsent.backend import BackendContext
+    from finsent.contract.backend import BackendContext
     from finsent.settings import Settings
 
     monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)

@@ -17,11 +17,11 @@ from openai_fake.fixtures import make_backend, openai_backend, openai_server  # 
 from openai_fake.model import rule_label
 from openai_fake.server import TEST_KEY
 
-from finsent import errors
-from finsent.backend import BackendContext, JobStatus, ModelRef
-from finsent.labels import LabelSet
+from finsent.contract import errors
+from finsent.contract.backend import BackendContext, JobStatus, ModelRef
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import InputFormat
 from finsent.settings import Settings
-from finsent.textnorm import InputFormat
 
 CHAT = ModelRef("gpt-4o-mini", LabelSet())
 COMPLETION = ModelRef("babbage-002", LabelSet(), InputFormat(separator=" ->"))

@@ -19,12 +19,12 @@ from openai_fake.fixtures import make_backend, openai_server  # noqa: F401
 from openai_fake.model import rule_label
 from openai_fake.server import TEST_KEY, FakeOpenAI
 
-from finsent import errors
-from finsent.backend import ModelRef
 from finsent.cli import main
-from finsent.labels import LabelSet
+from finsent.contract import errors
+from finsent.contract.backend import ModelRef
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import InputFormat
 from finsent.service import FinsentService
-from finsent.textnorm import InputFormat
 
 LABELS = ["positive", "negative", "neutral"]
 CHAT = ModelRef("gpt-4o-mini", LabelSet.from_names(LABELS))

@@ -27,10 +27,10 @@ from openai_fake.server import FakeOpenAI
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from finsent import errors
-from finsent.backend import ModelRef
-from finsent.labels import LabelSet
-from finsent.textnorm import InputFormat
+from finsent.contract import errors
+from finsent.contract.backend import ModelRef
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import InputFormat
 
 BASE = "urn:openai-openapi"
 

@@ -12,9 +12,9 @@ from openai_fake.dataset import sentences
 from openai_fake.fixtures import openai_server  # noqa: F401
 from openai_fake.server import TEST_KEY, FakeOpenAI
 
-from finsent.backend import UNKNOWN_LABEL, JobStatus
-from finsent.corpus import sample_path
-from finsent.prepare import PrepareOptions
+from finsent.contract.backend import UNKNOWN_LABEL, JobStatus
+from finsent.ingest.corpus import sample_path
+from finsent.prep.pipeline import PrepareOptions
 from finsent.service import FinsentService
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from finsent.corpus import sample_path
-from finsent.errors import DataError, InputError
-from finsent.labels import LabelSet
-from finsent.prepare import PreparationError, PrepareOptions, check_table, prepare_dataset, split_valid
-from finsent.reading import LoadedTable, read_table
-from finsent.textnorm import build_model_input
+from finsent.contract.errors import DataError, InputError
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import build_model_input
+from finsent.ingest.corpus import sample_path
+from finsent.ingest.reading import LoadedTable, read_table
+from finsent.prep.pipeline import PreparationError, PrepareOptions, check_table, prepare_dataset, split_valid
 
 
 def _table(rows: list[tuple[str, str]], columns: tuple[str, str] = ("text", "label")) -> LoadedTable:
@@ -166,7 +166,7 @@ def test_missing_columns_is_a_report_error(tmp_path: Path) -> None:
 
 
 def test_failure_while_writing_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from finsent import prepare
+    from finsent.prep import pipeline as prepare
 
     calls = {"n": 0}
     original = prepare._store
@@ -340,7 +340,7 @@ def test_csv_fields_match_the_csv_module(value: str) -> None:
     import csv
     import io
 
-    from finsent.trainfiles import csv_lines
+    from finsent.prep.trainfiles import csv_lines
 
     expected = io.StringIO()
     writer = csv.writer(expected, lineterminator="\n")
@@ -369,8 +369,8 @@ _AWKWARD = [
 
 @pytest.mark.parametrize("rows", [1, 3, 50])
 def test_bulk_training_files_equal_the_per_row_formats(rows: int) -> None:
-    from finsent.textscan import normalise_column
-    from finsent.trainfiles import SplitFiles, chat_lines, completion_lines, csv_lines
+    from finsent.prep.textscan import normalise_column
+    from finsent.prep.trainfiles import SplitFiles, chat_lines, completion_lines, csv_lines
 
     texts = [_AWKWARD[(i * 7) % len(_AWKWARD)] + (f" {i}" if i % 3 else "") for i in range(rows)]
     labels = [("positive", 'odd "label", x', "중립")[i % 3] for i in range(rows)]
@@ -394,7 +394,7 @@ def test_bulk_training_files_equal_the_per_row_formats(rows: int) -> None:
 
 
 def test_files_are_hashed_as_written(tmp_path: Path) -> None:
-    from finsent import prepare
+    from finsent.prep import pipeline as prepare
 
     pieces = [f"{i},조각\n".encode() for i in range(20_000)]
     digest = prepare._store(tmp_path / "f.csv", pieces)

@@ -11,8 +11,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from finsent.errors import InputError
-from finsent.reading import guess_columns, list_sheets, read_table, resolve_columns
+from finsent.contract.errors import InputError
+from finsent.ingest.reading import guess_columns, list_sheets, read_table, resolve_columns
 
 ROWS = [
     ("한빛전자 영업이익 42% 증가", "positive"),

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from core_fixtures import prepared_dir, service, train_to_end  # noqa: F401  (fixtures)
 
-from finsent.backend import JobStatus
-from finsent.errors import BackendUnavailableError, FinsentError, InputError, NotFoundError
+from finsent.contract.backend import JobStatus
+from finsent.contract.errors import BackendUnavailableError, FinsentError, InputError, NotFoundError
 from finsent.service import BackendInfo, FinsentService
 from finsent.settings import Settings
 
@@ -191,8 +191,8 @@ def test_backend_needing_a_key(service: FinsentService, monkeypatch: pytest.Monk
 
 
 def test_prepare_reads_checks_splits_and_registers(service: FinsentService) -> None:
-    from finsent.corpus import sample_path
-    from finsent.prepare import PrepareOptions
+    from finsent.ingest.corpus import sample_path
+    from finsent.prep.pipeline import PrepareOptions
 
     record, report = service.prepare(sample_path().read_bytes(), "sample_ko.csv", PrepareOptions())
     assert not report.has_errors

@@ -14,9 +14,9 @@ from openai_fake.fixtures import openai_server  # noqa: F401
 from openai_fake.model import rule_label
 from openai_fake.server import TEST_KEY, FakeOpenAI
 
-from finsent.backend import Capability, UnsupportedOperation
 from finsent.cli import main
-from finsent.errors import InputError
+from finsent.contract.backend import Capability, UnsupportedOperation
+from finsent.contract.errors import InputError
 from finsent.service import FinsentService
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from finsent.backend import JobEvent, JobStatus, MetricPoint
-from finsent.errors import NotFoundError
-from finsent.records import DatasetRecord, JobRecord
+from finsent.contract.backend import JobEvent, JobStatus, MetricPoint
+from finsent.contract.errors import NotFoundError
 from finsent.store import LATEST_VERSION, ChunkPredictions, Store
+from finsent.store.records import DatasetRecord, JobRecord
 from finsent.store.schema import current_version, migrate
 
 
@@ -76,7 +76,7 @@ def test_poll_with_a_stale_cursor_is_discarded(tmp_path: Path) -> None:
 WRITER = textwrap.dedent(
     """
     import sys, time
-    from finsent.backend import MetricPoint
+    from finsent.contract.backend import MetricPoint
     from finsent.store import Store
     store = Store(sys.argv[1])
     for i in range(int(sys.argv[3])):

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from finsent.textnorm import COMPLETION_SEPARATOR, InputFormat, build_model_input, normalise_text
+from finsent.contract.modelinput import COMPLETION_SEPARATOR, InputFormat, build_model_input, normalise_text
 
 
 @pytest.mark.parametrize(

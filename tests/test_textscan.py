@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finsent.checks import first_appearance_codes
-from finsent.textnorm import normalise_text
-from finsent.textscan import _NOT_NFC, _char_table, needs_csv_quote, needs_json_escape, normalise_column
+from finsent.contract.modelinput import normalise_text
+from finsent.prep.checks import first_appearance_codes
+from finsent.prep.textscan import _NOT_NFC, _char_table, needs_csv_quote, needs_json_escape, normalise_column
 
 
 def _expected(values: list[object]) -> dict[str, list[object]]:
@@ -127,7 +127,7 @@ def test_first_appearance_codes_survive_a_hash_collision(monkeypatch: pytest.Mon
     """Two different texts with the same hash must still get different codes (the exact path)."""
     import builtins
 
-    import finsent.checks as checks_module
+    import finsent.prep.checks as checks_module
 
     real_hash = builtins.hash
     monkeypatch.setattr(

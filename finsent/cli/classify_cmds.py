@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from finsent.cli.output import ProgressBar, service
-from finsent.errors import InputError
+from finsent.contract.errors import InputError
 
 if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
-    from finsent.records import BulkRunRecord
     from finsent.service import FinsentService
+    from finsent.store.records import BulkRunRecord
 
 CLASSIFY_HELP = """\
 Classify texts with a model (see `finsent models`).
@@ -155,8 +155,8 @@ def run_classify(args: argparse.Namespace) -> int:
 
 
 def _finish(svc: FinsentService, record: BulkRunRecord, output: str) -> int:
-    from finsent.bulk_batch import CANCELLED_BATCH, batch_cancelled
-    from finsent.export import table_format, write_table
+    from finsent.bulk.batch import CANCELLED_BATCH, batch_cancelled
+    from finsent.output.export import table_format, write_table
 
     resume_cmd = f"finsent classify --resume {record.id} --output {shlex.quote(output)}"
     if record.batch_api and record.batch_status in CANCELLED_BATCH and record.status != "succeeded":
@@ -180,8 +180,8 @@ def _finish(svc: FinsentService, record: BulkRunRecord, output: str) -> int:
 
 
 def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
-    from finsent.export import table_format
-    from finsent.reading import guess_columns, read_table
+    from finsent.ingest.reading import guess_columns, read_table
+    from finsent.output.export import table_format
 
     table_format(args.output)  # refuse a bad output name before any work
     table = read_table(Path(args.input).expanduser(), sheet=args.sheet)
@@ -250,7 +250,7 @@ def _stopped(done: BulkRunRecord, output: str) -> None:
 
 
 def resume(args: argparse.Namespace) -> int:
-    from finsent.export import table_format
+    from finsent.output.export import table_format
 
     table_format(args.output)
     svc = service()

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from finsent.errors import InputError
+from finsent.contract.errors import InputError
 
 PREPARE_HELP = """\
 Check, clean and split a labelled file (CSV/TSV in any common encoding, XLSX, JSONL) and write
@@ -85,7 +85,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _licence_text() -> str:
-    from finsent.corpus import LICENCE
+    from finsent.ingest.corpus import LICENCE
 
     return LICENCE
 
@@ -100,10 +100,10 @@ def default_out_dir(name: str, sha256: str) -> Path:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from finsent.atomic import atomic_write_text
-    from finsent.labels import LabelSet
-    from finsent.prepare import PreparationError, PrepareOptions, check_table, prepare_dataset
-    from finsent.reading import read_table
+    from finsent.contract.labels import LabelSet
+    from finsent.ingest.reading import read_table
+    from finsent.prep.pipeline import PreparationError, PrepareOptions, check_table, prepare_dataset
+    from finsent.support.atomic import atomic_write_text
 
     labels = LabelSet()
     if args.labels:
@@ -146,8 +146,8 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def _emit(report: object, args: argparse.Namespace) -> None:
-    from finsent.atomic import atomic_write_text
-    from finsent.report import Report
+    from finsent.prep.report import Report
+    from finsent.support.atomic import atomic_write_text
 
     assert isinstance(report, Report)
     sys.stdout.write(report.to_text(args.lang))
@@ -157,7 +157,7 @@ def _emit(report: object, args: argparse.Namespace) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from finsent.corpus import CORPUS_URL, LICENCE, fetch_corpus
+    from finsent.ingest.corpus import CORPUS_URL, LICENCE, fetch_corpus
 
     dest = Path(args.out).expanduser() if args.out else None
     path = fetch_corpus(dest, url=args.url or CORPUS_URL, timeout=args.timeout)
@@ -167,7 +167,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from finsent.corpus import LICENCE, SAMPLE_NOTE, corpus_status, sample_path
+    from finsent.ingest.corpus import LICENCE, SAMPLE_NOTE, corpus_status, sample_path
 
     status = corpus_status()
     print(f"corpus: {status['path']}")

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finsent.cli.output import print_evaluation, print_table, service, warn_plugin_problems
-from finsent.errors import InputError
+from finsent.contract.errors import InputError
 
 if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
-    from finsent.records import DatasetRecord, JobRecord
     from finsent.service import FinsentService
+    from finsent.store.records import DatasetRecord, JobRecord
 
 #: train flags written by hand; generated option flags never take these names
 _FIXED = {"backend", "data", "follow", "option", "base_model", "epochs", "interval", "help"}
@@ -291,7 +291,7 @@ def run_cancel(args: argparse.Namespace) -> int:
 
 
 def run_results(args: argparse.Namespace) -> int:
-    from finsent.export import write_table
+    from finsent.output.export import write_table
 
     svc = service()
     job = svc.find_job(args.job)

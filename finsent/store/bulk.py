@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from finsent.errors import NotFoundError
-from finsent.records import BulkRunRecord
+from finsent.contract.errors import NotFoundError
 from finsent.store.db import Database
 from finsent.store.jobs import dumps, loads
+from finsent.store.records import BulkRunRecord
 
 ACTIVE_STATUSES = ("queued", "running")
 RESUMABLE_STATUSES = ("cancelled", "interrupted", "failed")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from finsent.backend import JobEvent, JobStatus, MetricPoint
-from finsent.errors import NotFoundError
-from finsent.records import DatasetRecord, EventRecord, JobRecord
+from finsent.contract.backend import JobEvent, JobStatus, MetricPoint
+from finsent.contract.errors import NotFoundError
 from finsent.store.db import Database
+from finsent.store.records import DatasetRecord, EventRecord, JobRecord
 
 METRIC_COLUMNS = ("step", "epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy")
 #: jobs columns a caller may change with `update_job`

@@ -6,10 +6,10 @@ import sqlite3
 
 import pandas as pd
 
-from finsent.errors import NotFoundError
-from finsent.records import EvaluationRecord, ModelRecord
+from finsent.contract.errors import NotFoundError
 from finsent.store.db import Database
 from finsent.store.jobs import dumps, loads
+from finsent.store.records import EvaluationRecord, ModelRecord
 
 PREDICTION_COLUMNS = ("row", "text", "label", "predicted", "confidence")
 

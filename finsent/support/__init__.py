@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from finsent.atomic import atomic_directory, atomic_write_bytes, atomic_write_text
-from finsent.digests import text_hash, texts_digest
+from finsent.support.atomic import atomic_directory, atomic_write_bytes, atomic_write_text
+from finsent.support.digests import text_hash, texts_digest
 from finsent.support.ids import new_id
 
 __all__ = [

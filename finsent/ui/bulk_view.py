@@ -13,10 +13,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from finsent import charts
-from finsent.backend import BATCH_DONE_STATUSES
-from finsent.bulk_batch import CANCELLED_BATCH
-from finsent.records import BulkResults
+from finsent.bulk.batch import CANCELLED_BATCH
+from finsent.contract.backend import BATCH_DONE_STATUSES
+from finsent.output import charts
+from finsent.store.records import BulkResults
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import duration_text, label_names, moment_text, status_name, t
@@ -49,7 +49,7 @@ def _upload_and_start(backend: str, model: str) -> None:
     )
     if upload is None:
         return
-    from finsent.reading import guess_columns
+    from finsent.ingest.reading import guess_columns
 
     table = state.load_table(
         upload.file_id, upload.name, None, upload.getvalue(), state.get_settings().max_input_mb
@@ -261,7 +261,7 @@ def _file_part(text: str) -> str:
 
 
 def _downloads(run: Any, results: BulkResults) -> None:
-    from finsent.export import XLSX_MAX_ROWS, to_csv_bytes, to_xlsx_bytes
+    from finsent.output.export import XLSX_MAX_ROWS, to_csv_bytes, to_xlsx_bytes
 
     builders = {"csv": to_csv_bytes, "xlsx": to_xlsx_bytes}
     frame = results.frame

@@ -17,7 +17,7 @@ from finsent.settings import Settings
 
 if TYPE_CHECKING:
     from finsent.costs import CostEstimate
-    from finsent.reading import LoadedTable
+    from finsent.ingest.reading import LoadedTable
     from finsent.service import FinsentService
 
 #: global session keys and their first values
@@ -145,7 +145,7 @@ def backend_label(name: str) -> str:
 @st.cache_data(ttl=3600, max_entries=6, show_spinner=False)
 def load_table(file_id: str, name: str, sheet: str | None, _data: bytes, max_mb: int) -> LoadedTable:
     """Read an upload once per (file, sheet); `file_id` stands for the bytes so they are not hashed on reruns."""
-    from finsent.reading import read_table
+    from finsent.ingest.reading import read_table
 
     return read_table(_data, name, sheet=sheet, max_mb=max_mb)
 
@@ -153,14 +153,14 @@ def load_table(file_id: str, name: str, sheet: str | None, _data: bytes, max_mb:
 @st.cache_data(ttl=3600, max_entries=4, show_spinner=False)
 def load_path(path: str, mtime: float, sheet: str | None, max_mb: int) -> LoadedTable:
     """Read a file on disk (bundled sample, downloaded corpus); `mtime` invalidates the entry on change."""
-    from finsent.reading import read_table
+    from finsent.ingest.reading import read_table
 
     return read_table(Path(path), Path(path).name, sheet=sheet, max_mb=max_mb)
 
 
 def dataset_stamp(directory: str | Path) -> float:
     """When a prepared dataset last changed (its manifest is written last): part of the cost caches' keys."""
-    from finsent.dataset import MANIFEST
+    from finsent.contract.dataset import MANIFEST
 
     return (Path(directory) / MANIFEST).stat().st_mtime
 
@@ -168,16 +168,16 @@ def dataset_stamp(directory: str | Path) -> float:
 @st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
 def training_estimates(directory: str, stamp: float, epochs: int) -> list[CostEstimate]:
     """Training cost with every priced base model: counting the tokens of a large set takes seconds."""
+    from finsent.contract.dataset import PreparedDataset
     from finsent.costs import estimate_all
-    from finsent.dataset import PreparedDataset
 
     return estimate_all(PreparedDataset.open(directory), epochs)
 
 
 @st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
 def training_estimate(directory: str, stamp: float, base_model: str, epochs: int) -> CostEstimate:
+    from finsent.contract.dataset import PreparedDataset
     from finsent.costs import estimate_training_cost
-    from finsent.dataset import PreparedDataset
 
     return estimate_training_cost(PreparedDataset.open(directory), base_model, epochs)
 

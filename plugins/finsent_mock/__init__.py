@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finsent import hookimpl
+from finsent.contract import hookimpl
 from finsent_mock.backend import MockBackend, MockOptions
 
 __all__ = ["MockBackend", "MockOptions", "register_backends"]

@@ -16,23 +16,26 @@ from typing import Literal
 
 from pydantic import Field
 
-from finsent.atomic import atomic_write_text
-from finsent.backend import (
+from finsent.contract import (
     Backend,
     BackendContext,
     BackendOptions,
     BaseModelInfo,
     Capability,
+    DataError,
+    FinsentError,
+    InputError,
     JobStatus,
     JobUpdate,
     ModelInfo,
     ModelRef,
+    NotFoundError,
     Prediction,
+    PreparedDataset,
     StartedJob,
     TrainingData,
 )
-from finsent.dataset import PreparedDataset
-from finsent.errors import DataError, FinsentError, InputError, NotFoundError
+from finsent.support import atomic_write_text
 from finsent_mock.keywords import classify_by_keywords
 from finsent_mock.timeline import MockJobSpec, job_state
 

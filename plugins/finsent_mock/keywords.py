@@ -13,8 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from finsent.backend import UNKNOWN_LABEL, Prediction
-from finsent.labels import LabelSet
+from finsent.contract import UNKNOWN_LABEL, LabelSet, Prediction
 
 # Words that contain a keyword without meaning it; removed before anything is counted.
 NEUTRAL_PHRASES_KO = ("최고경영자", "최고재무책임자", "최고운영책임자", "최고기술책임자", "최고위")

@@ -13,7 +13,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from finsent.backend import JobEvent, JobStatus, MetricPoint
+from finsent.contract import JobEvent, JobStatus, MetricPoint
 
 # Share of the duration spent in each phase before the training steps.
 _VALIDATING = 0.05

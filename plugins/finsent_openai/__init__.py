@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finsent import hookimpl
+from finsent.contract import hookimpl
 
 from .backend import OpenAIBackend, OpenAIOptions
 

@@ -9,8 +9,7 @@ import math
 import unicodedata
 from collections.abc import Mapping
 
-from finsent.backend import UNKNOWN_LABEL, Prediction
-from finsent.labels import LabelSet
+from finsent.contract import UNKNOWN_LABEL, LabelSet, Prediction
 
 _STRIP = " \t\r\n\"'`.,:;!?()[]{}<>*_-"
 

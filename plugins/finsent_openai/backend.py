@@ -18,8 +18,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from finsent import errors
-from finsent.backend import (
+from finsent.contract import (
+    COMPLETION_SEPARATOR,
     Availability,
     Backend,
     BackendContext,
@@ -27,19 +27,20 @@ from finsent.backend import (
     BaseModelInfo,
     BatchProgress,
     Capability,
+    InputFormat,
     JobEvent,
     JobStatus,
     JobUpdate,
+    LabelSet,
     MetricPoint,
     ModelInfo,
     ModelRef,
     Prediction,
+    PreparedDataset,
     StartedJob,
     TrainingData,
+    errors,
 )
-from finsent.dataset import PreparedDataset
-from finsent.labels import LabelSet
-from finsent.textnorm import COMPLETION_SEPARATOR, InputFormat
 
 from . import data as openai_data
 from .client import ClientConfig, build_client, effective_config, openai_errors

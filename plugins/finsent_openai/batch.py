@@ -22,9 +22,8 @@ import openai
 from openai.types import Batch, Completion
 from openai.types.chat import ChatCompletion
 
-from finsent import errors
-from finsent.backend import BatchProgress, ModelRef, Prediction
-from finsent.digests import texts_digest
+from finsent.contract import BatchProgress, ModelRef, Prediction, errors
+from finsent.support import texts_digest
 
 from .answers import AnswerMapper
 from .classify import Classifier, chat_body, chat_prediction, completion_body, completion_predictions

@@ -23,8 +23,7 @@ import openai
 from openai.types import Completion
 from openai.types.chat import ChatCompletion
 
-from finsent import errors
-from finsent.backend import ModelRef, Prediction
+from finsent.contract import ModelRef, Prediction, errors
 from finsent.costs import cached_encoder
 
 from .answers import AnswerMapper

@@ -19,8 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from finsent import errors
-from finsent.backend import BackendContext
+from finsent.contract import BackendContext, errors
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 6

@@ -18,12 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from finsent import errors
-from finsent.atomic import atomic_write_text
-from finsent.backend import BaseModelInfo, TrainingData
+from finsent.contract import COMPLETION_SEPARATOR, BaseModelInfo, PreparedDataset, TrainingData, errors
 from finsent.costs import openai_base_models
-from finsent.dataset import PreparedDataset
-from finsent.textnorm import COMPLETION_SEPARATOR
+from finsent.support import atomic_write_text
 
 from .client import ClientConfig, openai_errors
 

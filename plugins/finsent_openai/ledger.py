@@ -25,9 +25,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from finsent.atomic import atomic_write_text
-from finsent.backend import ModelRef, Prediction
-from finsent.digests import text_hash, texts_digest
+from finsent.contract import ModelRef, Prediction
+from finsent.support import atomic_write_text, text_hash, texts_digest
 
 from .client import ClientConfig
 

@@ -11,11 +11,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from finsent import errors
-from finsent.backend import ModelRef
-from finsent.dataset import PreparedDataset
-from finsent.labels import LabelSet
-from finsent.trainfiles import system_message
+from finsent.contract import LabelSet, ModelRef, PreparedDataset, errors, system_message
 
 ZERO_SHOT = "zero_shot"
 FEW_SHOT = "few_shot"

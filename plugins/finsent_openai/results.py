@@ -13,8 +13,7 @@ import io
 import math
 from collections.abc import Iterable, Mapping
 
-from finsent import errors
-from finsent.backend import MetricPoint
+from finsent.contract import MetricPoint, errors
 
 # finsent field <- OpenAI names, first present wins. Per-step validation first, full validation as fallback.
 _FIELDS: dict[str, tuple[str, ...]] = {

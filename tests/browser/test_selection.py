@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from browser_support import shot, wait_idle
 
-from finsent.corpus import sample_path
-from finsent.prepare import PrepareOptions
+from finsent.ingest.corpus import sample_path
+from finsent.prep.pipeline import PrepareOptions
 from finsent.service import FinsentService
 from finsent.settings import Settings
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from pydantic import Field
 
 from finsent import hookimpl
-from finsent.backend import (
+from finsent.contract.backend import (
     Backend,
     BackendOptions,
     BaseModelInfo,
@@ -37,8 +37,8 @@ from finsent.backend import (
     StartedJob,
     TrainingData,
 )
-from finsent.dataset import PreparedDataset
-from finsent.errors import FinsentError, InputError, NotFoundError
+from finsent.contract.dataset import PreparedDataset
+from finsent.contract.errors import FinsentError, InputError, NotFoundError
 
 KEYWORDS = {"positive": ("up", "gain", "상승", "호조"), "negative": ("down", "loss", "하락", "부진")}
 

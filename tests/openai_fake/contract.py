@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from finsent.backend import BackendContext
+from finsent.contract.backend import BackendContext
 from finsent.settings import Settings
 
 from .server import TEST_KEY, FakeOpenAI

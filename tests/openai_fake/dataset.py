@@ -1,6 +1,6 @@
 """A small prepared dataset written by hand (invented sentences, nothing from the corpus) for OpenAI tests.
 
-It has the layout finsent.dataset documents, so the backend reads it through PreparedDataset like any
+It has the layout finsent.contract.dataset documents, so the backend reads it through PreparedDataset like any
 dataset `finsent prepare` writes.
 """
 
@@ -10,8 +10,8 @@ import csv
 import json
 from pathlib import Path
 
-from finsent.dataset import PreparedDataset
-from finsent.labels import LabelSet
+from finsent.contract.dataset import PreparedDataset
+from finsent.contract.labels import LabelSet
 
 COMPANIES = (
     "한빛전자",

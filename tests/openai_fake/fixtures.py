@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from finsent.backend import BackendContext
+from finsent.contract.backend import BackendContext
 from finsent.settings import Settings
 
 from .server import TEST_KEY, FakeOpenAI

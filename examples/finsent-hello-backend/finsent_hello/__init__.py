@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finsent import hookimpl
+from finsent.contract import hookimpl
 from finsent_hello.backend import HelloBackend
 
 __all__ = ["HelloBackend", "register_backends"]

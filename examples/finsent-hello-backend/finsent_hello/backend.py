@@ -16,23 +16,24 @@ from typing import Any
 
 from pydantic import Field
 
-from finsent.atomic import atomic_write_bytes, atomic_write_text
-from finsent.backend import (
+from finsent.contract import (
     Backend,
     BackendOptions,
     BaseModelInfo,
     Capability,
+    InputError,
     JobEvent,
     JobStatus,
     JobUpdate,
     MetricPoint,
     ModelRef,
+    NotFoundError,
     Prediction,
+    PreparedDataset,
     StartedJob,
     TrainingData,
 )
-from finsent.dataset import PreparedDataset
-from finsent.errors import InputError, NotFoundError
+from finsent.support import atomic_write_bytes, atomic_write_text
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from finsent import charts
-from finsent.labels import DEFAULT_LABELS, LabelSet
+from finsent.contract.labels import DEFAULT_LABELS, LabelSet
+from finsent.output import charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors, show_error
 from finsent.ui.i18n import label_names, t
@@ -21,7 +21,7 @@ SOURCES = ("sample", "upload", "corpus")
 
 
 def _sample_path() -> Path:
-    from finsent.corpus import sample_path
+    from finsent.ingest.corpus import sample_path
 
     return Path(sample_path())
 
@@ -32,7 +32,7 @@ def _load_from_path(path: Path, sheet: str | None) -> Any:
 
 def _corpus_source() -> Path | None:
     """The downloaded corpus, or a download button, its licence and the offline message."""
-    from finsent import corpus
+    from finsent.ingest import corpus
 
     target = state.get_settings().corpus_path
     st.caption(t("data.corpus_licence"))
@@ -105,8 +105,8 @@ def _describe(table: Any) -> None:
 
 def _mapping_and_options(table: Any) -> Any | None:
     """Column pickers defaulting to guess_columns, and the preparation options; PrepareOptions or None."""
-    from finsent.prepare import PrepareOptions
-    from finsent.reading import guess_columns
+    from finsent.ingest.reading import guess_columns
+    from finsent.prep.pipeline import PrepareOptions
 
     columns = [str(c) for c in table.frame.columns]
     guess = guess_columns(table.frame)
@@ -157,7 +157,7 @@ def _mapping_and_options(table: Any) -> Any | None:
 @st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
 def _check(sha: str, sheet: str | None, options_key: str, _table: Any, _options: Any) -> Any:
     """The report for (input, options); cached so reruns and page switches do not check again."""
-    from finsent.prepare import check_table
+    from finsent.prep.pipeline import check_table
 
     return check_table(_table, _options)
 

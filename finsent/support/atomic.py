@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from finsent.errors import InputError
+from finsent.contract.errors import InputError
 
 
 def _fsync_dir(path: Path) -> None:

@@ -2,7 +2,7 @@
 case and separator checks, plus whitespace, labels written another way, length and formula-like cells.
 
 The per-row facts (changed by normalising, holds a capital, starts like a formula, contains the separator,
-length) come from `finsent.textscan.normalise_column`, which finds them for the whole column at once; the
+length) come from `finsent.prep.textscan.normalise_column`, which finds them for the whole column at once; the
 checks here turn them into findings.
 """
 
@@ -14,8 +14,8 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 
-from finsent.checks import KNOWN_SEPARATORS, LONG_TEXT_CHARS, Finding, example_rows
-from finsent.textnorm import COMPLETION_SEPARATOR
+from finsent.contract.modelinput import COMPLETION_SEPARATOR
+from finsent.prep.checks import KNOWN_SEPARATORS, LONG_TEXT_CHARS, Finding, example_rows
 
 
 def _n(value: int) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from finsent.columns import clean_header
-from finsent.errors import InputError
+from finsent.contract.errors import InputError
+from finsent.ingest.columns import clean_header
 
 
 def _unreadable(label: str, detail: str) -> InputError:

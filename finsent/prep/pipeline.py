@@ -1,7 +1,7 @@
 """The successor of `openai tools fine_tunes.prepare_data`: check, clean, split and write a labelled table.
 
 Pipeline: map columns -> normalise labels (LabelSet) -> build the model input with
-`finsent.textnorm.build_model_input` (the same function classification uses) -> drop empty texts and
+`finsent.contract.modelinput.build_model_input` (the same function classification uses) -> drop empty texts and
 unknown labels -> drop texts with conflicting labels and repeated rows, judged on the model input ->
 stratified train/valid split (numpy RandomState, per label in label-set order) -> write everything into a
 temporary folder that replaces the output folder only when complete. No timestamps anywhere: the same
@@ -23,18 +23,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from finsent import __version__, checks, textchecks
-from finsent.atomic import atomic_directory
-from finsent.checks import Finding
-from finsent.columns import resolve_columns
-from finsent.dataset import MANIFEST, PreparedDataset
-from finsent.errors import DataError, InputError
-from finsent.labels import LabelSet
-from finsent.reading import LoadedTable
-from finsent.report import Report
-from finsent.textnorm import InputFormat
-from finsent.textscan import normalise_column
-from finsent.trainfiles import Pieces, SplitFiles
+from finsent import __version__
+from finsent.contract.dataset import MANIFEST, PreparedDataset
+from finsent.contract.errors import DataError, InputError
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import InputFormat
+from finsent.ingest.columns import resolve_columns
+from finsent.ingest.reading import LoadedTable
+from finsent.prep import checks, textchecks
+from finsent.prep.checks import Finding
+from finsent.prep.report import Report
+from finsent.prep.textscan import normalise_column
+from finsent.prep.trainfiles import Pieces, SplitFiles
+from finsent.support.atomic import atomic_directory
 
 __all__ = ["FORMATS", "PreparationError", "PrepareOptions", "Report", "check_table", "prepare_dataset"]
 
@@ -258,7 +259,7 @@ def check_table(table: LoadedTable, options: PrepareOptions | None = None) -> Re
 def prepare_dataset(
     table: LoadedTable, options: PrepareOptions | None, out_dir: Path | str
 ) -> tuple[PreparedDataset, Report]:
-    """Check, clean, split and write `table` into `out_dir` (see finsent.dataset for the layout).
+    """Check, clean, split and write `table` into `out_dir` (see finsent.contract.dataset for the layout).
 
     Raises PreparationError (a DataError with `.report`) when an error finding blocks preparation;
     nothing is written then. An existing earlier output in `out_dir` is replaced as a whole.

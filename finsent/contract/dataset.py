@@ -1,6 +1,6 @@
 """A prepared dataset on disk: the hand-over between data preparation, the backends and evaluation.
 
-Layout of a prepared directory (written by `finsent.prepare`, read by everyone else):
+Layout of a prepared directory (written by `finsent.prep.pipeline`, read by everyone else):
 
     manifest.json            input sha256, options, input_format, labels, counts per split and label,
                              finsent version, sha256 of every file below. No timestamps: same input and
@@ -23,9 +23,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finsent.errors import InputError
-from finsent.labels import LabelSet
-from finsent.textnorm import InputFormat
+from finsent.contract.errors import InputError
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import InputFormat
 
 if TYPE_CHECKING:  # pandas is imported when a split is read: commands and plugins start without it
     import pandas as pd

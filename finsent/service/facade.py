@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from finsent import bulk as bulk_runs
-from finsent import training
-from finsent.backend import (
+from finsent.backend_pool import BackendInfo, BackendPool
+from finsent.bulk import runs as bulk_runs
+from finsent.contract.backend import (
     SHOT_MODES,
     Backend,
     Capability,
@@ -26,14 +26,18 @@ from finsent.backend import (
     Prediction,
     UnsupportedOperation,
 )
-from finsent.backend_pool import BackendInfo, BackendPool
-from finsent.dataset import PreparedDataset
-from finsent.errors import FinsentError, InputError, NotFoundError
-from finsent.evaluation import classify_in_batches, evaluate_model, misclassified_view
-from finsent.labels import LabelSet
-from finsent.naming import checked_name, default_name, find_one, short_label, unique_name
+from finsent.contract.dataset import PreparedDataset
+from finsent.contract.errors import FinsentError, InputError, NotFoundError
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import InputFormat
+from finsent.jobs import lifecycle as training
+from finsent.jobs.evaluation import classify_in_batches, evaluate_model, misclassified_view
 from finsent.plugins import BackendRegistry, get_plugin_manager
-from finsent.records import (
+from finsent.service.bulk_runs import BulkRuns
+from finsent.service.naming import checked_name, default_name, find_one, short_label, unique_name
+from finsent.settings import Settings
+from finsent.store import Store
+from finsent.store.records import (
     BulkRunRecord,
     DatasetRecord,
     EvaluationRecord,
@@ -41,10 +45,6 @@ from finsent.records import (
     JobRecord,
     ModelRecord,
 )
-from finsent.service_bulk import BulkRuns
-from finsent.settings import Settings
-from finsent.store import Store
-from finsent.textnorm import InputFormat
 
 
 class FinsentService(BulkRuns):
@@ -84,8 +84,8 @@ class FinsentService(BulkRuns):
         self, source: Path | bytes, name: str, options: Any, sheet: str | None = None
     ) -> tuple[DatasetRecord, Any]:
         """Read, check, split and write under FINSENT_HOME/datasets/<id>; returns the record and report."""
-        from finsent.prepare import prepare_dataset
-        from finsent.reading import read_table
+        from finsent.ingest.reading import read_table
+        from finsent.prep.pipeline import prepare_dataset
 
         table = read_table(source, name, sheet=sheet, max_mb=self.settings.max_input_mb)
         out_dir = self.settings.datasets_dir / training.new_id("ds")

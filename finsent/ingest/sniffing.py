@@ -13,7 +13,7 @@ import csv
 import io
 import re
 
-from finsent.errors import InputError
+from finsent.contract.errors import InputError
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32"),

@@ -1,7 +1,7 @@
 """Reading what users bring: CSV/TSV in any encoding Korean offices produce, XLSX and JSONL.
 
 Every cell is read as a string: "=SUM(A1)", "+82", "-3%", "@user", "NA" and "null" stay exactly as
-written, and nothing is turned into NaN behind the user's back. Column guessing lives in `finsent.columns`.
+written, and nothing is turned into NaN behind the user's back. Column guessing lives in `finsent.ingest.columns`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from finsent.columns import ColumnGuess, clean_header, guess_columns, resolve_columns
-from finsent.errors import InputError
+from finsent.contract.errors import InputError
+from finsent.ingest.columns import ColumnGuess, clean_header, guess_columns, resolve_columns
+from finsent.ingest.sniffing import decode_text, delimiter_name, sniff_delimiter, utf8_head
 from finsent.settings import Settings
-from finsent.sniffing import decode_text, delimiter_name, sniff_delimiter, utf8_head
 
 __all__ = [
     "ColumnGuess",
@@ -131,7 +131,7 @@ def read_table(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finsent-sha256") as pool:
         pending = pool.submit(lambda: hashlib.sha256(data).hexdigest())
         if kind == "xlsx":
-            from finsent.spreadsheet import read_xlsx
+            from finsent.ingest.spreadsheet import read_xlsx
 
             frame, chosen, sheets = read_xlsx(data, label, sheet)
             table = LoadedTable(frame, label, "xlsx", None, chosen, tuple(sheets), pending.result())
@@ -159,7 +159,7 @@ def list_sheets(source: Path | bytes, name: str | None = None) -> list[str]:
     data, label = _load_bytes(source, name, Settings.from_env().max_input_mb)
     if _format_of(data, label) != "xlsx":
         return []
-    from finsent.spreadsheet import sheet_names
+    from finsent.ingest.spreadsheet import sheet_names
 
     return sheet_names(data, label)
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from finsent.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
-from finsent.dataset import PreparedDataset
-from finsent.errors import DataError, FinsentError
-from finsent.records import EvaluationRecord
+from finsent.contract.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
+from finsent.contract.dataset import PreparedDataset
+from finsent.contract.errors import DataError, FinsentError
+from finsent.store.records import EvaluationRecord
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 `SplitFiles` builds all of them for one split from the texts encoded once: every text is turned into
 UTF-8 one time, and a file is a list of byte pieces (the text, and a ready-made ending per label that also
 carries the start of the next line) laid out by extended-slice assignment, so no Python code runs per row
-and per file. The pieces are joined by the writer in chunks of a few hundred KB (`finsent.prepare._store`):
+and per file. The pieces are joined by the writer in chunks of a few hundred KB (`finsent.prep.pipeline._store`):
 no file-sized buffer is ever built. Only the few texts that need escaping (a quote, a backslash or a
 control character for JSON; a quote for CSV) are escaped one by one, and the quotes around CSV fields
 holding a comma go onto the pieces beside them. The per-row functions below (`completion_lines`,
@@ -18,16 +18,8 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
 import numpy as np
 
-from finsent.textnorm import COMPLETION_SEPARATOR
-from finsent.textscan import needs_csv_quote, needs_json_escape
-
-
-def system_message(labels: Sequence[str]) -> str:
-    """The system message of every chat example: it names the labels, and nothing else changes between runs."""
-    return (
-        "You classify the sentiment of a financial news text. "
-        f"Answer with exactly one of: {', '.join(labels)}."
-    )
+from finsent.contract.modelinput import COMPLETION_SEPARATOR, system_message
+from finsent.prep.textscan import needs_csv_quote, needs_json_escape
 
 
 def escape_all(values: Iterable[str]) -> list[str]:
@@ -97,7 +89,7 @@ class SplitFiles:
     """The files of one split (rows, texts and labels in file order), built in bulk as byte pieces.
 
     `json_escape` / `csv_quote` flag the texts that JSON must escape and CSV must quote (a conservative
-    flag only costs time); `finsent.textscan.normalise_column` has them for free, others are computed here.
+    flag only costs time); `finsent.prep.textscan.normalise_column` has them for free, others are computed here.
     """
 
     def __init__(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from finsent.errors import InputError
+from finsent.contract.errors import InputError
 
 # Keys are headers folded by `_key` (NFKC, case-folded, without spaces, "_" and "-"). Earlier wins: the
 # Korean text column comes before `sentence`, so the corpus (labels, sentence, kor_sentence) maps to Korean.
@@ -103,7 +103,7 @@ def resolve_columns(
     columns = [str(c) for c in frame.columns]
     found = describe_columns(columns)
     if need_label and len(columns) == 1 and delimiter is not None:
-        from finsent.sniffing import delimiter_name
+        from finsent.ingest.sniffing import delimiter_name
 
         raise InputError(
             f"{source_name} was read with the {delimiter_name(delimiter)} delimiter and has only one column: "

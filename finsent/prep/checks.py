@@ -1,7 +1,7 @@
 """The data checks: what the legacy `openai tools fine_tunes.prepare_data` looked at, and what it missed.
 
 Each check looks at a whole column at once (pandas, no Python loop per row) and returns a `Finding`; the
-checks that remove rows also return the mask of the rows they drop. `finsent.prepare` runs them in order.
+checks that remove rows also return the mask of the rows they drop. `finsent.prep.pipeline` runs them in order.
 Example row numbers are 1-based data rows: row 1 is the first row under the header.
 
 Every check id, its severity and its remedy are listed in `CHECKS` and in docs/data-checks.md.
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from finsent.labels import korean_name
+from finsent.contract.labels import korean_name
 
 SEVERITIES = ("error", "warning", "info")
 MAX_EXAMPLE_ROWS = 10

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from finsent.errors import InputError, NetworkError
+from finsent.contract.errors import InputError, NetworkError
 from finsent.settings import Settings
 
 CORPUS_URL = "https://raw.githubusercontent.com/ukairia777/finance_sentiment_corpus/main/finance_data.csv"

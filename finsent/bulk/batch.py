@@ -7,7 +7,7 @@ the batch running at the provider; cancelling the batch itself is a separate, ex
 (`FinsentService.cancel_bulk_batch`). A cancelled batch stays recorded with its run: running the same
 command again says so instead of paying for a new batch, and only resuming the run submits a new one.
 A cancelled or expired batch may still have answered part of its rows: resuming reads those answers first
-(`Backend.batch_partial_results`, kept in `finsent.batch_answers`), so the new batch carries only the rows
+(`Backend.batch_partial_results`, kept in `finsent.bulk.batch_answers`), so the new batch carries only the rows
 still without an answer; answers that cannot be read are paid for again, never guessed. When the batch
 completes, its predictions are committed chunk by chunk like a live run's, so results, exports and the UI
 need nothing special.
@@ -21,13 +21,13 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from finsent.backend import Backend, BatchProgress, ModelRef
-from finsent.batch_answers import BatchAnswers
-from finsent.bulk import BulkExecutor, encode_predictions, read_texts
-from finsent.digests import texts_digest
-from finsent.errors import FinsentError, InputError, NetworkError
-from finsent.records import BulkRunRecord
+from finsent.bulk.batch_answers import BatchAnswers
+from finsent.bulk.runs import BulkExecutor, encode_predictions, read_texts
+from finsent.contract.backend import Backend, BatchProgress, ModelRef
+from finsent.contract.errors import FinsentError, InputError, NetworkError
 from finsent.store import BulkRunState, Store
+from finsent.store.records import BulkRunRecord
+from finsent.support.digests import texts_digest
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TypeVar
 
-from finsent.errors import InputError, NotFoundError
+from finsent.contract.errors import InputError, NotFoundError
 
 SEPARATOR = " · "
 MAX_NAME = 120

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from finsent.backend import (
+from finsent.contract.backend import (
     Backend,
     BackendOptions,
     JobEvent,
@@ -22,14 +22,14 @@ from finsent.backend import (
     ModelRef,
     TrainingData,
 )
-from finsent.dataset import PreparedDataset
-from finsent.errors import FinsentError, InputError
-from finsent.evaluation import evaluate_model
-from finsent.labels import LabelSet
-from finsent.records import DatasetRecord, JobRecord, ModelRecord
+from finsent.contract.dataset import PreparedDataset
+from finsent.contract.errors import FinsentError, InputError
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import InputFormat
+from finsent.jobs.evaluation import evaluate_model
 from finsent.store import JobState, Store
+from finsent.store.records import DatasetRecord, JobRecord, ModelRecord
 from finsent.support.ids import new_id
-from finsent.textnorm import InputFormat
 
 log = logging.getLogger(__name__)
 

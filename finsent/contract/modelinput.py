@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 COMPLETION_SEPARATOR = " ->"
@@ -58,3 +58,12 @@ def build_model_input(text: object, *, lowercase: bool = False, separator: str =
     if lowercase:
         value = value.casefold()
     return value + separator
+
+
+def system_message(labels: Sequence[str]) -> str:
+    """The system message of every chat example: it names the labels, and nothing else changes between
+    runs. Training files and chat prompts use the same one, so a model sees at inference what it learnt."""
+    return (
+        "You classify the sentiment of a financial news text. "
+        f"Answer with exactly one of: {', '.join(labels)}."
+    )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from finsent.checks import Finding
+from finsent.prep.checks import Finding
 
 _ORDER = {"error": 0, "warning": 1, "info": 2}
 _TAGS = {

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 from pyarrow.lib import ArrowException
 
-from finsent.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
-from finsent.errors import FinsentError, InputError
-from finsent.records import BulkResults, BulkRunRecord
+from finsent.contract.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
+from finsent.contract.errors import FinsentError, InputError
 from finsent.store import BulkRunState, ChunkPredictions, Store
+from finsent.store.records import BulkResults, BulkRunRecord
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from functools import cache
 
 import numpy as np
 
-from finsent.textnorm import COMPLETION_SEPARATOR, normalise_text
+from finsent.contract.modelinput import COMPLETION_SEPARATOR, normalise_text
 
 # Per-character classes in the lookup table.
 _UNCLEAN = 1  # not printable (whitespace other than " ", controls, format characters): the row needs the rule

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from finsent import bulk as bulk_runs
-from finsent import bulk_batch
-from finsent.backend import Backend, Capability, ModelRef
-from finsent.errors import InputError
-from finsent.evaluation import chunk_size_for
-from finsent.naming import unique_name
-from finsent.records import BulkResults, BulkRunRecord
+from finsent.bulk import batch as bulk_batch
+from finsent.bulk import runs as bulk_runs
+from finsent.contract.backend import Backend, Capability, ModelRef
+from finsent.contract.errors import InputError
+from finsent.jobs.evaluation import chunk_size_for
+from finsent.service.naming import unique_name
 from finsent.settings import Settings
 from finsent.store import Store
 from finsent.store.bulk import ACTIVE_STATUSES, RESUMABLE_STATUSES
+from finsent.store.records import BulkResults, BulkRunRecord
 from finsent.support.ids import new_id
 
 

@@ -17,9 +17,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from finsent.atomic import atomic_write_text
-from finsent.backend import Prediction
-from finsent.digests import text_hash
+from finsent.contract.backend import Prediction
+from finsent.support.atomic import atomic_write_text
+from finsent.support.digests import text_hash
 
 log = logging.getLogger(__name__)
 

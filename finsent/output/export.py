@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from finsent.atomic import atomic_write_bytes
-from finsent.errors import InputError
+from finsent.contract.errors import InputError
+from finsent.support.atomic import atomic_write_bytes
 
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)*|\.\d+)([eE][+-]?\d+)?%?$")

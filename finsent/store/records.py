@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from finsent.backend import JobStatus
+from finsent.contract.backend import JobStatus
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,0 +1,1 @@
+"""Bulk runs: input storage, the chunk executor, provider batches and the results assembly."""

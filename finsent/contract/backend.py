@@ -1,0 +1,373 @@
+"""The backend contract. Every model backend (built-in or third-party) is a subclass of `Backend`.
+
+A backend covers the four stages of the workflow and nothing else:
+  1. data preparation  `prepare_training_data`: the core's checked, split data -> what it trains on
+  2. training          `start_training`
+  3. monitoring        `poll_job`, `cancel_job` (and `pause_job`/`resume_job` where it can)
+  4. classification    `classify`
+The core (finsent.service) owns job records, events, metric history, evaluation, bulk runs and exports.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from finsent.contract.dataset import PreparedDataset
+from finsent.contract.errors import FinsentError
+from finsent.contract.labels import LabelSet
+from finsent.contract.modelinput import InputFormat
+from finsent.settings import Settings
+
+UNKNOWN_LABEL = "unknown"
+
+
+class JobStatus(str, enum.Enum):
+    """OpenAI's job statuses, plus `interrupted` for a local worker that died."""
+
+    VALIDATING_FILES = "validating_files"
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.INTERRUPTED}
+)
+
+
+class Capability(str, enum.Enum):
+    TRAIN = "train"
+    CANCEL = "cancel"
+    PAUSE = "pause"
+    CLASSIFY = "classify"
+    BATCH = "batch"  # a provider-side batch API for large bulk runs (submit_batch & co.)
+    ATTACH = "attach"  # follow a job created elsewhere, by its external id
+    SHOTS = "shots"  # classify with an untrained model, zero- or few-shot (shot_model)
+    RESUME = "resume"  # continue an interrupted job from its last checkpoint (resume_interrupted)
+
+
+#: modes of `Backend.shot_model`: no examples, or examples drawn from the training split
+ZERO_SHOT = "zero_shot"
+FEW_SHOT = "few_shot"
+SHOT_MODES = (ZERO_SHOT, FEW_SHOT)
+
+
+class BackendOptions(BaseModel):
+    """Training options. Subclass per backend with typed, described and bounded fields.
+
+    The UI builds its form and the CLI its flags from the fields (title, description, ge/le, Literal choices).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    base_model: str = Field("", description="Base model to train from.")
+    seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed, for reproducible training.")
+
+
+@dataclass(frozen=True)
+class BaseModelInfo:
+    """A model a backend can train from (or classify with, for zero-shot)."""
+
+    id: str
+    label: str
+    #: "completion" (prompt/completion files, " ->" separator), "chat" (messages) or "local"
+    kind: str = "local"
+    can_train: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    reason: str | None = None
+    #: the reason in Korean, for the Korean UI (falls back to `reason`)
+    reason_ko: str | None = None
+
+
+#: batch statuses after which a batch changes no more ("completed" is the only one with results)
+BATCH_DONE_STATUSES = frozenset({"completed", "failed", "expired", "cancelled", "cancelling"})
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a provider-side batch (Capability.BATCH) stands; counts are requests, not necessarily rows."""
+
+    batch_id: str
+    #: validating | in_progress | finalizing | completed | failed | expired | cancelling | cancelled
+    status: str
+    total: int
+    completed: int
+    failed: int
+
+    @property
+    def done(self) -> bool:
+        return self.status in BATCH_DONE_STATUSES
+
+    @property
+    def fraction(self) -> float:
+        return (self.completed + self.failed) / self.total if self.total else 0.0
+
+
+@dataclass
+class TrainingData:
+    """What a backend made of the prepared dataset in stage 1 (files written, uploads made...)."""
+
+    dataset: PreparedDataset
+    files: dict[str, Path] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    #: the model input format this backend trains on; classification uses the same one
+    input_format: InputFormat = field(default_factory=InputFormat)
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    external_id: str
+    status: JobStatus
+    base_model: str = ""
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    created_at: float  # unix seconds
+    message: str
+    level: str = "info"  # info | warning | error
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One point of the training curve. Any metric may be missing for a given backend or step."""
+
+    step: int
+    epoch: float | None = None
+    train_loss: float | None = None
+    train_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_accuracy: float | None = None
+
+
+@dataclass
+class JobUpdate:
+    """What changed since `cursor`: the core appends events and metrics and stores the new cursor."""
+
+    status: JobStatus
+    events: list[JobEvent] = field(default_factory=list)
+    metrics: list[MetricPoint] = field(default_factory=list)
+    cursor: str | None = None
+    fine_tuned_model: str | None = None
+    error: str | None = None
+    #: 0..1 when the backend knows it
+    progress: float | None = None
+    #: extra facts worth keeping (trained tokens, checkpoints...)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    base_model: str = ""
+    created_at: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Everything a backend needs to classify with a model: its id, input format and label set."""
+
+    id: str
+    labels: LabelSet
+    input_format: InputFormat = field(default_factory=InputFormat)
+    #: backend-specific facts recorded at training time (e.g. completion vs chat)
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str  # a label of the set, or UNKNOWN_LABEL (raw answer kept in `raw`)
+    confidence: float  # 0..1
+    scores: Mapping[str, float] = field(default_factory=dict)  # one per label, 0..1
+    raw: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for answers kept on disk (paid-for answers of unfinished OpenAI calls and batches)."""
+        return {
+            "label": self.label,
+            "confidence": self.confidence,
+            "scores": dict(self.scores),
+            "raw": self.raw,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Prediction:
+        """The inverse of to_dict; raises KeyError/TypeError/ValueError on a damaged entry."""
+        return cls(
+            label=str(data["label"]),
+            confidence=float(data["confidence"]),
+            scores={str(k): float(v) for k, v in data["scores"].items()},
+            raw=None if data.get("raw") is None else str(data["raw"]),
+        )
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """Handed to a backend when it is built: settings, the resolved key (never stored) and config."""
+
+    settings: Settings
+    api_key: str | None = None
+    config: Mapping[str, str] = field(default_factory=dict)
+
+    def workdir(self, backend_name: str) -> Path:
+        path = self.settings.home / "backends" / backend_name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class UnsupportedOperation(FinsentError):
+    code = "unsupported"
+
+
+class Backend(ABC):
+    """Base class of every backend. Class attributes describe it; methods do the four stages."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: Korean label and description for the Korean UI (None: the English ones are shown)
+    label_ko: ClassVar[str | None] = None
+    description_ko: ClassVar[str | None] = None
+    needs_key: ClassVar[bool] = False
+    key_env_var: ClassVar[str | None] = None
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRAIN, Capability.CLASSIFY})
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+    #: how many texts the core sends per `classify` call in bulk runs (one chunk = one stored unit)
+    classify_batch_size: ClassVar[int] = 1000
+
+    def __init__(self, context: BackendContext) -> None:
+        self.context = context
+
+    # -- description --------------------------------------------------------------------------
+    def availability(self) -> Availability:
+        """Whether this backend can be used now, and why not (e.g. "OPENAI_API_KEY is not set")."""
+        if self.needs_key and not self.context.api_key:
+            env = self.key_env_var or "key"
+            return Availability(
+                False, f"needs an API key ({env} is not set)", f"API 키가 필요합니다 ({env} 설정 안 됨)"
+            )
+        return Availability(True)
+
+    @abstractmethod
+    def base_models(self) -> list[BaseModelInfo]:
+        """Models this backend trains from."""
+
+    # -- 1. data preparation ------------------------------------------------------------------
+    @abstractmethod
+    def prepare_training_data(
+        self, dataset: PreparedDataset, options: BackendOptions, workdir: Path
+    ) -> TrainingData:
+        """Turn the prepared dataset into what this backend trains on (files in `workdir`, uploads)."""
+
+    # -- 2. training --------------------------------------------------------------------------
+    @abstractmethod
+    def start_training(self, data: TrainingData, options: BackendOptions) -> StartedJob:
+        """Start a job and return at once; the job runs elsewhere (process, thread, service)."""
+
+    # -- 3. monitoring ------------------------------------------------------------------------
+    @abstractmethod
+    def poll_job(self, external_id: str, cursor: str | None = None) -> JobUpdate:
+        """Status plus the events and metric points that are new since `cursor`."""
+
+    def cancel_job(self, external_id: str) -> JobStatus:
+        raise UnsupportedOperation(f"The {self.label} backend cannot cancel jobs.")
+
+    def pause_job(self, external_id: str) -> JobStatus:
+        raise UnsupportedOperation(f"The {self.label} backend cannot pause jobs.")
+
+    def resume_job(self, external_id: str) -> JobStatus:
+        raise UnsupportedOperation(f"The {self.label} backend cannot resume jobs.")
+
+    def resume_interrupted(self, external_id: str) -> JobStatus:
+        """Continue a job whose worker died (status `interrupted`) from its last checkpoint, under the same
+        external id; the core then polls it as before (Capability.RESUME). Returns the new status."""
+        raise UnsupportedOperation(
+            f"The {self.label} backend cannot resume interrupted jobs.",
+            hint="Start a new training job.",
+            ko=f"{self.label_ko or self.label} 백엔드는 중단된 작업을 이어서 학습할 수 없습니다.",
+            hint_ko="새 학습 작업을 시작하세요.",
+        )
+
+    def list_models(self) -> list[ModelInfo]:
+        """Models this backend can classify with that it knows of outside finsent's store."""
+        return []
+
+    # -- 4. classification --------------------------------------------------------------------
+    @abstractmethod
+    def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
+        """One prediction per text, in order. `texts` are raw; apply `model.input_format` yourself."""
+
+    # -- without training (Capability.SHOTS) ---------------------------------------------------
+    def shot_model(
+        self,
+        model_id: str,
+        labels: LabelSet,
+        mode: str,
+        dataset: PreparedDataset | None = None,
+        per_label: int = 2,
+    ) -> ModelRef:
+        """A ModelRef to classify with `model_id` untrained: `mode` is ZERO_SHOT or FEW_SHOT (then
+        `per_label` examples of each label from `dataset`'s training split). No network call needed:
+        the core records the ref's id, labels, input format and details like a trained model's."""
+        raise UnsupportedOperation(
+            f"The {self.label} backend cannot classify without training.",
+            ko=f"{self.label} 백엔드는 학습 없이 분류할 수 없습니다.",
+        )
+
+    # -- provider-side batches (Capability.BATCH) -----------------------------------------------
+    def no_batch_api(self) -> UnsupportedOperation:
+        """The error for a batch call to a backend without Capability.BATCH (the service raises it too)."""
+        return UnsupportedOperation(
+            f"The {self.label} backend has no batch API.",
+            hint="Run without the batch API option.",
+            ko=f"{self.label_ko or self.label} 백엔드는 배치 API가 없습니다.",
+            hint_ko="배치 API 옵션 없이 실행하세요.",
+        )
+
+    def submit_batch(self, model: ModelRef, texts: Sequence[str]) -> str:
+        """Start a batch over `texts` (or find again the live one for the same model and texts);
+        returns its id. The core records the id with the bulk run and never submits twice for it."""
+        raise self.no_batch_api()
+
+    def batch_progress(self, batch_id: str) -> BatchProgress:
+        raise self.no_batch_api()
+
+    def batch_results(self, batch_id: str, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
+        """One prediction per text, in order, once the batch has completed."""
+        raise self.no_batch_api()
+
+    def batch_partial_results(
+        self, batch_id: str, model: ModelRef, texts: Sequence[str]
+    ) -> list[Prediction | None]:
+        """The answers a cancelled or expired batch finished before it stopped, by position in `texts` (the
+        texts it was submitted with); None where it has none. Raise a FinsentError when they cannot be read.
+        The default reads nothing: a resumed run then sends every row again."""
+        return [None] * len(texts)
+
+    def cancel_batch(self, batch_id: str) -> BatchProgress:
+        raise self.no_batch_api()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients, processes or files; called when the service drops the backend."""

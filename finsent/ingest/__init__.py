@@ -1,0 +1,1 @@
+"""Reading files: sniffing encodings, spreadsheets, column guessing, the corpus download."""
