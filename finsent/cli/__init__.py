@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from finsent import __version__
-from finsent.contract.errors import FinsentError
+from finsent.service import FinsentError
 
 # Each module adds its sub-commands with `add_commands(subparsers)`; a sub-command sets `func(args) -> int`.
 COMMAND_MODULES = ("finsent.cli.data_cmds", "finsent.cli.job_cmds", "finsent.cli.classify_cmds")

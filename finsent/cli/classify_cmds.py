@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from finsent.cli.output import ProgressBar, service
-from finsent.contract.errors import InputError
+from finsent.service import InputError
 
 if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
-    from finsent.service import FinsentService
-    from finsent.store.records import BulkRunRecord
+    from finsent.service import BulkRunRecord, FinsentService
 
 CLASSIFY_HELP = """\
 Classify texts with a model (see `finsent models`).
@@ -155,12 +154,11 @@ def run_classify(args: argparse.Namespace) -> int:
 
 
 def _finish(svc: FinsentService, record: BulkRunRecord, output: str) -> int:
-    from finsent.bulk.batch import CANCELLED_BATCH, batch_cancelled
-    from finsent.output.export import table_format, write_table
+    from finsent.service import CANCELLED_BATCH
 
     resume_cmd = f"finsent classify --resume {record.id} --output {shlex.quote(output)}"
     if record.batch_api and record.batch_status in CANCELLED_BATCH and record.status != "succeeded":
-        print(f"error: {batch_cancelled(record.id, record.batch_id)}", file=sys.stderr)
+        print(f"error: {svc.batch_cancelled_error(record.id)}", file=sys.stderr)
         print(f"Resume (a new batch) with: {resume_cmd}", file=sys.stderr)
         return 2
     if record.status != "succeeded":
@@ -171,21 +169,19 @@ def _finish(svc: FinsentService, record: BulkRunRecord, output: str) -> int:
         )
         print(f"The finished rows are kept. Resume with: {resume_cmd}", file=sys.stderr)
         return 2
-    path = write_table(output, svc.bulk_results(record.id).frame)
+    path = svc.files.write_table(output, svc.bulk_results(record.id).frame)
     rate = f" ({record.rate:,.0f} rows/s)" if record.rate else ""
     print(
-        f"Classified {record.rows_done:,} rows{rate}; wrote {path} ({table_format(path)}).", file=sys.stderr
+        f"Classified {record.rows_done:,} rows{rate}; wrote {path} ({svc.files.check_output_name(path)}).",
+        file=sys.stderr,
     )
     return 0
 
 
 def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
-    from finsent.ingest.reading import guess_columns, read_table
-    from finsent.output.export import table_format
-
-    table_format(args.output)  # refuse a bad output name before any work
-    table = read_table(Path(args.input).expanduser(), sheet=args.sheet)
-    column = args.text_col or guess_columns(table.frame).text
+    svc.files.check_output_name(args.output)  # refuse a bad output name before any work
+    table = svc.files.read_table(Path(args.input).expanduser(), sheet=args.sheet)
+    column = args.text_col or svc.files.guess_columns(table.frame).text
     if not column:
         raise InputError(
             f"Could not tell which column of {table.source_name} holds the text.",
@@ -250,10 +246,8 @@ def _stopped(done: BulkRunRecord, output: str) -> None:
 
 
 def resume(args: argparse.Namespace) -> int:
-    from finsent.output.export import table_format
-
-    table_format(args.output)
     svc = service()
+    svc.files.check_output_name(args.output)
     args.resume = svc.find_bulk_run(args.resume).id
     bar = ProgressBar()
     try:

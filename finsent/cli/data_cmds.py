@@ -6,8 +6,12 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from finsent.contract.errors import InputError
+from finsent.service import InputError
+
+if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
+    from finsent.service import DataFiles, Report
 
 PREPARE_HELP = """\
 Check, clean and split a labelled file (CSV/TSV in any common encoding, XLSX, JSONL) and write
@@ -85,14 +89,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _licence_text() -> str:
-    from finsent.ingest.corpus import LICENCE
+    from finsent.service import LICENCE
 
     return LICENCE
 
 
 def default_out_dir(name: str, sha256: str) -> Path:
     """FINSENT_HOME/datasets/<file stem>-<first 8 hex of its sha256>."""
-    from finsent.settings import Settings
+    from finsent.service import Settings
 
     stem = Path(name).stem
     slug = re.sub(r"[^\w.-]+", "-", stem, flags=re.UNICODE).strip("-.") or "dataset"
@@ -100,10 +104,9 @@ def default_out_dir(name: str, sha256: str) -> Path:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from finsent.contract.labels import LabelSet
-    from finsent.ingest.reading import read_table
-    from finsent.prep.pipeline import PreparationError, PrepareOptions, check_table, prepare_dataset
-    from finsent.support.atomic import atomic_write_text
+    from finsent.service import DataFiles, LabelSet, PreparationError, PrepareOptions
+
+    files = DataFiles.standalone()
 
     labels = LabelSet()
     if args.labels:
@@ -126,50 +129,47 @@ def run_prepare(args: argparse.Namespace) -> int:
         lowercase=args.lowercase,
         formats=formats[args.format],
     )
-    table = read_table(Path(args.input), sheet=args.sheet)
+    table = files.read_table(Path(args.input), sheet=args.sheet)
     if args.check:
-        report = check_table(table, options)
-        _emit(report, args)
+        report = files.check_table(table, options)
+        _emit(files, report, args)
         return 2 if report.has_errors else 0
     out_dir = Path(args.out).expanduser() if args.out else default_out_dir(table.source_name, table.sha256)
     try:
-        dataset, report = prepare_dataset(table, options, out_dir)
+        dataset, report = files.prepare_folder(table, options, out_dir)
     except PreparationError as exc:
-        _emit(exc.report, args)
+        _emit(files, exc.report, args)
         raise
-    _emit(report, args)
-    files = ", ".join(sorted(dataset.manifest["files"]))
-    print(f"Wrote {dataset.directory}: {files}, manifest.json")
+    _emit(files, report, args)
+    written = ", ".join(sorted(dataset.manifest["files"]))
+    print(f"Wrote {dataset.directory}: {written}, manifest.json")
     if args.report_json:
-        atomic_write_text(Path(args.report_json).expanduser(), report.to_json())
+        files.write_text(Path(args.report_json).expanduser(), report.to_json())
     return 0
 
 
-def _emit(report: object, args: argparse.Namespace) -> None:
-    from finsent.prep.report import Report
-    from finsent.support.atomic import atomic_write_text
-
-    assert isinstance(report, Report)
+def _emit(files: DataFiles, report: Report, args: argparse.Namespace) -> None:
     sys.stdout.write(report.to_text(args.lang))
     sys.stdout.flush()
     if args.report_json and (args.check or report.has_errors):
-        atomic_write_text(Path(args.report_json).expanduser(), report.to_json())
+        files.write_text(Path(args.report_json).expanduser(), report.to_json())
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from finsent.ingest.corpus import CORPUS_URL, LICENCE, fetch_corpus
+    from finsent.service import LICENCE, DataFiles
 
     dest = Path(args.out).expanduser() if args.out else None
-    path = fetch_corpus(dest, url=args.url or CORPUS_URL, timeout=args.timeout)
+    path = DataFiles.standalone().fetch_corpus(dest, url=args.url, timeout=args.timeout)
     print(f"Saved the Korean Finance PhraseBank to {path} (sha256 checked).")
     print(LICENCE)
     return 0
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from finsent.ingest.corpus import LICENCE, SAMPLE_NOTE, corpus_status, sample_path
+    from finsent.service import LICENCE, SAMPLE_NOTE, DataFiles
 
-    status = corpus_status()
+    files = DataFiles.standalone()
+    status = files.corpus_status()
     print(f"corpus: {status['path']}")
     print(f"  present: {'yes' if status['present'] else 'no'}", end="")
     if status["present"]:
@@ -178,7 +178,7 @@ def run_info(args: argparse.Namespace) -> int:
         print(" (run `finsent data fetch`)", end="")
     print()
     print(f"  source: {status['url']}")
-    print(f"sample: {sample_path()}")
+    print(f"sample: {files.sample_path()}")
     print(f"  {SAMPLE_NOTE}")
     print()
     print(LICENCE)

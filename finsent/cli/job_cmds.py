@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finsent.cli.output import print_evaluation, print_table, service, warn_plugin_problems
-from finsent.contract.errors import InputError
+from finsent.service import InputError
 
 if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
-    from finsent.service import FinsentService
-    from finsent.store.records import DatasetRecord, JobRecord
+    from finsent.service import DatasetRecord, FinsentService, JobRecord
 
 #: train flags written by hand; generated option flags never take these names
 _FIXED = {"backend", "data", "follow", "option", "base_model", "epochs", "interval", "help"}
@@ -22,7 +21,7 @@ _FIXED = {"backend", "data", "follow", "option", "base_model", "epochs", "interv
 
 def _option_fields() -> dict[str, tuple[str, list[str]]]:
     """Option field -> (help, backends having it), over every registered backend's Options."""
-    from finsent.plugins import load_backends
+    from finsent.service import load_backends
 
     fields: dict[str, tuple[str, list[str]]] = {}
     try:
@@ -291,13 +290,11 @@ def run_cancel(args: argparse.Namespace) -> int:
 
 
 def run_results(args: argparse.Namespace) -> int:
-    from finsent.output.export import write_table
-
     svc = service()
     job = svc.find_job(args.job)
     history = svc.job_metrics(job.id)  # step, epoch, train/valid loss and accuracy
     if args.output:
-        path = write_table(args.output, history)
+        path = svc.files.write_table(args.output, history)
         print(f"Wrote the metric history ({len(history)} steps) to {path}")
     else:
         sys.stdout.write(history.to_csv(index=False))

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # the service (pandas, the plugins) is imported when a command runs, not to parse flags
-    from finsent.service import FinsentService
-    from finsent.store.records import BulkRunRecord, EvaluationRecord
+    from finsent.service import BulkRunRecord, EvaluationRecord, FinsentService
 
 
 def service() -> FinsentService:

@@ -6,8 +6,9 @@ in `finsent.support`) only; the rest of finsent may change shape without breakin
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from finsent.support.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from finsent import hookimpl
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         TrainingData,
         UnsupportedOperation,
     )
+    from finsent.contract.costs import CostEstimate, estimate_tokens
     from finsent.contract.dataset import MANIFEST, SPLITS, PreparedDataset
     from finsent.contract.errors import (
         AuthenticationError,
@@ -62,6 +64,8 @@ if TYPE_CHECKING:
 
 # Loaded on first use: a plugin (or the CLI) that needs an error class does not pay for pydantic.
 _WHERE: dict[str, str] = {
+    "CostEstimate": "finsent.contract.costs",
+    "estimate_tokens": "finsent.contract.costs",
     "AuthenticationError": "finsent.contract.errors",
     "Availability": "finsent.contract.backend",
     "BATCH_DONE_STATUSES": "finsent.contract.backend",
@@ -113,15 +117,7 @@ _WHERE: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _WHERE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _WHERE, globals())
 
 __all__ = [
     "BATCH_DONE_STATUSES",
@@ -145,6 +141,7 @@ __all__ = [
     "BatchProgress",
     "CancelledError",
     "Capability",
+    "CostEstimate",
     "DataError",
     "FinsentError",
     "InputError",
@@ -168,6 +165,7 @@ __all__ = [
     "TrainingData",
     "UnsupportedOperation",
     "build_model_input",
+    "estimate_tokens",
     "hookimpl",
     "korean_name",
     "normalise_text",

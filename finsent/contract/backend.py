@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from finsent.contract.costs import CostEstimate
 from finsent.contract.dataset import PreparedDataset
 from finsent.contract.errors import FinsentError
 from finsent.contract.labels import LabelSet
@@ -368,6 +369,25 @@ class Backend(ABC):
 
     def cancel_batch(self, batch_id: str) -> BatchProgress:
         raise self.no_batch_api()
+
+    # -- what it costs (paid backends; the core names no price) ---------------------------------
+    def training_cost_estimates(self, dataset: PreparedDataset, epochs: int) -> list[CostEstimate]:
+        """Training cost of `dataset` with each priced base model, cheapest first; [] when it costs nothing."""
+        return []
+
+    def training_cost(self, dataset: PreparedDataset, base_model: str, epochs: int) -> CostEstimate | None:
+        """Training cost with `base_model`, shown before a paid job starts; None when it costs nothing."""
+        return None
+
+    def input_cost(self, base_model: str, texts: Sequence[str]) -> CostEstimate | None:
+        """Input tokens of classifying `texts` with a model trained from (or being) `base_model`, priced
+        where the price is known (`usd` None otherwise); None when it costs nothing."""
+        return None
+
+    def example_token_limit(self) -> tuple[int, str] | None:
+        """(tokens, base model) of the smallest per-example limit among the models it trains: the data
+        checks warn about longer examples. None: no such limit."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients, processes or files; called when the service drops the backend."""

@@ -52,8 +52,11 @@ class PrepareOptions:
     lowercase: bool = False
     #: OpenAI training files to write besides train/valid.csv: "completion", "chat"
     formats: tuple[str, ...] = FORMATS
-    #: token limit per example for the over_token_limit check; None: the smallest trainable model's
+    #: token limit per example for the over_token_limit check; None: `backend_limit`
     token_limit: int | None = None
+    #: (tokens, base model) of the smallest per-example limit the backends declare; the service fills it
+    #: in (the pipeline knows no backend). Not an option of the dataset: left out of the manifest.
+    backend_limit: tuple[int, str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 < float(self.valid_fraction) <= 0.5:
@@ -209,10 +212,8 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
     live = work if active.all() else work[active]
     rows = live["row"]
     limit, limit_model = (options.token_limit, "the configured limit") if options.token_limit else (None, "")
-    if limit is None:
-        from finsent.costs import smallest_context
-
-        limit, limit_model = smallest_context()
+    if limit is None and options.backend_limit:
+        limit, limit_model = options.backend_limit
     found += [
         textchecks.text_whitespace(live["changed"], rows),
         textchecks.label_variants(live["raw_label"], live["label"], rows, variants),
@@ -220,7 +221,9 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
         textchecks.letter_case(live["capital"], rows, options.lowercase),
         textchecks.formula_like(live["formula"], rows),
         textchecks.long_text(live["length"], rows),
-        textchecks.over_token_limit(live["text"], live["length"], rows, limit, limit_model),
+        textchecks.over_token_limit(live["text"], live["length"], rows, limit, limit_model)
+        if limit
+        else None,
         textchecks.completion_format(options.formats),
     ]
     checks.pair_codes(work, options.labels.names)

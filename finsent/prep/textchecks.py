@@ -163,7 +163,7 @@ def over_token_limit(
     texts: pd.Series, size: pd.Series, rows: pd.Series, limit: int, model: str
 ) -> Finding | None:
     """`size`: characters per text (an estimate never exceeds them + 1, so only long texts are counted)."""
-    from finsent.costs import estimate_tokens
+    from finsent.contract.costs import estimate_tokens
 
     candidates = texts[size >= limit - 1]
     if candidates.empty:

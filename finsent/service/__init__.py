@@ -1,7 +1,109 @@
-"""The service: the one API the UI and the CLI call. `FinsentService` and the records it returns."""
+"""The service: the one API the UI and the CLI call, and the records, enums and errors they need.
+
+`finsent.ui` and `finsent.cli` import from finsent only this package (tests/test_architecture.py checks
+it). Names load on first use, so a command that only parses its flags stays light.
+"""
 
 from __future__ import annotations
 
-from finsent.service.facade import BackendInfo, FinsentService
+from typing import TYPE_CHECKING
 
-__all__ = ["BackendInfo", "FinsentService"]
+from finsent.support.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from finsent.bulk.batch import CANCELLED_BATCH
+    from finsent.contract.backend import BATCH_DONE_STATUSES, JobStatus
+    from finsent.contract.costs import CostEstimate
+    from finsent.contract.dataset import MANIFEST
+    from finsent.contract.errors import FinsentError, InputError, NotFoundError
+    from finsent.contract.labels import DEFAULT_LABELS, KOREAN_NAMES, LabelSet
+    from finsent.ingest.corpus import CORPUS_URL, LICENCE, SAMPLE_NOTE
+    from finsent.ingest.reading import LoadedTable
+    from finsent.output import charts
+    from finsent.plugins import BackendRegistry, load_backends
+    from finsent.prep.pipeline import PreparationError, PrepareOptions
+    from finsent.prep.report import Report
+    from finsent.service.facade import BackendInfo, FinsentService
+    from finsent.service.files import DataFiles
+    from finsent.settings import Settings
+    from finsent.store.records import (
+        BulkResults,
+        BulkRunRecord,
+        DatasetRecord,
+        EvaluationRecord,
+        EventRecord,
+        JobRecord,
+        ModelRecord,
+    )
+
+_WHERE: dict[str, str] = {
+    "BATCH_DONE_STATUSES": "finsent.contract.backend",
+    "BackendInfo": "finsent.service.facade",
+    "BackendRegistry": "finsent.plugins",
+    "BulkResults": "finsent.store.records",
+    "BulkRunRecord": "finsent.store.records",
+    "CANCELLED_BATCH": "finsent.bulk.batch",
+    "CORPUS_URL": "finsent.ingest.corpus",
+    "CostEstimate": "finsent.contract.costs",
+    "DEFAULT_LABELS": "finsent.contract.labels",
+    "DataFiles": "finsent.service.files",
+    "DatasetRecord": "finsent.store.records",
+    "EvaluationRecord": "finsent.store.records",
+    "EventRecord": "finsent.store.records",
+    "FinsentError": "finsent.contract.errors",
+    "FinsentService": "finsent.service.facade",
+    "InputError": "finsent.contract.errors",
+    "JobRecord": "finsent.store.records",
+    "JobStatus": "finsent.contract.backend",
+    "KOREAN_NAMES": "finsent.contract.labels",
+    "LICENCE": "finsent.ingest.corpus",
+    "LabelSet": "finsent.contract.labels",
+    "LoadedTable": "finsent.ingest.reading",
+    "MANIFEST": "finsent.contract.dataset",
+    "ModelRecord": "finsent.store.records",
+    "NotFoundError": "finsent.contract.errors",
+    "PreparationError": "finsent.prep.pipeline",
+    "PrepareOptions": "finsent.prep.pipeline",
+    "Report": "finsent.prep.report",
+    "SAMPLE_NOTE": "finsent.ingest.corpus",
+    "Settings": "finsent.settings",
+    "charts": "finsent.output.charts:",
+    "load_backends": "finsent.plugins",
+}
+
+__getattr__ = lazy_exports(__name__, _WHERE, globals())
+
+__all__ = [
+    "BATCH_DONE_STATUSES",
+    "CANCELLED_BATCH",
+    "CORPUS_URL",
+    "DEFAULT_LABELS",
+    "KOREAN_NAMES",
+    "LICENCE",
+    "MANIFEST",
+    "SAMPLE_NOTE",
+    "BackendInfo",
+    "BackendRegistry",
+    "BulkResults",
+    "BulkRunRecord",
+    "CostEstimate",
+    "DataFiles",
+    "DatasetRecord",
+    "EvaluationRecord",
+    "EventRecord",
+    "FinsentError",
+    "FinsentService",
+    "InputError",
+    "JobRecord",
+    "JobStatus",
+    "LabelSet",
+    "LoadedTable",
+    "ModelRecord",
+    "NotFoundError",
+    "PreparationError",
+    "PrepareOptions",
+    "Report",
+    "Settings",
+    "charts",
+    "load_backends",
+]

@@ -323,6 +323,11 @@ class BulkRuns:
             self.store.set_bulk_status(run_id, "cancelled", error, only_from=RESUMABLE_STATUSES)
         return self.bulk_run(run_id)
 
+    def batch_cancelled_error(self, run_id: str) -> InputError:
+        """What to tell the user about a run whose provider batch was cancelled on purpose."""
+        run = self.bulk_run(run_id)
+        return bulk_batch.batch_cancelled(run.id, run.batch_id)
+
     def bulk_results(self, run_id: str, include_pending: bool = False) -> BulkResults:
         """Every input column, then label, confidence, score_<label> per label and model; finished chunks
         only (unless `include_pending`). The record names the columns it added."""

@@ -26,6 +26,7 @@ from finsent.contract.backend import (
     Prediction,
     UnsupportedOperation,
 )
+from finsent.contract.costs import CostEstimate
 from finsent.contract.dataset import PreparedDataset
 from finsent.contract.errors import FinsentError, InputError, NotFoundError
 from finsent.contract.labels import LabelSet
@@ -34,6 +35,7 @@ from finsent.jobs import lifecycle as training
 from finsent.jobs.evaluation import classify_in_batches, evaluate_model, misclassified_view
 from finsent.plugins import BackendRegistry, get_plugin_manager
 from finsent.service.bulk_runs import BulkRuns
+from finsent.service.files import DataFiles, declared_token_limit
 from finsent.service.naming import checked_name, default_name, find_one, short_label, unique_name
 from finsent.settings import Settings
 from finsent.store import Store
@@ -57,6 +59,7 @@ class FinsentService(BulkRuns):
         self._pool = BackendPool(self.settings, self.registry)
         self._job_locks: dict[str, threading.Lock] = {}
         self._bulk_threads: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        self.files = DataFiles(self.settings, self.example_token_limit)
         # Runs left running by a process that is gone can never finish by themselves.
         self.store.interrupt_orphaned_runs(bulk_runs.owner_alive(self.store.path))
 
@@ -84,13 +87,44 @@ class FinsentService(BulkRuns):
         self, source: Path | bytes, name: str, options: Any, sheet: str | None = None
     ) -> tuple[DatasetRecord, Any]:
         """Read, check, split and write under FINSENT_HOME/datasets/<id>; returns the record and report."""
-        from finsent.ingest.reading import read_table
-        from finsent.prep.pipeline import prepare_dataset
+        table = self.files.read_table(source, name, sheet=sheet)
+        return self.prepare_table(table, options, name)
 
-        table = read_table(source, name, sheet=sheet, max_mb=self.settings.max_input_mb)
+    def prepare_table(self, table: Any, options: Any, name: str | None = None) -> tuple[DatasetRecord, Any]:
+        """Prepare a table already read (the Data page read and checked it once) and record it."""
         out_dir = self.settings.datasets_dir / training.new_id("ds")
-        _, report = prepare_dataset(table, options, out_dir)
+        _, report = self.files.prepare_folder(table, options, out_dir)
         return self.register_dataset(out_dir, name=table.source_name or name), report
+
+    # -- costs: asked of the backends (the core knows no price) ---------------------------------
+    def example_token_limit(self) -> tuple[int, str] | None:
+        """The smallest per-example token limit any loaded backend declares, with its base model."""
+        built = []
+        for name in self.registry.names():
+            try:
+                built.append(self.backend(name))
+            except FinsentError:
+                continue
+        return declared_token_limit(built)
+
+    def training_cost_estimates(self, dataset_id: str, epochs: int = 3) -> list[CostEstimate]:
+        """Training cost of the dataset with every priced base model of every backend, cheapest first."""
+        dataset = PreparedDataset.open(self.store.get_dataset(dataset_id).directory)
+        found: list[CostEstimate] = []
+        for name in self.registry.names():
+            found.extend(self.backend(name).training_cost_estimates(dataset, epochs))
+        return sorted(found, key=lambda e: (e.usd or 0.0, e.base_model))
+
+    def training_cost(
+        self, backend: str, dataset_id: str, base_model: str, epochs: int
+    ) -> CostEstimate | None:
+        dataset = PreparedDataset.open(self.store.get_dataset(dataset_id).directory)
+        return self.backend(backend).training_cost(dataset, base_model, epochs)
+
+    def input_cost(self, backend: str, model_id: str, texts: Sequence[str]) -> CostEstimate | None:
+        """Input tokens (and price) of classifying `texts` with a recorded model, as its backend counts."""
+        record = self.store.find_model(backend, model_id)
+        return self.backend(backend).input_cost(record.base_model if record else model_id, texts)
 
     def register_dataset(self, directory: Path | str, name: str | None = None) -> DatasetRecord:
         """Record a prepared directory (output of `finsent prepare`); returns the existing record if known."""

@@ -13,10 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from finsent.bulk.batch import CANCELLED_BATCH
-from finsent.contract.backend import BATCH_DONE_STATUSES
-from finsent.output import charts
-from finsent.store.records import BulkResults
+from finsent.service import BATCH_DONE_STATUSES, CANCELLED_BATCH, BulkResults, charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import duration_text, label_names, moment_text, status_name, t
@@ -49,13 +46,11 @@ def _upload_and_start(backend: str, model: str) -> None:
     )
     if upload is None:
         return
-    from finsent.ingest.reading import guess_columns
-
     table = state.load_table(
         upload.file_id, upload.name, None, upload.getvalue(), state.get_settings().max_input_mb
     )
     columns = [str(c) for c in table.frame.columns]
-    guess = guess_columns(table.frame).text
+    guess = state.get_service().files.guess_columns(table.frame).text
     text_col = st.selectbox(
         t("bulk.text_column"),
         columns,
@@ -68,8 +63,7 @@ def _upload_and_start(backend: str, model: str) -> None:
         (b for b in state.get_service().backends(api_keys=state.api_keys()) if b.name == backend), None
     )
     confirmed = True
-    if info is not None and info.needs_key:
-        _paid_estimate(upload.file_id, table.frame[text_col], backend, model)
+    if _paid_estimate(upload.file_id, table.frame[text_col], backend, model):
         confirmed = st.checkbox(t("bulk.confirm_paid"), key="cls_bulk_confirm")
     batch_api = False
     if info is not None and "batch" in info.capabilities:
@@ -91,20 +85,18 @@ def _upload_and_start(backend: str, model: str) -> None:
         st.rerun()
 
 
-def _paid_estimate(file_id: str, texts: pd.Series, backend: str, model: str) -> None:
-    """Input tokens (and cost where the price list knows the model's base) before a paid run starts."""
-    from finsent import costs
-
-    tokens = state.input_tokens(file_id, str(texts.name), texts)
-    record = next((m for m in state.get_service().models(backend) if m.id == model), None)
-    try:
-        price = float(costs.base_model(record.base_model)["input_per_1m"]) if record else None
-    except Exception:  # a base model missing from the price list: show the tokens only
-        price = None
-    if price is None:
-        st.info(t("bulk.cost_tokens_only", tokens=f"{tokens:,}"))
+def _paid_estimate(file_id: str, texts: pd.Series, backend: str, model: str) -> bool:
+    """Input tokens (and cost where the backend knows the model's price) before a paid run starts; False
+    for a backend that says classifying costs nothing."""
+    estimate = state.input_cost(file_id, str(texts.name), backend, model, texts)
+    if estimate is None:
+        return False
+    tokens = f"{estimate.total_tokens:,}"
+    if estimate.usd is None:
+        st.info(t("bulk.cost_tokens_only", tokens=tokens))
     else:
-        st.info(t("bulk.cost", tokens=f"{tokens:,}", usd=f"{tokens / 1_000_000 * price:.4f}"))
+        st.info(t("bulk.cost", tokens=tokens, usd=f"{estimate.usd:.4f}"))
+    return True
 
 
 def _run_label(run: Any, models: dict[tuple[str, str], str]) -> str:
@@ -261,20 +253,18 @@ def _file_part(text: str) -> str:
 
 
 def _downloads(run: Any, results: BulkResults) -> None:
-    from finsent.output.export import XLSX_MAX_ROWS, to_csv_bytes, to_xlsx_bytes
-
-    builders = {"csv": to_csv_bytes, "xlsx": to_xlsx_bytes}
+    files = state.get_service().files
     frame = results.frame
     model_title = _model_titles().get((run.backend, run.model_id), run.model_id)
     if results.partial:
         st.caption(t("bulk.download_partial", done=f"{results.rows_done:,}", total=f"{results.rows_total:,}"))
     for column, (kind, mime) in zip(st.columns(len(EXPORTS)), EXPORTS, strict=True):
-        if kind == "xlsx" and len(frame) > XLSX_MAX_ROWS:
+        if kind == "xlsx" and len(frame) > files.xlsx_max_rows:
             column.caption(t("bulk.xlsx_too_big"))
             continue
         column.download_button(
             t(f"bulk.download_{kind}"),
-            data=partial(builders[kind], frame),  # built on click, not on every rerun
+            data=partial(files.export_bytes, frame, kind),  # built on click, not on every rerun
             file_name=download_name(run, model_title, results, kind),
             mime=mime,
             on_click="ignore",

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import streamlit as st
 from pydantic import ValidationError
 
-from finsent.contract.errors import FinsentError
+from finsent.service import FinsentError
 from finsent.ui.i18n import current_lang, t
 from finsent.ui.markdown import plain
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finsent.contract.labels import KOREAN_NAMES
+from finsent.service import KOREAN_NAMES
 
 MESSAGES: dict[str, str] = {
     # navigation

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from finsent.output import charts
+from finsent.service import charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import label_names, t
@@ -61,7 +61,7 @@ def cost_rows(estimates: Sequence[Any]) -> pd.DataFrame:
             {
                 t("cost.model"): e.base_model,
                 t("cost.tokens"): int(e.total_tokens),
-                t("cost.usd"): round(float(e.usd), 4),
+                t("cost.usd"): round(float(e.usd or 0.0), 4),
                 t("cost.exact"): t("cost.exact_yes") if e.exact else t("cost.exact_no"),
             }
             for e in estimates
@@ -71,8 +71,8 @@ def cost_rows(estimates: Sequence[Any]) -> pd.DataFrame:
 
 def _costs(record: Any) -> None:
     epochs = st.number_input(t("cost.epochs"), 1, 50, 3, key="data_cost_epochs")
-    directory = str(record.directory)
-    table = cost_rows(state.training_estimates(directory, state.dataset_stamp(directory), int(epochs)))
+    estimates = state.training_estimates(record.id, state.dataset_stamp(record.id), int(epochs))
+    table = cost_rows(estimates)
     if table.empty:
         st.caption(t("cost.none"))
         return
@@ -83,9 +83,7 @@ def _costs(record: Any) -> None:
         t("cost.exact"): st.column_config.TextColumn(width="small"),
     }
     st.dataframe(table, hide_index=True, width="stretch", column_config=config)
-    from finsent.costs import prices_as_of
-
-    st.caption(t("cost.note", date=prices_as_of()))
+    st.caption(t("cost.note", date=estimates[0].prices_as_of))
 
 
 def _downloads(record: Any) -> None:

@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from finsent.settings import Settings
+from finsent.service import Settings
 
 if TYPE_CHECKING:
-    from finsent.costs import CostEstimate
-    from finsent.ingest.reading import LoadedTable
-    from finsent.service import FinsentService
+    from finsent.service import CostEstimate, FinsentService, LoadedTable
 
 #: global session keys and their first values
 GLOBAL_DEFAULTS: Mapping[str, Any] = {
@@ -144,50 +142,44 @@ def backend_label(name: str) -> str:
 
 @st.cache_data(ttl=3600, max_entries=6, show_spinner=False)
 def load_table(file_id: str, name: str, sheet: str | None, _data: bytes, max_mb: int) -> LoadedTable:
-    """Read an upload once per (file, sheet); `file_id` stands for the bytes so they are not hashed on reruns."""
-    from finsent.ingest.reading import read_table
-
-    return read_table(_data, name, sheet=sheet, max_mb=max_mb)
+    """Read an upload once per (file, sheet); `file_id` stands for the bytes so they are not hashed on reruns
+    (`max_mb` is in the key: a changed limit reads again)."""
+    return get_service().files.read_table(_data, name, sheet=sheet)
 
 
 @st.cache_data(ttl=3600, max_entries=4, show_spinner=False)
 def load_path(path: str, mtime: float, sheet: str | None, max_mb: int) -> LoadedTable:
     """Read a file on disk (bundled sample, downloaded corpus); `mtime` invalidates the entry on change."""
-    from finsent.ingest.reading import read_table
-
-    return read_table(Path(path), Path(path).name, sheet=sheet, max_mb=max_mb)
+    return get_service().files.read_table(Path(path), Path(path).name, sheet=sheet)
 
 
-def dataset_stamp(directory: str | Path) -> float:
+def dataset_stamp(dataset_id: str) -> float:
     """When a prepared dataset last changed (its manifest is written last): part of the cost caches' keys."""
-    from finsent.contract.dataset import MANIFEST
+    from finsent.service import MANIFEST
 
-    return (Path(directory) / MANIFEST).stat().st_mtime
-
-
-@st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
-def training_estimates(directory: str, stamp: float, epochs: int) -> list[CostEstimate]:
-    """Training cost with every priced base model: counting the tokens of a large set takes seconds."""
-    from finsent.contract.dataset import PreparedDataset
-    from finsent.costs import estimate_all
-
-    return estimate_all(PreparedDataset.open(directory), epochs)
+    return (Path(get_service().dataset(dataset_id).directory) / MANIFEST).stat().st_mtime
 
 
 @st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
-def training_estimate(directory: str, stamp: float, base_model: str, epochs: int) -> CostEstimate:
-    from finsent.contract.dataset import PreparedDataset
-    from finsent.costs import estimate_training_cost
-
-    return estimate_training_cost(PreparedDataset.open(directory), base_model, epochs)
+def training_estimates(dataset_id: str, stamp: float, epochs: int) -> list[CostEstimate]:
+    """Training cost with every priced base model of every backend: counting a large set takes seconds."""
+    return get_service().training_cost_estimates(dataset_id, epochs)
 
 
 @st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
-def input_tokens(file_id: str, column: str, _texts: Iterable[object]) -> int:
-    """Input tokens of an upload's text column; (file_id, column) stands for the texts: they are not hashed."""
-    from finsent.costs import count_tokens
+def training_estimate(
+    backend: str, dataset_id: str, stamp: float, base_model: str, epochs: int
+) -> CostEstimate | None:
+    return get_service().training_cost(backend, dataset_id, base_model, epochs)
 
-    return sum(count_tokens([str(text) for text in _texts])[0])
+
+@st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
+def input_cost(
+    file_id: str, column: str, backend: str, model: str, _texts: Iterable[object]
+) -> CostEstimate | None:
+    """Input tokens (and price) of an upload's text column with a model, as its backend counts them;
+    (file_id, column) stands for the texts: they are not hashed."""
+    return get_service().input_cost(backend, model, [str(text) for text in _texts])
 
 
 # -- navigation -------------------------------------------------------------------------------------

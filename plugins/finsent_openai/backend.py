@@ -27,6 +27,8 @@ from finsent.contract import (
     BaseModelInfo,
     BatchProgress,
     Capability,
+    CostEstimate,
+    FinsentError,
     InputFormat,
     JobEvent,
     JobStatus,
@@ -42,6 +44,7 @@ from finsent.contract import (
     errors,
 )
 
+from . import costs
 from . import data as openai_data
 from .client import ClientConfig, build_client, effective_config, openai_errors
 from .prompts import shot_details
@@ -168,6 +171,29 @@ class OpenAIBackend(Backend):
 
     def base_models(self) -> list[BaseModelInfo]:
         return openai_data.base_models()
+
+    # -- costs: OpenAI's price list and tokenizers live here, not in the core ----------------------
+    def training_cost_estimates(self, dataset: PreparedDataset, epochs: int) -> list[CostEstimate]:
+        return costs.estimate_all(dataset, epochs)
+
+    def training_cost(self, dataset: PreparedDataset, base_model: str, epochs: int) -> CostEstimate | None:
+        return costs.estimate_training_cost(dataset, base_model, epochs)
+
+    def input_cost(self, base_model: str, texts: Sequence[str]) -> CostEstimate | None:
+        counts, exact = costs.count_tokens(list(texts))
+        tokens = sum(counts)
+        try:
+            price: float | None = float(costs.base_model(base_model)["input_per_1m"])
+        except FinsentError:  # a base model missing from the price list: the tokens only
+            price = None
+        return CostEstimate(
+            base_model=base_model, tokens_per_epoch=tokens, epochs=1, total_tokens=tokens,
+            usd=None if price is None else round(tokens / 1_000_000 * price, 4), exact=exact,
+            prices_as_of=costs.prices_as_of(), kind="input", examples=len(texts),
+        )  # fmt: skip
+
+    def example_token_limit(self) -> tuple[int, str] | None:
+        return costs.smallest_context()
 
     def list_models(self) -> list[ModelInfo]:
         """Fine-tuned models of the account (all models on an OpenAI-compatible server)."""

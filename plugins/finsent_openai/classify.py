@@ -24,7 +24,7 @@ from openai.types import Completion
 from openai.types.chat import ChatCompletion
 
 from finsent.contract import ModelRef, Prediction, errors
-from finsent.costs import cached_encoder
+from finsent_openai.costs import cached_encoder
 
 from .answers import AnswerMapper
 from .client import ClientConfig, openai_errors

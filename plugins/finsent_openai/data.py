@@ -1,6 +1,6 @@
 """Stage 1 for OpenAI: pick the training files the base model needs, upload them, wait until processed.
 
-The list of base models is data (finsent/data/openai_models.json, read through finsent.costs); this module
+The list of base models is data (openai_models.json, read through finsent_openai.costs); this module
 only knows how to read it and how fine-tuned ids name their base model.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from finsent.contract import COMPLETION_SEPARATOR, BaseModelInfo, PreparedDataset, TrainingData, errors
-from finsent.costs import openai_base_models
 from finsent.support import atomic_write_text
+from finsent_openai.costs import openai_base_models
 
 from .client import ClientConfig, openai_errors
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from finsent.output import charts
+from finsent.service import charts
 from finsent.ui import state
 from finsent.ui.bulk_view import render_bulk
 from finsent.ui.errors import reported_errors

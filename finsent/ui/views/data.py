@@ -7,8 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from finsent.contract.labels import DEFAULT_LABELS, LabelSet
-from finsent.output import charts
+from finsent.service import DEFAULT_LABELS, LabelSet, charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors, show_error
 from finsent.ui.i18n import label_names, t
@@ -21,9 +20,7 @@ SOURCES = ("sample", "upload", "corpus")
 
 
 def _sample_path() -> Path:
-    from finsent.ingest.corpus import sample_path
-
-    return Path(sample_path())
+    return state.get_service().files.sample_path()
 
 
 def _load_from_path(path: Path, sheet: str | None) -> Any:
@@ -32,8 +29,6 @@ def _load_from_path(path: Path, sheet: str | None) -> Any:
 
 def _corpus_source() -> Path | None:
     """The downloaded corpus, or a download button, its licence and the offline message."""
-    from finsent.ingest import corpus
-
     target = state.get_settings().corpus_path
     st.caption(t("data.corpus_licence"))
     if target.is_file():
@@ -42,7 +37,7 @@ def _corpus_source() -> Path | None:
     if st.button(t("data.corpus_download"), icon=":material/download:", key="data_fetch_corpus"):
         with st.spinner(t("data.corpus_downloading")):
             try:
-                corpus.fetch_corpus(state.get_settings().corpus_path)
+                state.get_service().files.fetch_corpus()
             except Exception as exc:
                 show_error(exc)
                 st.caption(t("data.corpus_offline"))
@@ -51,8 +46,8 @@ def _corpus_source() -> Path | None:
     return None
 
 
-def _choose_source() -> tuple[Any, bytes | Path, str] | None:
-    """(table, source for service.prepare, name) for the chosen input, or None while there is none."""
+def _choose_source() -> tuple[Any, str] | None:
+    """(table read once, its file name) for the chosen input, or None while there is none."""
     source = st.radio(
         t("data.source"),
         SOURCES,
@@ -74,11 +69,11 @@ def _choose_source() -> tuple[Any, bytes | Path, str] | None:
             return None
         data = upload.getvalue()
         table = state.load_table(upload.file_id, upload.name, sheet, data, state.get_settings().max_input_mb)
-        return table, data, upload.name
+        return table, upload.name
     path = _sample_path() if source == "sample" else _corpus_source()
     if path is None:
         return None
-    return _load_from_path(path, sheet), path, path.name
+    return _load_from_path(path, sheet), path.name
 
 
 def _sheet_picker(table: Any) -> None:
@@ -105,11 +100,10 @@ def _describe(table: Any) -> None:
 
 def _mapping_and_options(table: Any) -> Any | None:
     """Column pickers defaulting to guess_columns, and the preparation options; PrepareOptions or None."""
-    from finsent.ingest.reading import guess_columns
-    from finsent.prep.pipeline import PrepareOptions
+    from finsent.service import PrepareOptions
 
     columns = [str(c) for c in table.frame.columns]
-    guess = guess_columns(table.frame)
+    guess = state.get_service().files.guess_columns(table.frame)
     tag = table.sha256[:10]
     left, right = st.columns(2)
     text_col = left.selectbox(
@@ -157,9 +151,7 @@ def _mapping_and_options(table: Any) -> Any | None:
 @st.cache_data(ttl=3600, max_entries=8, show_spinner=False)
 def _check(sha: str, sheet: str | None, options_key: str, _table: Any, _options: Any) -> Any:
     """The report for (input, options); cached so reruns and page switches do not check again."""
-    from finsent.prep.pipeline import check_table
-
-    return check_table(_table, _options)
+    return state.get_service().files.check_table(_table, _options)
 
 
 def _label_chart(table: Any, options: Any) -> None:
@@ -179,9 +171,9 @@ def _label_chart(table: Any, options: Any) -> None:
     )
 
 
-def _prepare(table: Any, source: bytes | Path, name: str, options: Any) -> None:
+def _prepare(table: Any, name: str, options: Any) -> None:
     with st.spinner(t("data.preparing")):
-        record, report = state.get_service().prepare(source, name, options, sheet=table.sheet)
+        record, report = state.get_service().prepare_table(table, options, name)
     st.session_state["dataset_id"] = record.id
     st.session_state["data_prepared_id"] = record.id
     st.session_state["data_prepared_report"] = report
@@ -195,7 +187,7 @@ def main() -> None:
         chosen = _choose_source()
         if chosen is None:
             return
-        table, source, name = chosen
+        table, name = chosen
         _sheet_picker(table)
         _describe(table)
         st.subheader(t("data.mapping"))
@@ -214,7 +206,7 @@ def main() -> None:
         if disabled:
             st.error(t("data.fix_errors_first"))
         if st.button(t("data.prepare"), type="primary", disabled=disabled, key="data_prepare_btn"):
-            _prepare(table, source, name, options)
+            _prepare(table, name, options)
     prepared = st.session_state.get("data_prepared_id")
     if prepared:
         with reported_errors():

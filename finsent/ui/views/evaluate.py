@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from finsent.output import charts
+from finsent.service import charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import label_names, t

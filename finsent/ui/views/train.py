@@ -33,13 +33,16 @@ def _pick_dataset() -> str | None:
     return str(chosen)
 
 
-def _cost_confirmation(dataset_id: str, base_model: str, epochs: object) -> bool:
-    """The estimated cost of a paid job and the user's confirmation; True when it may start."""
+def _cost_confirmation(backend: str, dataset_id: str, base_model: str, epochs: object) -> bool:
+    """The estimated cost of a paid job and the user's confirmation; True when it may start (at once for
+    a backend that says the job costs nothing)."""
     # "auto" (the provider picks) or nothing: estimate with 3 epochs, the usual choice for small sets
     n_epochs = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else 3
-    directory = str(state.get_service().dataset(dataset_id).directory)
-    estimate = state.training_estimate(directory, state.dataset_stamp(directory), base_model, n_epochs)
-    tokens, usd, exact = int(estimate.total_tokens), float(estimate.usd), bool(estimate.exact)
+    stamp = state.dataset_stamp(dataset_id)
+    estimate = state.training_estimate(backend, dataset_id, stamp, base_model, n_epochs)
+    if estimate is None:
+        return True
+    tokens, usd, exact = int(estimate.total_tokens), float(estimate.usd or 0.0), bool(estimate.exact)
     st.warning(
         t(
             "train.cost",
@@ -73,9 +76,7 @@ def _training_section(service: Any, name: str, info: Any, dataset_id: str) -> No
     )
     values = options_inputs(type(backend).Options, key_prefix=f"train_{name}_")
     options = type(backend).Options(**{**values, "base_model": base_model})
-    allowed = True
-    if info.needs_key:
-        allowed = _cost_confirmation(dataset_id, base_model, values.get("epochs") or values.get("n_epochs"))
+    allowed = _cost_confirmation(name, dataset_id, base_model, values.get("epochs") or values.get("n_epochs"))
     if st.button(t("train.start"), type="primary", disabled=not allowed, key="train_start"):
         with st.spinner(t("train.starting")):
             job = service.start_training(

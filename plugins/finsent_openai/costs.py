@@ -1,4 +1,5 @@
-"""Token counts and training cost per OpenAI base model, from the price list in data/openai_models.json.
+"""Token counts and training cost per OpenAI base model, from the price list in openai_models.json beside
+this module (what the core asks through `Backend.training_cost_estimates` and friends).
 
 Exact counts use tiktoken, but only when its encoding file is already in tiktoken's local cache: finsent
 never downloads anything at run time. Otherwise the count is an estimate, flagged `exact=False`:
@@ -10,23 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from finsent.contract.dataset import PreparedDataset
-from finsent.contract.errors import InputError
-from finsent.contract.modelinput import COMPLETION_SEPARATOR
-from finsent.contract.modelinput import system_message
+from finsent.contract import (
+    COMPLETION_SEPARATOR,
+    CostEstimate,
+    InputError,
+    PreparedDataset,
+    estimate_tokens,
+    system_message,
+)
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 # Where tiktoken fetches each encoding from, and the sha256 it expects (from tiktoken_ext.openai_public).
 _ENCODING_FILES: dict[str, tuple[str, str]] = {
     "cl100k_base": (
@@ -45,7 +46,7 @@ TOKENS_PER_CHAT_EXAMPLE = 3
 
 @lru_cache(maxsize=1)
 def _price_list() -> dict[str, Any]:
-    text = resources.files("finsent").joinpath("data/openai_models.json").read_text(encoding="utf-8")
+    text = resources.files("finsent_openai").joinpath("openai_models.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 
@@ -76,12 +77,6 @@ def smallest_context() -> tuple[int, str]:
     """(tokens, model id) of the trainable model with the smallest example limit."""
     model = min((m for m in openai_base_models() if m["trainable"]), key=lambda m: m["context_tokens"])
     return int(model["context_tokens"]), str(model["id"])
-
-
-def estimate_tokens(text: str) -> int:
-    """Offline estimate: Hangul syllables plus a quarter of the other characters (rounded up)."""
-    hangul = len(_HANGUL.findall(text))
-    return hangul + math.ceil((len(text) - hangul) / 4)
 
 
 def _tiktoken_cache_file(encoding: str) -> Path | None:
@@ -123,22 +118,6 @@ def count_tokens(texts: Sequence[str], encoding: str = "o200k_base") -> tuple[li
     if encoder is None:
         return [estimate_tokens(t) for t in texts], False
     return [len(tokens) for tokens in encoder.encode_ordinary_batch(list(texts))], True
-
-
-@dataclass(frozen=True)
-class CostEstimate:
-    base_model: str
-    tokens_per_epoch: int
-    epochs: int
-    total_tokens: int
-    usd: float
-    exact: bool
-    prices_as_of: str
-    kind: str = ""
-    examples: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def example_tokens(

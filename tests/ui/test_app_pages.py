@@ -105,7 +105,7 @@ def test_prepared_files_download_as_one_zip() -> None:
 def test_prepared_dataset_cost_table_is_counted_once_not_on_every_rerun(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from finsent import costs
+    from finsent_openai import costs
 
     calls: list[int] = []
 

@@ -7,8 +7,9 @@ import socket
 from pathlib import Path
 
 import pytest
+from finsent_openai import costs
 
-from finsent import costs
+from finsent.contract import estimate_tokens
 from finsent.contract.errors import InputError
 from finsent.ingest.corpus import sample_path
 from finsent.ingest.reading import read_table
@@ -62,10 +63,10 @@ def test_price_list_has_the_models_with_prices_and_date() -> None:
 
 
 def test_estimate_tokens() -> None:
-    assert costs.estimate_tokens("삼성전자") == 4
-    assert costs.estimate_tokens("abcdefgh") == 2
-    assert costs.estimate_tokens("한빛 Steel 3%") == 2 + 3  # 2 syllables + ceil(9 other chars / 4)
-    assert costs.estimate_tokens("") == 0
+    assert estimate_tokens("삼성전자") == 4
+    assert estimate_tokens("abcdefgh") == 2
+    assert estimate_tokens("한빛 Steel 3%") == 2 + 3  # 2 syllables + ceil(9 other chars / 4)
+    assert estimate_tokens("") == 0
 
 
 def test_estimate_without_cached_encoding_is_flagged_and_offline(
@@ -83,7 +84,7 @@ def test_estimate_without_cached_encoding_is_flagged_and_offline(
     # Chat examples carry a system message and message overhead: more tokens than prompt/completion.
     assert chat.tokens_per_epoch > completion.tokens_per_epoch > 0
     train = dataset.frame("train")
-    texts_only = sum(costs.estimate_tokens(t) for t in train["text"])
+    texts_only = sum(estimate_tokens(t) for t in train["text"])
     assert completion.tokens_per_epoch > texts_only
 
 
@@ -99,7 +100,7 @@ def test_corrupt_cache_file_is_not_trusted(empty_tiktoken_cache: Path, no_networ
     (empty_tiktoken_cache / hashlib.sha1(url.encode()).hexdigest()).write_bytes(b"not an encoding")
     assert costs._tiktoken_cache_file("o200k_base") is None
     counts, exact = costs.count_tokens(["삼성전자 수주"], "o200k_base")
-    assert (counts, exact) == ([costs.estimate_tokens("삼성전자 수주")], False)
+    assert (counts, exact) == ([estimate_tokens("삼성전자 수주")], False)
 
 
 def test_openai_logit_bias_never_downloads_an_encoding(

@@ -15,7 +15,7 @@ from finsent.ui import i18n
 from finsent.ui.messages_en import MESSAGES as EN
 from finsent.ui.messages_ko import MESSAGES as KO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UI_FILES = [ROOT / "streamlit_app.py", *sorted((ROOT / "finsent" / "ui").rglob("*.py"))]
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 

@@ -1,0 +1,158 @@
+"""The service's files: reading an input once, checking it, preparing it, exporting results, the corpus.
+
+The Data page, the Classify page and the CLI all come through here (`service.files`), so an upload is read
+and checked once, with the limits of the settings, and no page decodes what the core wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finsent.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from finsent.contract.backend import Backend
+    from finsent.contract.dataset import PreparedDataset
+    from finsent.ingest.columns import ColumnGuess
+    from finsent.ingest.reading import LoadedTable
+    from finsent.prep.pipeline import PrepareOptions
+    from finsent.prep.report import Report
+
+#: export kinds for people (the dashboard's downloads): (file suffix, mime type)
+EXPORT_KINDS: Mapping[str, str] = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def declared_token_limit(backends: Iterable[Backend]) -> tuple[int, str] | None:
+    """The smallest per-example token limit the backends declare, with its base model (None: none does)."""
+    limits = []
+    for backend in backends:
+        try:
+            limit = backend.example_token_limit()
+        except Exception:  # a backend's own bug must not block preparing data for every backend
+            continue
+        if limit:
+            limits.append(limit)
+    return min(limits) if limits else None
+
+
+class DataFiles:
+    def __init__(self, settings: Settings, backend_limit: Callable[[], tuple[int, str] | None]) -> None:
+        self.settings = settings
+        self._backend_limit = backend_limit
+
+    @classmethod
+    def standalone(cls, settings: Settings | None = None) -> DataFiles:
+        """Files without the rest of the service (no database): `finsent prepare` stays quick. The token
+        limit comes from the registered backends' classes, built without a key."""
+        from finsent.contract.backend import BackendContext
+        from finsent.plugins import load_backends
+
+        settings = settings or Settings.from_env()
+
+        def limit() -> tuple[int, str] | None:
+            registry = load_backends(settings)
+            context = BackendContext(settings=settings)
+            built = []
+            for backend_class in registry.backends.values():
+                try:
+                    built.append(backend_class(context))
+                except Exception:  # the service reports broken backends; preparing goes on without them
+                    continue
+            return declared_token_limit(built)
+
+        return cls(settings, limit)
+
+    def with_backend_limit(self, options: PrepareOptions | None) -> PrepareOptions:
+        """`options` with the backends' smallest per-example token limit for the over_token_limit check
+        (the pipeline names no backend; the backends say what their limits are)."""
+        from finsent.prep.pipeline import PrepareOptions
+
+        options = options or PrepareOptions()
+        if options.token_limit or options.backend_limit:
+            return options
+        return dataclasses.replace(options, backend_limit=self._backend_limit())
+
+    # -- reading ------------------------------------------------------------------------------
+    def read_table(
+        self, source: Path | bytes, name: str | None = None, sheet: str | None = None
+    ) -> LoadedTable:
+        """A CSV/TSV/XLSX/JSONL file (a path or uploaded bytes) as a table of strings, within the limits."""
+        from finsent.ingest.reading import read_table
+
+        return read_table(source, name, sheet=sheet, max_mb=self.settings.max_input_mb)
+
+    def guess_columns(self, frame: pd.DataFrame) -> ColumnGuess:
+        """Which column holds the text, and which the label (None where it cannot tell)."""
+        from finsent.ingest.columns import guess_columns
+
+        return guess_columns(frame)
+
+    # -- checking and preparing ---------------------------------------------------------------
+    def check_table(self, table: LoadedTable, options: PrepareOptions | None = None) -> Report:
+        """Every check and the split, nothing written (what preparing would keep, drop and warn about)."""
+        from finsent.prep.pipeline import check_table
+
+        return check_table(table, self.with_backend_limit(options))
+
+    def prepare_folder(
+        self, table: LoadedTable, options: PrepareOptions | None, out_dir: Path | str
+    ) -> tuple[PreparedDataset, Report]:
+        """Check, clean, split and write `table` into `out_dir`; PreparationError when findings block it."""
+        from finsent.prep.pipeline import prepare_dataset
+
+        return prepare_dataset(table, self.with_backend_limit(options), out_dir)
+
+    # -- exports ------------------------------------------------------------------------------
+    def export_bytes(self, frame: pd.DataFrame, kind: str) -> bytes:
+        """A results table as a file for people: "csv" (UTF-8 with BOM, formulas neutralised) or "xlsx"."""
+        from finsent.output.export import table_bytes
+
+        return table_bytes(frame, kind)
+
+    def check_output_name(self, path: Path | str) -> str:
+        """The export format of `path` by its suffix; InputError for one finsent cannot write."""
+        from finsent.output.export import table_format
+
+        return table_format(path)
+
+    def write_table(self, path: Path | str, frame: pd.DataFrame) -> Path:
+        """Write `frame` atomically in the format of `path`'s suffix."""
+        from finsent.output.export import write_table
+
+        return write_table(path, frame)
+
+    def write_text(self, path: Path | str, text: str) -> Path:
+        from finsent.support.atomic import atomic_write_text
+
+        return atomic_write_text(path, text)
+
+    @property
+    def xlsx_max_rows(self) -> int:
+        from finsent.output.export import XLSX_MAX_ROWS
+
+        return XLSX_MAX_ROWS
+
+    # -- the corpus and the bundled sample ----------------------------------------------------
+    def sample_path(self) -> Path:
+        from finsent.ingest.corpus import sample_path
+
+        return Path(sample_path())
+
+    def corpus_status(self) -> dict[str, Any]:
+        from finsent.ingest.corpus import corpus_status
+
+        return corpus_status(self.settings.corpus_path)
+
+    def fetch_corpus(self, dest: Path | None = None, url: str | None = None, timeout: float = 30) -> Path:
+        """Download the Korean Finance PhraseBank (default: into FINSENT_HOME), checked against its sha256."""
+        from finsent.ingest.corpus import CORPUS_URL, fetch_corpus
+
+        return fetch_corpus(dest or self.settings.corpus_path, url=url or CORPUS_URL, timeout=timeout)
