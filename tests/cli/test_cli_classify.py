@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from core_fixtures import scripted_env
+from core_fixtures import CORE_PLUGINS, scripted_env
 from openpyxl import load_workbook
 
 import finsent.bulk.runs
@@ -150,7 +150,7 @@ def test_errors_exit_2_with_a_message(
 ) -> None:
     plugins = tmp_path / "plugins"
     plugins.mkdir()
-    (plugins / "keyed.py").write_text(KEYED_PLUGIN.format(dir=str(Path(__file__).parent / "core_plugins")))
+    (plugins / "keyed.py").write_text(KEYED_PLUGIN.format(dir=str(CORE_PLUGINS)))
     monkeypatch.setenv("FINSENT_PLUGINS_DIR", str(plugins))
     monkeypatch.setenv("FINSENT_LOAD_PLUGINS", "keyed")
     monkeypatch.delenv("KEYED_TEST_KEY", raising=False)

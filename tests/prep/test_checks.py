@@ -12,7 +12,7 @@ from finsent.ingest.reading import LoadedTable
 from finsent.prep.checks import CHECKS, Finding, class_counts
 from finsent.prep.pipeline import PrepareOptions, check_table
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _table(rows: list[tuple[str, str]]) -> LoadedTable:
