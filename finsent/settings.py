@@ -15,6 +15,16 @@ def _int_env(name: str, default: int) -> int:
         return default
 
 
+def _seconds_env(name: str, default: float) -> float:
+    """A positive, finite number of seconds; anything else gives the default."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        return default
+    return value if 0 < value < float("inf") else default
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where finsent keeps its data and the limits it applies. Build with `Settings.from_env()`."""
@@ -28,6 +38,8 @@ class Settings:
     plugins_dir: Path | None = None
     #: comma-separated plugin names to load (None: all)
     load_plugins: tuple[str, ...] | None = None
+    #: seconds a third-party plugin may take to import before it is reported and skipped
+    plugin_import_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, home: Path | str | None = None) -> Settings:
@@ -42,6 +54,7 @@ class Settings:
             language=lang if lang in ("ko", "en") else "ko",
             plugins_dir=Path(plugins_dir).expanduser() if plugins_dir else None,
             load_plugins=tuple(p.strip() for p in load.split(",") if p.strip()) if load is not None else None,
+            plugin_import_timeout=_seconds_env("FINSENT_PLUGIN_IMPORT_TIMEOUT", 10.0),
         )
 
     # Folders under home; created on first use by whoever writes there.

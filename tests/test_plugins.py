@@ -7,8 +7,8 @@ import pytest
 from core_fixtures import CORE_PLUGINS
 
 from finsent import hookimpl
-from finsent.backend import Backend
-from finsent.errors import NotFoundError
+from finsent.contract.backend import Backend
+from finsent.contract.errors import NotFoundError
 from finsent.plugins import DEFAULT_PLUGINS, BackendRegistry, get_plugin_manager
 from finsent.settings import Settings
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from finsent.backend_pool import BackendInfo, BackendPool
 from finsent.bulk import runs as bulk_runs
 from finsent.contract.backend import (
     SHOT_MODES,
@@ -34,6 +33,7 @@ from finsent.contract.modelinput import InputFormat
 from finsent.jobs import lifecycle as training
 from finsent.jobs.evaluation import classify_in_batches, evaluate_model, misclassified_view
 from finsent.plugins import BackendRegistry, get_plugin_manager
+from finsent.plugins.pool import BackendInfo, BackendPool
 from finsent.service.bulk_runs import BulkRuns
 from finsent.service.files import DataFiles, declared_token_limit
 from finsent.service.naming import checked_name, default_name, find_one, short_label, unique_name

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from finsent.backend import Availability, Backend, BackendContext, BaseModelInfo
-from finsent.errors import BackendUnavailableError
-from finsent.plugins import BackendRegistry
+from finsent.contract.backend import Availability, Backend, BackendContext, BaseModelInfo
+from finsent.contract.errors import BackendUnavailableError, FinsentError
+from finsent.plugins.loading import describe_failure
+from finsent.plugins.registry import BackendRegistry
 from finsent.settings import Settings
 
 #: backend instances kept per (name, key hash); older ones are closed
@@ -67,7 +68,20 @@ class BackendPool:
         return os.environ.get(backend_class.key_env_var) if backend_class.key_env_var else None
 
     def backend(self, name: str, api_key: str | None = None) -> Backend:
-        """The backend instance (built once per key); raises NotFoundError for an unknown name."""
+        """The backend instance (built once per key); raises NotFoundError for an unknown name and
+        BackendUnavailableError when the plugin's class cannot be built (it raised, or called sys.exit)."""
+        try:
+            return self._instance(name, api_key)
+        except (KeyboardInterrupt, FinsentError):
+            raise
+        except BaseException as exc:
+            label = self.registry.get(name).label
+            raise BackendUnavailableError(
+                f"The {label} backend could not be started: {describe_failure(exc)}.",
+                ko=f"{label} 백엔드를 시작할 수 없습니다: {describe_failure(exc)}.",
+            ) from exc
+
+    def _instance(self, name: str, api_key: str | None) -> Backend:
         backend_class = self.registry.get(name)
         key = self._resolve_key(backend_class, api_key)
         cache_key = (name, hashlib.sha256(key.encode()).hexdigest() if key else "")
@@ -106,15 +120,19 @@ class BackendPool:
     def _availability(instance: Backend) -> Availability:
         try:
             return instance.availability()
-        except Exception as exc:
-            return Availability(False, f"{type(exc).__name__}: {exc}")
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # plugin code: even sys.exit() only makes the backend unavailable
+            return Availability(False, describe_failure(exc))
 
     def _options_schema(self, backend_class: type[Backend]) -> Mapping[str, Any]:
         schema = self._schemas.get(backend_class)
         if schema is None:
             try:
                 built = backend_class.Options.model_json_schema()
-            except Exception:
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
                 built = {}
             # read-only: every BackendInfo shares this one mapping
             schema = self._schemas[backend_class] = MappingProxyType(built)
@@ -125,11 +143,13 @@ class BackendPool:
         infos = []
         for name, backend_class in self.registry.backends.items():
             try:
-                instance = self.backend(name, (api_keys or {}).get(name))
+                instance = self._instance(name, (api_keys or {}).get(name))
                 availability = self._availability(instance)
                 models = tuple(instance.base_models())
-            except Exception as exc:  # a plugin that cannot even be built is shown as unavailable
-                availability, models = Availability(False, f"{type(exc).__name__}: {exc}"), ()
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a plugin that cannot even be built is shown as unavailable
+                availability, models = Availability(False, describe_failure(exc)), ()
             infos.append(
                 BackendInfo(
                     name=name,
