@@ -20,7 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LOOSE_MODULES = {"__init__.py", "__main__.py", "settings.py"}
 #: names of the built-in backends' packages and of the providers they talk to
-BACKEND_WORDS = re.compile(r"openai|finsent_local|finsent_mock|finsent_transformers|scikit|sklearn", re.I)
+BACKEND_WORDS = re.compile(r"openai|finsent_local|finsent_mock|finsent_transformers", re.I)
+#: the one place the core names its built-in backends: the list of plugins it loads first
+BUILTIN_LIST = re.compile(r"^DEFAULT_PLUGINS\b")
 
 
 def finsent_imports(path: Path) -> Iterator[tuple[int, str]]:
@@ -77,13 +79,22 @@ def plugin_violations(root: Path = ROOT) -> list[str]:
     return found
 
 
+#: (file, text) where the core may name a provider: the completion-format note of every preparation
+#: report describes the legacy prompt/completion files that `prepare_data` wrote for OpenAI; rewording it
+#: would change every prepared dataset's report.json/report.txt, which must stay byte-identical
+KNOWN_MENTIONS = {("finsent/prep/textchecks.py", "as OpenAI's completion models expect")}
+
+
 def backend_name_violations(root: Path = ROOT) -> list[str]:
     """Rule 3: no code under finsent/ names a concrete backend (docstrings and comments count too: a
     core module that explains itself through one backend is one that knows it)."""
     found = []
     for path in sorted((root / "finsent").rglob("*.py")):
         for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if BACKEND_WORDS.search(text):
+            known = any(
+                str(path.relative_to(root)) == name and phrase in text for name, phrase in KNOWN_MENTIONS
+            )
+            if BACKEND_WORDS.search(text) and not BUILTIN_LIST.match(text) and not known:
                 found.append(f"{path.relative_to(root)}:{number}: {text.strip()[:80]}")
     return found
 
@@ -101,6 +112,10 @@ def test_plugins_import_only_the_contract_and_the_support_helpers() -> None:
     assert plugin_violations() == []
 
 
+def test_the_core_names_no_backend() -> None:
+    assert backend_name_violations() == []
+
+
 def test_finsent_holds_packages_not_loose_modules() -> None:
     assert loose_module_violations() == []
 
@@ -113,7 +128,9 @@ def test_a_deliberate_violation_of_each_rule_is_caught(tmp_path: Path) -> None:
     (tmp_path / "finsent" / "ui" / "page.py").write_text(
         "from finsent.service import charts\nfrom finsent.ingest.reading import read_table\n"
     )
-    (tmp_path / "finsent" / "cli" / "cmd.py").write_text("from finsent.service.facade import FinsentService\n")
+    (tmp_path / "finsent" / "cli" / "cmd.py").write_text(
+        "from finsent.service.facade import FinsentService\n"
+    )
     (tmp_path / "plugins" / "finsent_x" / "backend.py").write_text(
         "from finsent.contract import Backend\nfrom finsent.store import Store\n"
     )
@@ -125,3 +142,10 @@ def test_a_deliberate_violation_of_each_rule_is_caught(tmp_path: Path) -> None:
     assert [v.split(" imports ")[1] for v in plugin_violations(tmp_path)] == ["finsent.store"]
     assert backend_name_violations(tmp_path) == ['finsent/pricing.py:1: PRICES = "openai price list"']
     assert loose_module_violations(tmp_path) == ["pricing.py"]
+
+
+def test_the_type_checker_covers_every_package_the_ui_views_included() -> None:
+    import tomllib
+
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    assert set(mypy["files"]) == {"finsent", "plugins"} and not mypy.get("exclude")

@@ -22,7 +22,7 @@ examples:
   finsent classify --backend local --model M "삼성전자 영업이익 급증" "Shares fell sharply"
   finsent classify --backend local --model M --input news.xlsx --text-col 제목 --output scored.xlsx
   finsent classify --resume run-20261125-ab12cd34 --output scored.csv
-  finsent classify --backend openai --model M --input big.csv --output scored.csv --batch-api
+  finsent classify --backend B --model M --input big.csv --output scored.csv --batch-api
   finsent classify --cancel run-20261125-ab12cd34
 
 With --batch-api (backends that have a batch API) the file goes to the provider as one batch: cheaper,

@@ -55,8 +55,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         "--format",
         choices=("completion", "chat", "csv", "all"),
         default="all",
-        help="OpenAI files to write besides train/valid.csv: completion (babbage-002, davinci-002), "
-        "chat (gpt-4o-mini, gpt-4.1-...), csv (none), all (default)",
+        help="training files to write besides train/valid.csv: completion (prompt/completion JSONL, as"
+        " the legacy prepare_data wrote), chat (messages JSONL), csv (none), all (default)",
     )
     prep.add_argument(
         "--valid-fraction", type=_fraction, default=0.2, metavar="F", help="validation share (0.2)"

@@ -39,8 +39,8 @@ def _option_fields() -> dict[str, tuple[str, list[str]]]:
 
 class TrainParser(argparse.ArgumentParser):
     """`finsent train`'s parser: the flags generated from every backend's Options are added only when
-    `train` itself is parsed or its help shown, because building them loads every plugin (scikit-learn,
-    the openai SDK...), which `finsent --version` or `finsent prepare` must not pay for."""
+    `train` itself is parsed or its help shown, because building them loads every plugin (and what they
+    import), which `finsent --version` or `finsent prepare` must not pay for."""
 
     _generated = False
 
@@ -115,11 +115,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         "add-model",
         help="record a model not trained here (existing fine-tuned, zero/few-shot, compatible server)",
         description="Record a model not trained with finsent so that it can classify and be evaluated.\n\n"
-        "examples:\n"
-        "  finsent add-model --backend openai --model ft:gpt-4o-mini-2024-07-18:acme::abc123 --data prepared/\n"
-        "  finsent add-model --backend openai --model gpt-4.1-mini --mode zero-shot\n"
-        "  finsent add-model --backend openai --model gpt-4.1-mini --mode few-shot --data prepared/"
-        " --per-label 3",
+        "examples (B: a backend that has such models, see `finsent backends`):\n"
+        "  finsent add-model --backend B --model MODEL_ID --data prepared/        a model fine-tuned elsewhere\n"
+        "  finsent add-model --backend B --model CHAT_MODEL --mode zero-shot\n"
+        "  finsent add-model --backend B --model CHAT_MODEL --mode few-shot --data prepared/ --per-label 3",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--backend", required=True, metavar="B")
@@ -175,7 +174,7 @@ def train_options(args: argparse.Namespace, svc: FinsentService) -> dict[str, An
     if args.base_model:
         options["base_model"] = args.base_model
     if args.epochs is not None:
-        # "epochs" or OpenAI's "n_epochs": whatever the backend calls it
+        # "epochs" or "n_epochs": whatever the backend calls it
         key = "epochs" if "epochs" in fields or "n_epochs" not in fields else "n_epochs"
         options[key] = args.epochs
     return options

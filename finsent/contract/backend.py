@@ -30,7 +30,7 @@ UNKNOWN_LABEL = "unknown"
 
 
 class JobStatus(str, enum.Enum):
-    """OpenAI's job statuses, plus `interrupted` for a local worker that died."""
+    """The statuses of the common fine-tuning APIs, plus `interrupted` for a local worker that died."""
 
     VALIDATING_FILES = "validating_files"
     QUEUED = "queued"
@@ -90,6 +90,8 @@ class BaseModelInfo:
     kind: str = "local"
     can_train: bool = True
     description: str = ""
+    #: the label in Korean for the Korean dashboard (None: `label`)
+    label_ko: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ class Prediction:
     raw: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, for answers kept on disk (paid-for answers of unfinished OpenAI calls and batches)."""
+        """JSON-ready, for answers kept on disk (paid-for answers of a provider's unfinished calls and batches)."""
         return {
             "label": self.label,
             "confidence": self.confidence,
@@ -263,7 +265,7 @@ class Backend(ABC):
 
     # -- description --------------------------------------------------------------------------
     def availability(self) -> Availability:
-        """Whether this backend can be used now, and why not (e.g. "OPENAI_API_KEY is not set")."""
+        """Whether this backend can be used now, and why not (e.g. "PROVIDER_API_KEY is not set")."""
         if self.needs_key and not self.context.api_key:
             env = self.key_env_var or "key"
             return Availability(

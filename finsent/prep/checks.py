@@ -1,4 +1,4 @@
-"""The data checks: what the legacy `openai tools fine_tunes.prepare_data` looked at, and what it missed.
+"""The data checks: what the legacy `fine_tunes.prepare_data` tool looked at, and what it missed.
 
 Each check looks at a whole column at once (pandas, no Python loop per row) and returns a `Finding`; the
 checks that remove rows also return the mask of the rows they drop. `finsent.prep.pipeline` runs them in order.
@@ -20,7 +20,7 @@ from finsent.contract.labels import korean_name
 
 SEVERITIES = ("error", "warning", "info")
 MAX_EXAMPLE_ROWS = 10
-#: OpenAI refuses fine-tuning with fewer than 10 examples; below this per class the split is meaningless too
+#: fine-tuning services refuse fewer than 10 examples; below this per class the split is meaningless too
 MIN_PER_CLASS = 10
 RECOMMENDED_PER_CLASS = 50
 IMBALANCE_RATIO = 3.0
@@ -319,7 +319,7 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
                 f"Fewer than {MIN_PER_CLASS} examples for: {listing}.",
                 len(tiny),
                 (),
-                f"Add examples until every label has at least {MIN_PER_CLASS} (OpenAI refuses fewer), or leave "
+                f"Add examples until every label has at least {MIN_PER_CLASS} (fine-tuning services refuse fewer), or leave "
                 "unused labels out with --labels.",
                 False,
                 f"예시가 {MIN_PER_CLASS}개 미만인 라벨: {listing_ko}.",

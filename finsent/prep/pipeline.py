@@ -1,4 +1,4 @@
-"""The successor of `openai tools fine_tunes.prepare_data`: check, clean, split and write a labelled table.
+"""The successor of the legacy `fine_tunes.prepare_data` tool: check, clean, split and write a labelled table.
 
 Pipeline: map columns -> normalise labels (LabelSet) -> build the model input with
 `finsent.contract.modelinput.build_model_input` (the same function classification uses) -> drop empty texts and
@@ -50,7 +50,7 @@ class PrepareOptions:
     valid_fraction: float = 0.2
     seed: int = 42
     lowercase: bool = False
-    #: OpenAI training files to write besides train/valid.csv: "completion", "chat"
+    #: provider training files to write besides train/valid.csv: "completion", "chat"
     formats: tuple[str, ...] = FORMATS
     #: token limit per example for the over_token_limit check; None: `backend_limit`
     token_limit: int | None = None

@@ -180,10 +180,10 @@ def over_token_limit(
         f"{_n(len(over))} texts are estimated at more than {limit:,} tokens, the limit of {model}.",
         len(over),
         example_rows(rows, mask_series),
-        "Kept. OpenAI truncates or rejects such examples: shorten them or split them into sentences.",
+        "Kept. Fine-tuning services truncate or reject such examples: shorten them or split them into sentences.",
         False,
         f"{_n(len(over))}개 문장이 {model} 의 한도 {limit:,} 토큰을 넘는 것으로 추정됩니다.",
-        "그대로 두었습니다. OpenAI 는 이런 예시를 잘라내거나 거부합니다. 짧게 나누세요.",
+        "그대로 두었습니다. 파인튜닝 서비스는 이런 예시를 잘라내거나 거부합니다. 짧게 나누세요.",
         {"max_tokens": int(over.max())},
     )
 

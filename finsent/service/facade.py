@@ -206,7 +206,7 @@ class FinsentService(BulkRuns):
 
     def resolve_model(self, wanted: str, backend: str | None = None) -> tuple[str, str]:
         """(backend, model id) for a model id or unique name, from `backend` or any backend. An id finsent
-        has not recorded passes through unchanged (the backend may know it: an OpenAI fine-tune made
+        has not recorded passes through unchanged (the backend may know it: a provider's fine-tune made
         elsewhere); with no backend given, the default backend's."""
         try:
             record = self.find_model(wanted, backend)
@@ -361,7 +361,7 @@ class FinsentService(BulkRuns):
         input_format: InputFormat | None = None,
     ) -> ModelRecord:
         """Record a model not trained in finsent (an existing fine-tuned model, a zero/few-shot chat
-        model, a model on an OpenAI-compatible server) so it can classify and be evaluated."""
+        model, a model on a compatible server) so it can classify and be evaluated."""
         self.registry.get(backend)
         label_set, fmt = LabelSet(), input_format or InputFormat()
         if dataset_id:

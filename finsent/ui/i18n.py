@@ -71,21 +71,18 @@ def backend_text(info: object) -> tuple[str, str, str | None]:
     reason = getattr(info, "reason", None)
     if current_lang() != "ko":
         return label, description, reason
-    key = f"backend.{getattr(info, 'name', '')}.description"
     return (
         str(getattr(info, "label_ko", None) or label),
-        str(getattr(info, "description_ko", None) or KO.get(key, description)),
+        str(getattr(info, "description_ko", None) or description),
         getattr(info, "reason_ko", None) or reason,
     )
 
 
 def base_model_text(backend: str, info: object, model_id: str) -> str:
-    """A base model's name for the picker: ours in the page's language where the catalogue has one
-    (`base_model.<backend>.<id>`), else the plugin's label, else its id."""
-    key = f"base_model.{backend}.{model_id}"
-    if key in CATALOGUES[current_lang()]:
-        return t(key)
-    return str(getattr(info, "label", "") or model_id)
+    """A base model's name for the picker, as its backend gives it in the page's language (`label_ko` on
+    a Korean page), else its id: the catalogue names no backend's models."""
+    korean = getattr(info, "label_ko", None) if current_lang() == "ko" else None
+    return str(korean or getattr(info, "label", "") or model_id)
 
 
 def label_name(label: str) -> str:

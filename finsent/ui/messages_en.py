@@ -31,9 +31,6 @@ MESSAGES: dict[str, str] = {
     "rename.save": "Save",
     "sidebar.no_backends": "No backend is registered. Check the plugin notices below.",
     "sidebar.plugin_problem": "Plugin problem: {problem}",
-    "backend.mock.description": "Simulates training offline and classifies with a keyword rule. For demos and tests.",
-    "backend.local.description": "Trains a real model on this computer (CPU), offline. The default.",
-    "backend.openai.description": "Fine-tunes OpenAI models (paid, needs an API key and network).",
     # labels, statuses, severities, splits
     "label.positive": "positive",
     "label.negative": "negative",
@@ -211,7 +208,7 @@ MESSAGES: dict[str, str] = {
     "monitor.attach_none": "No backend can follow jobs started elsewhere.",
     "monitor.attach_backend": "Backend",
     "monitor.attach_id": "Job id at the backend",
-    "monitor.attach_help": "For example the id OpenAI shows for a fine-tuning job (ftjob-…).",
+    "monitor.attach_help": "For example the id the provider shows for its fine-tuning job (ftjob-…).",
     "monitor.attach_submit": "Follow",
     "monitor.attach_empty": "Enter a job id.",
     # Evaluate page
@@ -314,7 +311,4 @@ MESSAGES: dict[str, str] = {
     "bulk.download_xlsx": "Download XLSX",
     "bulk.xlsx_too_big": "Too many rows for one Excel sheet: download the CSV instead.",
     # base models of the built-in backends, by backend and id (plugins' own labels are English)
-    "base_model.mock.mock-keywords": "Keyword rule (Korean + English)",
-    "base_model.local.tfidf-logreg": "TF-IDF character + word n-grams, NB-weighted logistic model",
-    "base_model.local.tfidf-kiwi-logreg": "TF-IDF character n-grams + Korean morphemes (kiwipiepy), NB-weighted logistic model",
 }

@@ -33,9 +33,6 @@ MESSAGES: dict[str, str] = {
     "rename.save": "저장",
     "sidebar.no_backends": "등록된 백엔드가 없습니다. 아래 플러그인 안내를 확인하세요.",
     "sidebar.plugin_problem": "플러그인 문제: {problem}",
-    "backend.mock.description": "오프라인으로 학습을 흉내 내고 키워드 규칙으로 분류합니다. 데모와 테스트용입니다.",
-    "backend.local.description": "이 컴퓨터(CPU)에서 오프라인으로 실제 모델을 학습합니다. 기본값입니다.",
-    "backend.openai.description": "OpenAI 모델을 파인튜닝합니다 (유료, API 키와 네트워크 필요).",
     # labels, statuses, severities, splits
     **{f"label.{name}": korean for name, korean in KOREAN_NAMES.items()},  # as the core's reports say
     "label.unknown": "알 수 없음",
@@ -211,7 +208,7 @@ MESSAGES: dict[str, str] = {
     "monitor.attach_none": "다른 곳에서 시작한 작업을 따라갈 수 있는 백엔드가 없습니다.",
     "monitor.attach_backend": "백엔드",
     "monitor.attach_id": "백엔드의 작업 ID",
-    "monitor.attach_help": "예: OpenAI 파인튜닝 작업의 ID (ftjob-…).",
+    "monitor.attach_help": "예: 제공자가 보여 주는 파인튜닝 작업 ID (ftjob-…).",
     "monitor.attach_submit": "따라가기",
     "monitor.attach_empty": "작업 ID를 입력하세요.",
     # Evaluate page
@@ -313,7 +310,4 @@ MESSAGES: dict[str, str] = {
     "bulk.download_xlsx": "XLSX 내려받기",
     "bulk.xlsx_too_big": "엑셀 시트 하나에 들어가지 않는 행 수입니다. CSV로 내려받으세요.",
     # base models of the built-in backends, by backend and id (plugins' own labels are English)
-    "base_model.mock.mock-keywords": "키워드 규칙 (한국어 + 영어)",
-    "base_model.local.tfidf-logreg": "TF-IDF 문자·단어 n-gram + NB 가중 로지스틱 회귀",
-    "base_model.local.tfidf-kiwi-logreg": "TF-IDF 문자 n-gram + 한국어 형태소(kiwipiepy) + NB 가중 로지스틱 회귀",
 }

@@ -105,11 +105,16 @@ class LocalBackend(Backend):
 
     def base_models(self) -> list[BaseModelInfo]:
         return [
-            BaseModelInfo("tfidf-logreg", "TF-IDF character + word n-grams, NB-weighted logistic model"),
+            BaseModelInfo(
+                "tfidf-logreg",
+                "TF-IDF character + word n-grams, NB-weighted logistic model",
+                label_ko="TF-IDF 문자·단어 n-gram + NB 가중 로지스틱 회귀",
+            ),
             BaseModelInfo(
                 "tfidf-kiwi-logreg",
                 "TF-IDF character n-grams + Korean morphemes (kiwipiepy), NB-weighted logistic model",
                 description="Slower to classify: every text goes through the morphological analyser.",
+                label_ko="TF-IDF 문자 n-gram + 한국어 형태소(kiwipiepy) + NB 가중 로지스틱 회귀",
             ),
         ]
 

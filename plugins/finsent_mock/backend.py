@@ -109,6 +109,7 @@ class MockBackend(Backend):
                 BUILTIN_MODEL,
                 "Keyword rule (Korean + English)",
                 kind="local",
+                label_ko="키워드 규칙 (한국어 + 영어)",
                 description="Counts finance words such as 상승/하락, profit/loss; no learning.",
             )
         ]

@@ -77,7 +77,6 @@ DYNAMIC_KEYS = (
     *(f"chart.{m}{suffix}" for m in ("accuracy", "loss") for suffix in ("", "_curve")),
     *(f"eval.{m}" for m in ("precision", "recall", "f1")),
     *(f"classify.example_{i}" for i in (1, 2, 3)),
-    *(f"backend.{b}.description" for b in ("mock", "local", "openai")),
 )
 
 
@@ -94,6 +93,17 @@ def test_page_titles_statuses_labels_and_other_key_families_exist() -> None:
     wanted |= set(DYNAMIC_KEYS)
     wanted |= {f"bulk.download_{kind}" for kind, _ in EXPORTS}
     assert sorted(k for k in wanted if k not in KO) == []
+
+
+def test_every_built_in_backend_speaks_korean_itself() -> None:
+    """The catalogue names no backend: labels, descriptions and base model names come from the backends."""
+    from finsent.plugins import load_backends
+
+    registry = load_backends()
+    for name in ("local", "mock", "openai"):
+        backend = registry.get(name)
+        assert HANGUL.search(backend.label_ko or "") or name == "openai", name  # "OpenAI" is a name
+        assert HANGUL.search(backend.description_ko or ""), name
 
 
 def test_korean_is_the_default_and_english_is_english() -> None:
@@ -133,7 +143,13 @@ def test_moments_read_as_local_date_and_minute() -> None:
     assert i18n.moment_text(stamp) == "2025-03-04 09:15"
 
 
-def test_mock_base_model_has_a_korean_name() -> None:
-    assert i18n.translate("base_model.mock.mock-keywords", "ko") != i18n.translate(
-        "base_model.mock.mock-keywords", "en"
-    )
+def test_base_models_are_named_by_their_backend_in_the_page_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    from finsent_mock.backend import MockBackend
+
+    from finsent.contract import BackendContext, Settings
+
+    [info] = MockBackend(BackendContext(Settings.from_env())).base_models()
+    monkeypatch.setattr(i18n, "current_lang", lambda: "ko")
+    assert i18n.base_model_text("mock", info, info.id) == "키워드 규칙 (한국어 + 영어)"
+    monkeypatch.setattr(i18n, "current_lang", lambda: "en")
+    assert i18n.base_model_text("mock", info, info.id) == "Keyword rule (Korean + English)"

@@ -126,10 +126,14 @@ def _misclassified(evaluation: Any) -> None:
     names = label_names(labels)
     a, b, c, d = st.columns([2, 2, 1, 2])
     true = a.multiselect(
-        t("eval.true_label"), labels, default=labels, format_func=names.get, key="eval_f_true"
+        t("eval.true_label"), labels, default=labels, format_func=lambda v: names.get(v, v), key="eval_f_true"
     )
     predicted = b.multiselect(
-        t("eval.predicted_label"), labels, default=labels, format_func=names.get, key="eval_f_pred"
+        t("eval.predicted_label"),
+        labels,
+        default=labels,
+        format_func=lambda v: names.get(v, v),
+        key="eval_f_pred",
     )
     low = c.slider(t("eval.min_confidence"), 0.0, 1.0, 0.0, 0.05, key="eval_f_conf")
     needle = d.text_input(t("eval.search"), key="eval_f_text")
