@@ -219,5 +219,7 @@ class BatchExecutor(BulkExecutor):
             chunk = range(n)[rows]
             if all(row in answers.answers for row in chunk):
                 predictions = [answers.answers[row] for row in chunk]
-                self.store.add_chunk(self.run_id, encode_predictions(index, predictions, state.labels))
+                texts = [answers.texts[row] for row in chunk]  # blank cells stored without a label
+                chunk_codes = encode_predictions(index, predictions, state.labels, texts)
+                self.store.add_chunk(self.run_id, chunk_codes)
         self._report()

@@ -127,12 +127,22 @@ def read_texts(state: BulkRunState) -> list[str]:
     return column_texts(column[state.record.text_column])
 
 
+def is_blank(text: str) -> bool:
+    """An empty or whitespace-only cell: not a text, so it gets no sentiment."""
+    return not text.strip()
+
+
 def encode_predictions(
-    index: int, predictions: Sequence[Prediction], labels: Sequence[str]
+    index: int,
+    predictions: Sequence[Prediction],
+    labels: Sequence[str],
+    texts: Sequence[str] | None = None,
 ) -> ChunkPredictions:
-    """Predictions -> compact arrays: label codes (len(labels) = unknown), confidences, scores matrix."""
+    """Predictions -> compact arrays: label codes (len(labels) = unknown, len(labels) + 1 = a blank text,
+    which has no label, confidence or scores), confidences, scores matrix. With `texts`, the rows whose
+    text is blank are coded as blank whatever the backend answered."""
     code_of = {name: i for i, name in enumerate(labels)}
-    unknown = len(labels)
+    unknown, blank = len(labels), len(labels) + 1
     codes = np.fromiter(
         (code_of.get(p.label, unknown) for p in predictions), dtype=np.int16, count=len(predictions)
     )
@@ -143,12 +153,24 @@ def encode_predictions(
         [[float(p.scores.get(name, 0.0)) for name in labels] for p in predictions], dtype=np.float64
     )
     scores = scores.reshape(len(predictions), len(labels))
+    empty = np.fromiter(
+        (p is BLANK or (texts is not None and is_blank(texts[i])) for i, p in enumerate(predictions)),
+        dtype=bool,
+        count=len(predictions),
+    )
+    codes[empty] = blank
+    confidence[empty] = np.nan
+    scores[empty] = np.nan
     raw = {
         i: str(p.raw if p.raw is not None else p.label)
         for i, p in enumerate(predictions)
         if codes[i] == unknown
     }
     return ChunkPredictions(index=index, codes=codes, confidence=confidence, scores=scores, raw=raw)
+
+
+#: the answer for a blank text: the backend is not asked
+BLANK = Prediction(label="", confidence=float("nan"))
 
 
 def output_names(input_columns: Sequence[str], labels: Sequence[str]) -> dict[str, str]:
@@ -180,6 +202,7 @@ def assemble_results(store: Store, state: BulkRunState, include_pending: bool = 
         confidence[start:stop] = chunk.confidence
         scores[start:stop] = chunk.scores
     done = codes >= 0
+    empty = codes == k + 1
     vocabulary = np.array([*labels, UNKNOWN_LABEL, ""], dtype=object)
     names = output_names([str(c) for c in frame.columns], labels)
     out = frame.copy()
@@ -199,6 +222,7 @@ def assemble_results(store: Store, state: BulkRunState, include_pending: bool = 
         model_column=names["model"],
         rows_done=int(done.sum()),
         rows_total=n,
+        rows_blank=int(empty.sum()),
     )
 
 
@@ -289,12 +313,16 @@ class BulkExecutor:
             if self._cancel_requested():
                 return "cancelled", None
             batch = texts[rows]
-            predictions = self.backend.classify(self.model, batch)
-            if len(predictions) != len(batch):
+            # Blank cells are not texts: they are not sent, and come back without a label.
+            sent = [text for text in batch if not is_blank(text)]
+            answers = self.backend.classify(self.model, sent) if sent else []
+            if len(answers) != len(sent):
                 raise FinsentError(
-                    f"The {self.backend.label} backend returned {len(predictions)} predictions for {len(batch)} texts.",
+                    f"The {self.backend.label} backend returned {len(answers)} predictions for {len(sent)} texts.",
                     hint="This is a bug in the backend plugin; the finished chunks are kept.",
                 )
+            given = iter(answers)
+            predictions = [BLANK if is_blank(text) else next(given) for text in batch]
             self.store.add_chunk(self.run_id, encode_predictions(index, predictions, state.labels))
             self._report()
         return "succeeded", None

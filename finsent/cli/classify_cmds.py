@@ -169,8 +169,12 @@ def _finish(svc: FinsentService, record: BulkRunRecord, output: str) -> int:
         )
         print(f"The finished rows are kept. Resume with: {resume_cmd}", file=sys.stderr)
         return 2
-    path = svc.files.write_table(output, svc.bulk_results(record.id).frame)
+    results = svc.bulk_results(record.id)
+    path = svc.files.write_table(output, results.frame)
     rate = f" ({record.rate:,.0f} rows/s)" if record.rate else ""
+    if results.rows_blank:
+        print(f"{results.rows_blank:,} empty rows were not classified (no label, confidence or scores).",
+              file=sys.stderr)  # fmt: skip
     print(
         f"Classified {record.rows_done:,} rows{rate}; wrote {path} ({svc.files.check_output_name(path)}).",
         file=sys.stderr,

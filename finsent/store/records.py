@@ -143,6 +143,8 @@ class BulkResults:
     #: rows with a prediction in this read (the figure to show beside it)
     rows_done: int
     rows_total: int
+    #: rows whose text cell was empty or blank: done, but without label, confidence or scores
+    rows_blank: int = 0
 
     @property
     def partial(self) -> bool:

@@ -189,9 +189,7 @@ def _filters(frame: pd.DataFrame, label_col: str, conf_col: str, order: list[str
     # the charts' order (positive, negative, neutral), then any other label the model gave
     labels = [x for x in order if x in present] + sorted(present - set(order))
     a, b, c = st.columns([2, 1, 2])
-    chosen = a.multiselect(
-        t("bulk.filter_labels"), labels, default=labels, format_func=lambda v: label_names([v])[v]
-    )
+    chosen = a.multiselect(t("bulk.filter_labels"), labels, default=labels, format_func=_label_option)
     low = b.slider(t("bulk.filter_confidence"), 0.0, 1.0, 0.0, 0.05, key="cls_bulk_minconf")
     needle = c.text_input(t("bulk.filter_text"), key="cls_bulk_search")
     mask = frame[label_col].astype(str).isin(chosen) & (frame[conf_col].fillna(0) >= low)
@@ -200,6 +198,10 @@ def _filters(frame: pd.DataFrame, label_col: str, conf_col: str, order: list[str
             frame.astype(str).apply(lambda col: col.str.contains(needle, case=False, regex=False)).any(axis=1)
         )
     return frame.loc[mask]
+
+
+def _label_option(value: str) -> str:
+    return t("bulk.blank_label") if value == "" else label_names([value])[value]
 
 
 def _charts(frame: pd.DataFrame, label_col: str, conf_col: str, order: list[str]) -> None:
@@ -304,7 +306,10 @@ def _results_view(results: BulkResults) -> None:
         st.caption(t("bulk.no_results_yet"))
         return
     label_col, conf_col, order = results.label_column, results.confidence_column, list(results.labels)
-    _charts(frame, label_col, conf_col, order)
+    if results.rows_blank:
+        st.info(t("bulk.blank_rows", n=f"{results.rows_blank:,}"), icon=":material/check_box_outline_blank:")
+    # Blank cells are not sentiment: they stay in the table and the file, and out of the charts.
+    _charts(frame[frame[label_col] != ""], label_col, conf_col, order)
     shown = _filters(frame, label_col, conf_col, order)
     st.caption(
         t("bulk.table_caption", shown=f"{min(len(shown), TABLE_ROWS_SHOWN):,}", total=f"{len(shown):,}")

@@ -278,6 +278,8 @@ MESSAGES: dict[str, str] = {
     "bulk.show_run": "Show the running run",
     "bulk.other_model": "These are the results of another model: {run_model}. The model selected in the sidebar is {model}.",
     "bulk.col_model": "Model id",
+    "bulk.blank_rows": "{n} empty rows were not classified: their label, confidence and scores are empty and they are left out of the charts.",
+    "bulk.blank_label": "(empty row)",
     "bulk.download_partial": "Partial results: {done} of {total} rows. The file name says so too.",
     "bulk.download_csv_help": "UTF-8 CSV that Excel opens with Korean intact. Cells Excel would run as a formula (starting with =, +, -, @, a tab or a line break) get a leading apostrophe (') and are stored as text.",
     "bulk.download_xlsx_help": "Excel workbook with every column plus the predicted label, confidence, scores and model id finsent added.",

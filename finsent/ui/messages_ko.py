@@ -277,6 +277,8 @@ MESSAGES: dict[str, str] = {
     "bulk.show_run": "진행 중인 작업 보기",
     "bulk.other_model": "이 작업은 다른 모델의 결과입니다: {run_model}. 사이드바에서 선택한 모델은 {model}입니다.",
     "bulk.col_model": "모델 id",
+    "bulk.blank_rows": "빈 행 {n}개는 분류하지 않았습니다: 라벨, 신뢰도, 점수가 비어 있고 차트에서 빠집니다.",
+    "bulk.blank_label": "(빈 행)",
     "bulk.download_partial": "일부 결과입니다: 전체 {total}행 중 {done}행. 파일 이름에도 표시됩니다.",
     "bulk.download_csv_help": "엑셀에서 한글이 깨지지 않는 UTF-8 CSV입니다. 엑셀이 수식으로 실행할 수 있는 셀(=, +, -, @, 탭, 줄바꿈 문자로 시작)은 앞에 작은따옴표(')를 붙여 글자로 저장합니다.",
     "bulk.download_xlsx_help": "엑셀 파일입니다. 모든 열과 finsent가 덧붙인 예측 라벨, 신뢰도, 점수, 모델 id 열이 들어 있습니다.",

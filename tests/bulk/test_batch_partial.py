@@ -23,8 +23,8 @@ from finsent_openai import OpenAIBackend
 from openai_fake.dataset import sentences
 from openai_fake.fixtures import make_backend, openai_server  # noqa: F401
 from openai_fake.model import rule_label
+from openai_fake.schema import SpecChecker, batch_file_problems, spec  # noqa: F401
 from openai_fake.server import TEST_KEY, FakeOpenAI
-from test_openai_schema import SpecChecker, batch_file_problems, spec  # noqa: F401
 
 from finsent.cli import main
 from finsent.contract import errors

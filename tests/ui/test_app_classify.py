@@ -160,3 +160,20 @@ def test_cancelling_a_bulk_run_keeps_the_finished_rows() -> None:
     assert_clean(at)
     assert any("유지됩니다" in w.value for w in at.warning)
     assert len(service().bulk_results(run.id).frame) == final.rows_done
+
+
+def test_blank_rows_are_counted_kept_and_left_out_of_the_charts() -> None:
+    model = _trained()
+    frame = pd.DataFrame(
+        {"번호": range(6), "본문": ["가나전자 흑자 전환", "", "  ", None, "다라건설 적자", "주총 개최"]}
+    )
+    run = service().start_bulk_run("mock", model, frame, "본문", "빈칸.csv")
+    service().wait_bulk_run(run.id, timeout=30)
+    at = new_app()
+    at.switch_page(page("classify")).run()
+    assert_clean(at)
+    assert any("빈 행 3개는 분류하지 않았습니다" in i.value for i in at.info)
+    distribution = next(data for spec, data in charts(at) if spec.get("mark", {}).get("type") == "bar")
+    assert int(distribution["count"].sum()) == 3  # only the rows with text
+    table = next(d.value for d in at.dataframe if "번호" in d.value.columns)
+    assert len(table) == 6  # the blank rows stay in the table (and the downloads)
