@@ -65,13 +65,62 @@ def _find(columns: list[str], wanted: tuple[str, ...], taken: str | None) -> str
     return None
 
 
-def guess_columns(frame: pd.DataFrame) -> ColumnGuess:
-    """Recognise kor_sentence/labels, sentence, prompt/completion, text/label and Korean headers."""
+#: share of a column's non-empty cells that must be label words (긍정/부정/중립, positive, ...) for the
+#: column to count as holding labels
+LABEL_LIKE = 0.8
+#: mean characters per cell from which a column without a known header counts as holding text
+TEXT_LIKE_CHARS = 12
+_SAMPLE = 500
+
+
+def _sample(frame: pd.DataFrame, column: str) -> list[str]:
+    values = frame[column].head(_SAMPLE).dropna().astype(str).str.strip()
+    return [v for v in values.tolist() if v]
+
+
+def label_likeness(frame: pd.DataFrame, column: str) -> float:
+    """Share of the column's (first) non-empty cells that are a known label word: 긍정, negative, 0..."""
+    from finsent.contract.labels import LabelSet
+
+    labels = LabelSet()
+    values = _sample(frame, column)
+    return sum(labels.normalise(v) is not None for v in values) / len(values) if values else 0.0
+
+
+def _mean_length(frame: pd.DataFrame, column: str) -> float:
+    values = _sample(frame, column)
+    return sum(len(v) for v in values) / len(values) if values else 0.0
+
+
+def guess_columns(frame: pd.DataFrame, look_at_cells: bool = False) -> ColumnGuess:
+    """Recognise kor_sentence/labels, sentence, prompt/completion, text/label and Korean headers.
+
+    With `look_at_cells` (the dashboard's pickers, which show the choice and let it be changed), the cells
+    count too: a column of label words (긍정/부정/중립, positive...) is the label column even when its
+    header is "분류" beside a "회사" column, and the longest text column is the text where no header says.
+    Unattended preparation (`finsent prepare`) goes by the header only, and asks when it cannot tell.
+    """
     columns = [str(c) for c in frame.columns]
     text = _find(columns, TEXT_HEADERS, None)
     label = _find(columns, LABEL_HEADERS, text)
+    if not look_at_cells:
+        if text is None and label is not None and len(columns) == 2:
+            text = next(c for c in columns if c != label)  # two columns, one the label: the other is text
+        return ColumnGuess(text=text, label=label)
+    if label is None or label_likeness(frame, label) < LABEL_LIKE:
+        # the header missed, or names a column of something else (company names under "분류"):
+        # a column whose cells are label words wins
+        scored = [(label_likeness(frame, c), c) for c in columns if c != text]
+        best = max(scored, default=(0.0, None))
+        if best[1] is not None and best[0] >= LABEL_LIKE:
+            label = best[1]
     if text is None and label is not None and len(columns) == 2:
         text = next(c for c in columns if c != label)  # two columns, one of them the label: the other is text
+    if text is None:
+        lengths = [(_mean_length(frame, c), c) for c in columns if c != label]
+        longest = max(lengths, default=(0.0, None))
+        if longest[1] is not None and longest[0] >= TEXT_LIKE_CHARS:
+            text = longest[1]
     return ColumnGuess(text=text, label=label)
 
 

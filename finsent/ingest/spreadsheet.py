@@ -65,20 +65,52 @@ def _rows(book: Any, sheet: str) -> list[list[Any]]:
 
 
 def read_xlsx(data: bytes, label: str, sheet: str | None) -> tuple[pd.DataFrame, str, list[str]]:
-    """(frame of strings, the sheet read, all sheet names). The first sheet unless `sheet` names another."""
+    """(frame of strings, the sheet read, all sheet names). `sheet`, or else the sheet with the most texts
+    in a text column (a workbook often opens on a cover sheet or a summary; the earlier sheet wins a tie),
+    else the first sheet with data."""
     book = _open(data, label, data_only=False)
     try:
         names = [str(name) for name in book.sheetnames]
-        if not names:
-            raise _unreadable(label, "no sheets")
-        chosen = names[0] if sheet in (None, "") else str(sheet)
-        if chosen not in names:
+    finally:
+        book.close()
+    if not names:
+        raise _unreadable(label, "no sheets")
+    if sheet not in (None, ""):
+        if str(sheet) not in names:
             raise InputError(
-                f"{label} has no sheet named {chosen!r}. Sheets: {', '.join(names)}.",
+                f"{label} has no sheet named {sheet!r}. Sheets: {', '.join(names)}.",
                 hint="Pick one of these sheets.",
-                ko=f"{label} 에 {chosen!r} 시트가 없습니다. 시트 목록: {', '.join(names)}.",
+                ko=f"{label} 에 {sheet!r} 시트가 없습니다. 시트 목록: {', '.join(names)}.",
                 hint_ko="목록에 있는 시트를 고르세요.",
             )
+        return _read_sheet(data, label, str(sheet), names), str(sheet), names
+    if len(names) == 1:
+        return _read_sheet(data, label, names[0], names), names[0], names
+    from finsent.ingest.columns import guess_columns
+
+    best: tuple[int, pd.DataFrame, str] | None = None
+    fallback: tuple[pd.DataFrame, str] | None = None
+    for name in names:
+        try:
+            frame = _read_sheet(data, label, name, names)
+        except InputError:  # an empty sheet or a chart sheet: look further
+            continue
+        fallback = fallback or (frame, name)
+        text = guess_columns(frame, look_at_cells=True).text
+        if text is not None:
+            texts = int(frame[text].astype(str).str.strip().ne("").sum())
+            if best is None or texts > best[0]:
+                best = (texts, frame, name)
+    if best is not None:
+        return best[1], best[2], names
+    if fallback is None:
+        return _read_sheet(data, label, names[0], names), names[0], names  # says that it is empty
+    return fallback[0], fallback[1], names
+
+
+def _read_sheet(data: bytes, label: str, chosen: str, names: list[str]) -> pd.DataFrame:
+    book = _open(data, label, data_only=False)
+    try:
         try:
             cells = _rows(book, chosen)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
@@ -123,4 +155,4 @@ def read_xlsx(data: bytes, label: str, sheet: str | None) -> tuple[pd.DataFrame,
     body = [(row + [""] * (width - len(row)))[:width] for row in rows[1:]]
     frame = pd.DataFrame(body, columns=range(width), dtype=str)
     frame.columns = pd.Index(clean_header(header[:width]))
-    return frame, chosen, names
+    return frame

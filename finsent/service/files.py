@@ -90,10 +90,11 @@ class DataFiles:
         return read_table(source, name, sheet=sheet, max_mb=self.settings.max_input_mb)
 
     def guess_columns(self, frame: pd.DataFrame) -> ColumnGuess:
-        """Which column holds the text, and which the label (None where it cannot tell)."""
+        """Which column holds the text, and which the label (None where it cannot tell), from the header
+        and the cells: for pickers that show the guess and let the user change it."""
         from finsent.ingest.columns import guess_columns
 
-        return guess_columns(frame)
+        return guess_columns(frame, look_at_cells=True)
 
     # -- checking and preparing ---------------------------------------------------------------
     def check_table(self, table: LoadedTable, options: PrepareOptions | None = None) -> Report:

@@ -19,6 +19,7 @@ from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import duration_text, label_names, moment_text, status_name, t
 from finsent.ui.markdown import plain
 from finsent.ui.rename import rename_control
+from finsent.ui.sheets import chosen_sheet, sheet_picker
 
 BULK_TYPES = ["csv", "tsv", "txt", "xlsx", "jsonl"]
 ACTIVE = ("queued", "running")
@@ -46,16 +47,24 @@ def _upload_and_start(backend: str, model: str) -> None:
     )
     if upload is None:
         return
+    sheet_key = f"cls_bulk_sheet_{upload.file_id}"
     table = state.load_table(
-        upload.file_id, upload.name, None, upload.getvalue(), state.get_settings().max_input_mb
+        upload.file_id,
+        upload.name,
+        chosen_sheet(sheet_key),
+        upload.getvalue(),
+        state.get_settings().max_input_mb,
     )
+    sheet_picker(table, sheet_key)
+    with st.expander(t("data.preview"), expanded=False):
+        st.dataframe(table.frame.head(50), width="stretch")
     columns = [str(c) for c in table.frame.columns]
     guess = state.get_service().files.guess_columns(table.frame).text
     text_col = st.selectbox(
         t("bulk.text_column"),
         columns,
         index=columns.index(guess) if guess in columns else 0,
-        key=f"cls_bulk_col_{table.sha256[:10]}",
+        key=f"cls_bulk_col_{table.sha256[:10]}_{table.sheet or ''}",
     )
     rows = len(table.frame)
     st.markdown(t("bulk.row_count", rows=f"{rows:,}", name=plain(upload.name)))

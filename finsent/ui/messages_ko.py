@@ -106,6 +106,7 @@ MESSAGES: dict[str, str] = {
     "data.format": "형식 {format}",
     "data.encoding": "인코딩 {encoding}",
     "data.sheet_used": "시트 {sheet}",
+    "data.sheet_skipped": "첫 시트 '{first}'에는 문장 열이 없어 '{sheet}' 시트를 열었습니다. 다른 시트는 위에서 고르세요.",
     "data.preview": "미리 보기 (처음 200행)",
     "data.mapping": "열과 옵션",
     "data.text_column": "문장 열",

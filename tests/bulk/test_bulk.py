@@ -195,7 +195,7 @@ def test_mixed_type_columns_and_a_missing_input(service: FinsentService) -> None
     frame = pd.DataFrame({"text": ["up", "down", None], "mixed": [1, "two", 3.5]})
     run = service.run_bulk("scripted", model, frame, "text", "x.xlsx")
     results = service.bulk_results(run.id).frame
-    assert results["label"].tolist() == ["positive", "negative", "neutral"]
+    assert results["label"].tolist() == ["positive", "negative", ""]  # a missing text is not sentiment
     assert results["mixed"].tolist() == ["1", "two", "3.5"]
     from finsent.bulk.runs import INPUT_FILE
     from finsent.contract.errors import FinsentError

@@ -137,7 +137,7 @@ def test_xlsx_with_several_sheets(tmp_path: Path) -> None:
     _workbook(path)
     assert list_sheets(path) == ["요약", "2024", "empty"]
     first = read_table(path)
-    assert first.sheet == "요약"
+    assert first.sheet == "2024"  # "이 시트에는 데이터가 없습니다": the data sheet opens, not the note
     assert first.sheets == ("요약", "2024", "empty")
     table = read_table(path, sheet="2024")
     assert table.file_format == "xlsx"
@@ -318,3 +318,21 @@ def test_jsonl_values_may_hold_unicode_line_separators(tmp_path: Path) -> None:
     path.write_text("\r\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\r\n", encoding="utf-8")
     table = read_table(path)
     assert table.frame["text"].tolist() == ["a\u2028b\x85c\x1cd", "둘째"]
+
+
+def test_a_workbook_opens_on_the_sheet_with_the_texts_not_its_cover(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "표지"
+    book.active.append(["뉴스 모음 (3분기)"])  # a header word that names texts, and one short row
+    book.active.append(["작성: 재무팀"])
+    data = book.create_sheet("기사")
+    data.append(["제목", "감성"])
+    for i in range(20):
+        data.append([f"가나전자 {i}분기 영업이익 증가", "긍정"])
+    path = tmp_path / "news.xlsx"
+    book.save(path)
+    table = read_table(path)
+    assert table.sheet == "기사" and len(table.frame) == 20 and table.sheets == ("표지", "기사")
+    assert read_table(path, sheet="표지").sheet == "표지"  # the user's choice always wins

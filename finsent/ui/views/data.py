@@ -14,6 +14,7 @@ from finsent.ui.i18n import label_names, t
 from finsent.ui.markdown import plain
 from finsent.ui.prepared_view import render_prepared
 from finsent.ui.report_view import render_report
+from finsent.ui.sheets import sheet_picker
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "jsonl", "json"]
 SOURCES = ("sample", "upload", "corpus")
@@ -74,17 +75,6 @@ def _choose_source() -> tuple[Any, str] | None:
     if path is None:
         return None
     return _load_from_path(path, sheet), path.name
-
-
-def _sheet_picker(table: Any) -> None:
-    sheets = list(getattr(table, "sheets", ()) or ())
-    if table.file_format != "xlsx" or len(sheets) < 2:
-        return
-    current = table.sheet if table.sheet in sheets else sheets[0]
-    choice = st.selectbox(t("data.sheet"), sheets, index=sheets.index(current), key="data_sheet_pick")
-    if choice != st.session_state.get("data_sheet") and choice != current:
-        st.session_state["data_sheet"] = choice
-        st.rerun()
 
 
 def _describe(table: Any) -> None:
@@ -188,7 +178,7 @@ def main() -> None:
         if chosen is None:
             return
         table, name = chosen
-        _sheet_picker(table)
+        sheet_picker(table, "data_sheet")
         _describe(table)
         st.subheader(t("data.mapping"))
         options = _mapping_and_options(table)
