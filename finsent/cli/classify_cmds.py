@@ -31,8 +31,11 @@ finished within hours. The batch id is stored with the run: running the same com
 --cancel RUN cancels a run: for a batch-API run, its batch at the provider too (the requests it finished
 are billed, nothing more); resuming it later keeps their answers and submits a new batch for the rest.
 
-The output file keeps every input column and adds label, confidence and score_<label> (CSV with a BOM for
-Excel, XLSX or JSONL by its extension). Ctrl-C keeps the finished rows and prints the command to resume.
+The output file keeps every input column and adds label, confidence, score_<label> and model (CSV with a
+BOM for Excel, XLSX or JSONL by its extension; --label-names ko writes 긍정/부정/중립). Empty cells get no
+label. CSV cells that Excel would run as a formula get a leading apostrophe (--no-formula-guard for
+programs); XLSX writes every text as a text cell, unchanged. Ctrl-C keeps the finished rows and prints the
+command to resume.
 """
 
 
@@ -57,6 +60,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         help="cancel a bulk run (a batch-API run: its batch at the provider too); finished rows are kept",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object per text")
+    p.add_argument(
+        "--label-names",
+        choices=("id", "ko"),
+        default="id",
+        help="labels in the --output file: ids (positive/negative/neutral, default) or Korean (긍정/부정/중립)",
+    )
+    p.add_argument(
+        "--no-formula-guard",
+        action="store_true",
+        help="CSV/TSV output for programs: do not prefix cells that start with =, +, -, @ with an apostrophe",
+    )
     p.add_argument(
         "--batch-api",
         action="store_true",
@@ -153,7 +167,13 @@ def run_classify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finish(svc: FinsentService, record: BulkRunRecord, output: str) -> int:
+def _finish(
+    svc: FinsentService,
+    record: BulkRunRecord,
+    output: str,
+    label_names: str = "id",
+    formula_guard: bool = True,
+) -> int:
     from finsent.service import CANCELLED_BATCH
 
     resume_cmd = f"finsent classify --resume {record.id} --output {shlex.quote(output)}"
@@ -170,7 +190,9 @@ def _finish(svc: FinsentService, record: BulkRunRecord, output: str) -> int:
         print(f"The finished rows are kept. Resume with: {resume_cmd}", file=sys.stderr)
         return 2
     results = svc.bulk_results(record.id)
-    path = svc.files.write_table(output, results.frame)
+    path = svc.files.write_results(
+        output, results, korean_labels=label_names == "ko", formula_guard=formula_guard
+    )
     rate = f" ({record.rate:,.0f} rows/s)" if record.rate else ""
     if results.rows_blank:
         print(f"{results.rows_blank:,} empty rows were not classified (no label, confidence or scores).",
@@ -213,7 +235,7 @@ def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
             _stopped(svc.bulk_run(created[0].id), args.output)
         return 130
     bar.close()
-    return _finish(svc, record, args.output)
+    return _finish(svc, record, args.output, args.label_names, not args.no_formula_guard)
 
 
 def _created(run: BulkRunRecord, created: list[BulkRunRecord]) -> None:
@@ -263,7 +285,7 @@ def resume(args: argparse.Namespace) -> int:
         _stopped(svc.bulk_run(args.resume), args.output)
         return 130
     bar.close()
-    return _finish(svc, record, args.output)
+    return _finish(svc, record, args.output, args.label_names, not args.no_formula_guard)
 
 
 def cancel(run_id: str) -> int:

@@ -1,7 +1,9 @@
 """Tables out: CSV (UTF-8 with BOM, so Excel shows Korean), XLSX and JSONL, written atomically.
 
-Spreadsheet exports neutralise cells that a spreadsheet would run as a formula (they start with =, +, -, @,
-a tab or a carriage return) by prefixing a single quote; plain numbers such as "-3.5" are left alone.
+CSV and TSV exports neutralise cells that a spreadsheet would run as a formula (they start with =, +, -,
+@, a tab or a carriage return) by prefixing a single quote; plain numbers such as "-3.5" are left alone
+(`formula_guard=False` turns it off for programs that read the file). XLSX needs no such prefix: every
+text is written as a string cell, which Excel never runs, so the text stays exactly as it was.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def to_csv_bytes(frame: pd.DataFrame, sep: str = ",") -> bytes:
+def to_csv_bytes(frame: pd.DataFrame, sep: str = ",", formula_guard: bool = True) -> bytes:
     buffer = io.BytesIO()
-    neutralise_formulas(frame).to_csv(
+    (neutralise_formulas(frame) if formula_guard else frame).to_csv(
         buffer, index=False, encoding="utf-8-sig", sep=sep, lineterminator="\r\n"
     )
     return buffer.getvalue()
@@ -73,7 +75,8 @@ def _xlsx_cell(value: object) -> object:
 def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str = "finsent") -> bytes:
     """XLSX through XlsxWriter's constant-memory mode: rows stream to the file, and 100,000 result rows
     take well under half the time of openpyxl's write-only mode (which serialises every cell through a
-    pure-Python XML tree). Strings stay strings: no guessing of numbers, formulas or links."""
+    pure-Python XML tree). Strings stay strings (string cells: never run as formulas, no apostrophe added),
+    and no guessing of numbers or links."""
     import xlsxwriter
 
     if len(frame) > XLSX_MAX_ROWS:
@@ -83,7 +86,7 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str = "finsent") -> bytes:
             ko=f"{len(frame):,}행은 엑셀 시트 하나에 들어가지 않습니다 (최대 {XLSX_MAX_ROWS:,}행).",
             hint_ko="CSV나 JSONL로 내보내세요.",
         )
-    safe = neutralise_formulas(frame)
+    safe = frame
     buffer = io.BytesIO()
     options = {
         "constant_memory": True,
@@ -118,11 +121,11 @@ def table_format(path: Path | str) -> str:
     return FORMATS[suffix]
 
 
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+def table_bytes(frame: pd.DataFrame, fmt: str, formula_guard: bool = True) -> bytes:
     if fmt == "csv":
-        return to_csv_bytes(frame)
+        return to_csv_bytes(frame, formula_guard=formula_guard)
     if fmt == "tsv":
-        return to_csv_bytes(frame, sep="\t")
+        return to_csv_bytes(frame, sep="\t", formula_guard=formula_guard)
     if fmt == "xlsx":
         return to_xlsx_bytes(frame)
     if fmt == "jsonl":
@@ -130,9 +133,9 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def write_table(path: Path | str, frame: pd.DataFrame) -> Path:
+def write_table(path: Path | str, frame: pd.DataFrame, formula_guard: bool = True) -> Path:
     """Write `frame` in the format its extension names (.csv, .tsv, .xlsx, .jsonl); never half-written."""
     target = Path(path).expanduser()
-    data = table_bytes(frame, table_format(target))
+    data = table_bytes(frame, table_format(target), formula_guard)
     atomic_write_bytes(target, data)
     return target

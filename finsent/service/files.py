@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from finsent.ingest.reading import LoadedTable
     from finsent.prep.pipeline import PrepareOptions
     from finsent.prep.report import Report
+    from finsent.store.records import BulkResults
 
 #: export kinds for people (the dashboard's downloads): (file suffix, mime type)
 EXPORT_KINDS: Mapping[str, str] = {
@@ -117,6 +118,32 @@ class DataFiles:
         from finsent.output.export import table_bytes
 
         return table_bytes(frame, kind)
+
+    def results_table(self, results: BulkResults, korean_labels: bool = False) -> pd.DataFrame:
+        """The results as exported: label ids (positive...) or, with `korean_labels`, 긍정/부정/중립."""
+        if not korean_labels:
+            return results.frame
+        from finsent.contract.labels import korean_name
+
+        frame = results.frame.copy()
+        column = results.label_column
+        frame[column] = frame[column].map(lambda v: korean_name(v) if isinstance(v, str) and v else v)
+        return frame
+
+    def export_results(
+        self, results: BulkResults, kind: str, korean_labels: bool = False, formula_guard: bool = True
+    ) -> bytes:
+        """A bulk run's results as a file for people ("csv", "xlsx"): see `export_bytes`."""
+        from finsent.output.export import table_bytes
+
+        return table_bytes(self.results_table(results, korean_labels), kind, formula_guard)
+
+    def write_results(
+        self, path: Path | str, results: BulkResults, korean_labels: bool = False, formula_guard: bool = True
+    ) -> Path:
+        from finsent.output.export import write_table
+
+        return write_table(path, self.results_table(results, korean_labels), formula_guard)
 
     def check_output_name(self, path: Path | str) -> str:
         """The export format of `path` by its suffix; InputError for one finsent cannot write."""

@@ -16,7 +16,7 @@ import streamlit as st
 from finsent.service import BATCH_DONE_STATUSES, CANCELLED_BATCH, BulkResults, charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
-from finsent.ui.i18n import duration_text, label_names, moment_text, status_name, t
+from finsent.ui.i18n import current_lang, duration_text, label_names, moment_text, status_name, t
 from finsent.ui.markdown import plain
 from finsent.ui.rename import rename_control
 from finsent.ui.sheets import chosen_sheet, sheet_picker
@@ -269,13 +269,24 @@ def _downloads(run: Any, results: BulkResults) -> None:
     model_title = _model_titles().get((run.backend, run.model_id), run.model_id)
     if results.partial:
         st.caption(t("bulk.download_partial", done=f"{results.rows_done:,}", total=f"{results.rows_total:,}"))
+    korean = (
+        st.radio(
+            t("bulk.label_names"),
+            ("id", "ko"),
+            format_func=lambda v: t(f"bulk.label_names_{v}"),
+            horizontal=True,
+            key="cls_bulk_label_names",
+            index=1 if current_lang() == "ko" else 0,
+        )
+        == "ko"
+    )
     for column, (kind, mime) in zip(st.columns(len(EXPORTS)), EXPORTS, strict=True):
         if kind == "xlsx" and len(frame) > files.xlsx_max_rows:
             column.caption(t("bulk.xlsx_too_big"))
             continue
         column.download_button(
             t(f"bulk.download_{kind}"),
-            data=partial(files.export_bytes, frame, kind),  # built on click, not on every rerun
+            data=partial(files.export_results, results, kind, korean),  # built on click, not every rerun
             file_name=download_name(run, model_title, results, kind),
             mime=mime,
             on_click="ignore",

@@ -217,3 +217,30 @@ def test_end_to_end_with_the_mock_backend(
         rows[0][:3] == ("kor_sentence", "labels", "label")
         and len(rows) == len(pd.read_csv(sample_path())) + 1
     )
+
+
+def test_xlsx_keeps_formula_like_text_as_text_csv_guards_it_unless_told_and_labels_can_be_korean(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = news_csv(tmp_path / "news.csv", 6)  # row 0's 메모 is =cmd|' /C calc'!A0
+    xlsx, csv_plain, csv_ko = tmp_path / "o.xlsx", tmp_path / "plain.csv", tmp_path / "ko.csv"
+    base = [
+        "classify",
+        "--backend",
+        "scripted",
+        "--model",
+        "kw",
+        "--input",
+        str(source),
+        "--text-col",
+        "제목",
+    ]
+    assert run(capsys, *base, "--output", str(xlsx))[0] == 0
+    cell = load_workbook(xlsx).active["C2"]
+    assert cell.value == "=cmd|' /C calc'!A0" and cell.data_type == "s"  # a text cell: never runs, no '
+    assert run(capsys, *base, "--output", str(csv_plain), "--no-formula-guard")[0] == 0
+    plain = pd.read_csv(csv_plain, encoding="utf-8-sig", keep_default_na=False)
+    assert plain.loc[0, "메모"] == "=cmd|' /C calc'!A0"
+    assert run(capsys, *base, "--output", str(csv_ko), "--label-names", "ko")[0] == 0
+    korean = pd.read_csv(csv_ko, encoding="utf-8-sig", keep_default_na=False)
+    assert set(korean["label"]) <= {"긍정", "부정", "중립"} and korean.loc[0, "메모"].startswith("'=")

@@ -177,3 +177,24 @@ def test_blank_rows_are_counted_kept_and_left_out_of_the_charts() -> None:
     assert int(distribution["count"].sum()) == 3  # only the rows with text
     table = next(d.value for d in at.dataframe if "번호" in d.value.columns)
     assert len(table) == 6  # the blank rows stay in the table (and the downloads)
+
+
+def test_downloads_offer_korean_label_names_and_xlsx_keeps_text_unchanged() -> None:
+    from openpyxl import load_workbook
+
+    model = _trained()
+    frame = pd.read_csv(io.StringIO(BULK_CSV), dtype=str)
+    run = service().start_bulk_run("mock", model, frame, "본문", "뉴스.csv")
+    service().wait_bulk_run(run.id, timeout=30)
+    at = new_app()
+    at.switch_page(page("classify")).run()
+    assert at.radio(key="cls_bulk_label_names").value == "ko"  # the Korean page offers 긍정/부정/중립
+    results = service().bulk_results(run.id)
+    data = service().files.export_results(results, "xlsx", korean_labels=True)
+    sheet = load_workbook(io.BytesIO(data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    labels = {row[header.index("label")] for row in rows[1:]}
+    assert labels <= {"긍정", "부정", "중립"} and labels
+    assert rows[4][header.index("본문")] == '=HYPERLINK("http://x")'  # as written: a text cell, no apostrophe
+    assert {row[header.index("model")] for row in rows[1:]} == {model}
