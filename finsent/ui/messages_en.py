@@ -106,6 +106,7 @@ MESSAGES: dict[str, str] = {
     "data.format": "format {format}",
     "data.encoding": "encoding {encoding}",
     "data.sheet_used": "sheet {sheet}",
+    "data.download_csv_help": "Downloaded with a UTF-8 byte order mark so that Excel shows the Korean. The zip of all files holds them exactly as written.",
     "data.sheet_skipped": "The first sheet, '{first}', has no text column, so sheet '{sheet}' was opened. Pick another sheet above.",
     "data.preview": "Preview (first 200 rows)",
     "data.mapping": "Columns and options",

@@ -106,6 +106,7 @@ MESSAGES: dict[str, str] = {
     "data.format": "형식 {format}",
     "data.encoding": "인코딩 {encoding}",
     "data.sheet_used": "시트 {sheet}",
+    "data.download_csv_help": "엑셀에서 한글이 바로 보이도록 UTF-8 BOM을 붙여 내려받습니다. 전체 압축 파일에는 원본 그대로 들어 있습니다.",
     "data.sheet_skipped": "첫 시트 '{first}'에는 문장 열이 없어 '{sheet}' 시트를 열었습니다. 다른 시트는 위에서 고르세요.",
     "data.preview": "미리 보기 (처음 200행)",
     "data.mapping": "열과 옵션",

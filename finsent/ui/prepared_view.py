@@ -29,9 +29,16 @@ def zip_directory(directory: Path) -> bytes:
     return buffer.getvalue()
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def _reader(path: Path) -> Callable[[], bytes]:
-    # Deferred: the bytes are read only when the user clicks, not on every rerun.
-    return path.read_bytes
+    """The file as a person downloads it, read on click (not on every rerun). A CSV gets a UTF-8 byte order
+    mark, without which Korean Excel shows the Korean as mojibake; the zip keeps the exact files (their
+    hashes are in manifest.json), for finsent and other programs."""
+    if path.suffix.lower() != ".csv":
+        return path.read_bytes
+    return lambda: UTF8_BOM + path.read_bytes().removeprefix(UTF8_BOM)
 
 
 def _split_chart(record: Any) -> None:
@@ -107,6 +114,7 @@ def _downloads(record: Any) -> None:
             mime=MIME.get(path.suffix, "application/octet-stream"),
             on_click="ignore",
             key=f"data_dl_{path.name}",
+            help=t("data.download_csv_help") if path.suffix.lower() == ".csv" else None,
         )
 
 

@@ -287,3 +287,17 @@ def test_sidebar_lists_unavailable_backends_and_keeps_a_typed_key_masked(finsent
             assert key.encode() not in path.read_bytes(), path
     button(at, "키 지우기").click().run()
     assert at.session_state["api_keys"] == {}
+
+
+def test_prepared_csv_downloads_open_in_korean_excel_and_the_zip_stays_exact(tmp_path: Path) -> None:
+    from finsent.ui.prepared_view import UTF8_BOM, _reader
+
+    record = prepare_sample()
+    train = Path(record.directory) / "train.csv"
+    for_people = _reader(train)()
+    assert for_people.startswith(UTF8_BOM) and for_people[3:] == train.read_bytes()
+    assert not train.read_bytes().startswith(UTF8_BOM)  # the prepared file (hashed in the manifest) as is
+    assert (
+        _reader(Path(record.directory) / "manifest.json")()
+        == (Path(record.directory) / "manifest.json").read_bytes()
+    )
