@@ -32,11 +32,14 @@ state.init_session(normalise_lang(st.query_params.get("lang"), settings.language
 
 render_sidebar()
 
-page = st.navigation(
-    [
-        st.Page(VIEWS / f"{name}.py", title=t(title), icon=icon, url_path=name, default=name == "data")
-        for name, title, icon in PAGES
-    ]
-)
+pages = {
+    name: st.Page(VIEWS / f"{name}.py", title=t(title), icon=icon, url_path=name)
+    for name, title, icon in PAGES
+}
+# The default page is served at "/" only (its own url_path is ignored), so every real page gets a URL
+# (/data opens the Data page) and "/" is a hidden page that moves on to the Data page.
+start = st.Page(lambda: st.switch_page(pages["data"]), title=t("nav.data"), url_path="start", default=True,
+                visibility="hidden")  # fmt: skip
+page = st.navigation([start, *pages.values()])
 with reported_errors():
     page.run()

@@ -52,3 +52,18 @@ def test_an_older_dataset_picked_on_train_stays_picked_and_is_trained_on(
         assert newest_job.dataset_id == older.id
     finally:
         svc.close()
+
+
+def test_page_names_in_the_url_open_their_page(app_page: Any, app_server: str) -> None:
+    page = app_page
+    for path, title in (
+        ("/data", "데이터"),
+        ("/classify", "분류"),
+        ("/monitor?lang=en", "Monitor"),
+        ("/", "데이터"),
+    ):
+        page.goto(app_server + path)
+        page.get_by_role("heading", name=title, level=1).wait_for()
+        wait_idle(page)
+        assert page.get_by_text("Page not found").count() == 0
+    assert page.url.split("?")[0].endswith("/data")  # "/" moves on to the Data page's own address

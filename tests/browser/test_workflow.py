@@ -98,7 +98,7 @@ def test_upload_prepare_train_bulk_download_and_language(app_page: Any, tmp_path
     assert len(result) == 60
     assert list(result.columns[:3]) == ["번호", "기사", "출처"]
     assert {"label", "confidence", "score_positive", "score_negative", "score_neutral"} <= set(result.columns)
-    assert set(result["label"]) <= {"positive", "negative", "neutral", "unknown"}
+    assert set(result["label"]) <= {"긍정", "부정", "중립"}  # the Korean page downloads Korean label names
     # the file says where its labels came from: the model's name in the file name, its id on every row
     name = info.value.suggested_filename
     assert name.startswith("기사.") and name.endswith(".csv") and "partial" not in name and "모의" in name
