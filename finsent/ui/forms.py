@@ -1,8 +1,10 @@
 """A Streamlit form generated from a backend's pydantic Options model.
 
 ints/floats with bounds become number inputs, Literal and Enum fields select boxes, bools check boxes, strs
-text inputs; field descriptions become help texts. Labels and help come from the catalogue when it knows
-the option (`opt.<name>`, `opt.<name>.help`), else from the model's own title and description. Pure
+text inputs; field descriptions become help texts. On a Korean page a field's own Korean texts come first
+(`json_schema_extra={"title_ko": ..., "description_ko": ..., "choices_ko": {value: text}}`: the backend
+speaks for its options), then the catalogue's for options every backend shares (`opt.epochs`), then the
+model's title and description. Fields marked `"advanced": True` fold under "Advanced"; the defaults work. Pure
 description of the fields (`describe_fields`) is separated from drawing, so it is tested without a page.
 """
 
@@ -19,7 +21,7 @@ import streamlit as st
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from finsent.ui.i18n import has, t
+from finsent.ui.i18n import current_lang, has, t
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class FieldSpec:
     choices: tuple[Any, ...] = ()
     #: what an empty optional input means: None, or a literal such as "auto" for `Literal["auto"] | int`
     empty: Any = None
+    #: value -> its text on a Korean page (from the field's `choices_ko`)
+    choices_ko: tuple[tuple[Any, str], ...] = ()
+    #: folded under "Advanced" (regularisation, n-gram lengths, fault switches)
+    advanced: bool = False
 
 
 def _unwrap_optional(annotation: Any) -> tuple[Any, bool, Any]:
@@ -78,7 +84,15 @@ def _bounds(metadata: list[Any], integer: bool) -> tuple[float | None, float | N
     return low, high
 
 
+def _extra(info: FieldInfo) -> dict[str, Any]:
+    extra = info.json_schema_extra
+    return dict(extra) if isinstance(extra, dict) else {}
+
+
 def _label(name: str, info: FieldInfo) -> str:
+    own = _extra(info).get("title_ko") if current_lang() == "ko" else None
+    if own:
+        return str(own)
     key = f"opt.{name}"
     if has(key):
         return t(key)
@@ -86,6 +100,9 @@ def _label(name: str, info: FieldInfo) -> str:
 
 
 def _help(name: str, info: FieldInfo) -> str | None:
+    own = _extra(info).get("description_ko") if current_lang() == "ko" else None
+    if own:
+        return str(own)
     key = f"opt.{name}.help"
     return t(key) if has(key) else info.description
 
@@ -99,11 +116,14 @@ def describe_fields(model: type[BaseModel], exclude: tuple[str, ...] = ("base_mo
         annotation, optional, empty = _unwrap_optional(info.annotation)
         annotation, extra_metadata = _split_annotated(annotation)
         default = None if info.is_required() else info.get_default(call_default_factory=True)
+        extra = _extra(info)
         common: dict[str, Any] = {
             "name": name,
             "label": _label(name, info),
             "help": _help(name, info),
             "default": default,
+            "advanced": bool(extra.get("advanced")),
+            "choices_ko": tuple(dict(extra.get("choices_ko") or {}).items()),
         }
         if typing.get_origin(annotation) is Literal:
             specs.append(
@@ -128,7 +148,11 @@ def describe_fields(model: type[BaseModel], exclude: tuple[str, ...] = ("base_mo
     return specs
 
 
-def _choice_text(value: Any) -> str:
+def _choice_text(value: Any, korean: tuple[tuple[Any, str], ...] = ()) -> str:
+    if current_lang() == "ko":
+        for choice, text in korean:
+            if choice == value:
+                return text
     if value == "auto":
         return t("form.auto")
     if value is None:
@@ -145,7 +169,12 @@ def draw_field(spec: FieldSpec, key_prefix: str) -> Any:
             options = [None, *options]
         index = options.index(spec.default) if spec.default in options else 0
         return st.selectbox(
-            spec.label, options, index=index, help=spec.help, key=key, format_func=_choice_text
+            spec.label,
+            options,
+            index=index,
+            help=spec.help,
+            key=key,
+            format_func=lambda v: _choice_text(v, spec.choices_ko),
         )
     if spec.kind == "bool":
         return st.checkbox(spec.label, value=bool(spec.default), help=spec.help, key=key)
@@ -184,10 +213,19 @@ def options_inputs(
     """Draw inputs for every field of `model` (inside the caller's st.form) and return their values."""
     specs = describe_fields(model, exclude)
     values: dict[str, Any] = {}
+    plain_specs = [s for s in specs if not s.advanced]
+    advanced = [s for s in specs if s.advanced]
+    _draw_columns(plain_specs, key_prefix, columns, values)
+    if advanced:
+        with st.expander(t("form.advanced"), icon=":material/tune:"):
+            _draw_columns(advanced, key_prefix, columns, values)
+    return values
+
+
+def _draw_columns(specs: list[FieldSpec], key_prefix: str, columns: int, values: dict[str, Any]) -> None:
     cols = st.columns(columns) if specs else []
     for i, spec in enumerate(specs):
         with cols[i % columns]:
             value = draw_field(spec, key_prefix)
         if value is not None or spec.optional:
             values[spec.name] = value
-    return values

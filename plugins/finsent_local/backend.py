@@ -56,27 +56,60 @@ class LocalOptions(BackendOptions):
     base_model: Literal["tfidf-logreg", "tfidf-kiwi-logreg"] = Field(
         "tfidf-logreg",
         description="Features: character n-grams (fast), or character n-grams + Korean morphemes (kiwipiepy).",
+        json_schema_extra={
+            "description_ko": "특징: 문자 n-gram(빠름), 또는 문자 n-gram + 한국어 형태소(kiwipiepy)."
+        },
     )
     epochs: int = Field(
         60,
         ge=1,
         le=100,
         description="Most passes of the optimiser (L-BFGS) over the training split; it stops earlier once converged.",
+        json_schema_extra={
+            "description_ko": "최적화(L-BFGS)가 학습 데이터를 도는 최대 횟수입니다. 수렴하면 더 일찍 멈춥니다."
+        },
     )
     alpha: float = Field(
         1e-4,
         gt=0.0,
         le=0.1,
         description="L2 regularisation strength (smaller fits the training data more closely).",
+        json_schema_extra={
+            "title_ko": "규제 강도 (alpha)",
+            "description_ko": "L2 규제의 세기입니다. 작을수록 학습 데이터에 더 가깝게 맞춥니다.",
+            "advanced": True,
+        },
     )
     class_weight: Literal["balanced", "none"] = Field(
-        "balanced", description="Weigh rare labels up so each label counts equally, or not at all."
+        "balanced",
+        description="Weigh rare labels up so each label counts equally, or not at all.",
+        json_schema_extra={
+            "title_ko": "라벨 가중치",
+            "description_ko": "드문 라벨에 가중치를 더 주어 모든 라벨이 똑같이 중요하게 학습되게 하거나, 주지 않습니다.",
+            "choices_ko": {"balanced": "균형 (드문 라벨에 가중치)", "none": "없음"},
+        },
     )
     char_ngram_max: int | None = Field(
-        None, ge=2, le=6, description="Longest character n-gram (default: 4, or 5 with morphemes)."
+        None,
+        ge=2,
+        le=6,
+        description="Longest character n-gram (default: 4, or 5 with morphemes).",
+        json_schema_extra={
+            "title_ko": "최대 문자 n-gram 길이",
+            "description_ko": "가장 긴 문자 n-gram입니다 (기본: 4, 형태소를 쓰면 5).",
+            "advanced": True,
+        },
     )
     epoch_delay_seconds: float = Field(
-        0.0, ge=0.0, le=60.0, description="Pause after each epoch, to watch (or test) a slow job."
+        0.0,
+        ge=0.0,
+        le=60.0,
+        description="Pause after each epoch, to watch (or test) a slow job.",
+        json_schema_extra={
+            "title_ko": "에포크마다 쉬는 시간(초)",
+            "description_ko": "에포크마다 잠시 멈춥니다. 느린 학습을 지켜보거나 시험할 때 씁니다.",
+            "advanced": True,
+        },
     )
 
 

@@ -54,26 +54,72 @@ class MockOptions(BackendOptions):
     base_model: Literal["mock-keywords"] = Field(
         BUILTIN_MODEL, description="Base model (only the keyword rule)."
     )
-    epochs: int = Field(3, ge=1, le=50, description="Number of simulated epochs.")
-    steps_per_epoch: int = Field(10, ge=1, le=1000, description="Simulated training steps per epoch.")
+    epochs: int = Field(
+        3,
+        ge=1,
+        le=50,
+        description="Number of simulated epochs.",
+        json_schema_extra={"description_ko": "흉내 내는 에포크 수입니다."},
+    )
+    steps_per_epoch: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Simulated training steps per epoch.",
+        json_schema_extra={
+            "title_ko": "에포크당 스텝 수",
+            "description_ko": "에포크마다 흉내 내는 학습 스텝 수입니다.",
+        },
+    )
     duration_seconds: float = Field(
         0.0,
         ge=0.0,
         le=3600.0,
         description="Wall-clock length of the simulated job: 0 is instant, ~60 for demos.",
+        json_schema_extra={
+            "title_ko": "모의 학습 시간(초)",
+            "description_ko": "흉내 내는 학습이 걸리는 시간입니다. 0은 즉시, 시연에는 60초 정도가 좋습니다.",
+        },
     )
-    reject_file: bool = Field(False, description="Fault: fail while validating the training file.")
+    reject_file: bool = Field(
+        False,
+        description="Fault: fail while validating the training file.",
+        json_schema_extra={
+            "title_ko": "장애 주입: 학습 파일 거부",
+            "description_ko": "학습 파일 검사 중에 실패합니다.",
+            "advanced": True,
+        },
+    )
     fail_at_step: int | None = Field(
-        None, ge=1, le=50_000, description="Fault: fail when this step is reached."
+        None,
+        ge=1,
+        le=50_000,
+        description="Fault: fail when this step is reached.",
+        json_schema_extra={
+            "title_ko": "장애 주입: 이 스텝에서 실패",
+            "description_ko": "이 스텝에 이르면 실패합니다.",
+            "advanced": True,
+        },
     )
     classify_delay_ms: int = Field(
         0,
         ge=0,
         le=60_000,
         description="Fault: wait this long in every classification call of the trained model.",
+        json_schema_extra={
+            "title_ko": "장애 주입: 분류 호출마다 지연(ms)",
+            "description_ko": "학습된 모델의 분류 호출마다 이만큼 기다립니다.",
+            "advanced": True,
+        },
     )
     refuse_classify: bool = Field(
-        False, description="Fault: the trained model refuses every classification call."
+        False,
+        description="Fault: the trained model refuses every classification call.",
+        json_schema_extra={
+            "title_ko": "장애 주입: 분류 거부",
+            "description_ko": "학습된 모델이 모든 분류 호출을 거부합니다.",
+            "advanced": True,
+        },
     )
 
 

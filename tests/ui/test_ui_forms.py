@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+import re
 from typing import Annotated, Literal
 
+import pytest
 from pydantic import BaseModel, Field
 
 from finsent.ui.forms import describe_fields
@@ -70,3 +72,26 @@ def test_builtin_backend_options_are_all_drawable() -> None:
 
     specs = describe_fields(MockOptions)
     assert specs and all(s.kind != "unsupported" for s in specs)
+
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def test_backend_options_speak_korean_and_technical_ones_fold_under_advanced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from finsent_local.backend import LocalOptions
+
+    from finsent.ui import forms, i18n
+
+    monkeypatch.setattr(i18n, "current_lang", lambda: "ko")
+    monkeypatch.setattr(forms, "current_lang", lambda: "ko")
+    specs = {s.name: s for s in forms.describe_fields(LocalOptions)}
+    weight = specs["class_weight"]
+    assert weight.label == "라벨 가중치" and weight.help and HANGUL.search(weight.help)
+    assert forms._choice_text("balanced", weight.choices_ko) == "균형 (드문 라벨에 가중치)"
+    assert forms._choice_text("none", weight.choices_ko) == "없음"
+    assert {n for n, s in specs.items() if s.advanced} == {"alpha", "char_ngram_max", "epoch_delay_seconds"}
+    assert all(HANGUL.search(s.help or "") for s in specs.values()), "every option explained in Korean"
+    monkeypatch.setattr(forms, "current_lang", lambda: "en")
+    assert forms._choice_text("balanced", weight.choices_ko) == "balanced"
