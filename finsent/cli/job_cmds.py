@@ -98,6 +98,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between polls (2)")
     p.set_defaults(func=run_follow)
 
+    p = subparsers.add_parser(
+        "resume",
+        help="continue an interrupted training job from its last checkpoint (backends that keep them)",
+    )
+    p.add_argument("job", metavar="JOB", help="job id or unique name")
+    p.add_argument("--follow", action="store_true", help="stream events and metrics until the job ends")
+    p.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between polls (2)")
+    p.set_defaults(func=run_resume)
+
     p = subparsers.add_parser("cancel", help="cancel a training job")
     p.add_argument("job", metavar="JOB", help="job id or unique name")
     p.set_defaults(func=run_cancel)
@@ -279,6 +288,13 @@ def follow(svc: FinsentService, job_id: str, interval: float) -> int:
 def run_follow(args: argparse.Namespace) -> int:
     svc = service()
     return follow(svc, svc.find_job(args.job).id, args.interval)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    svc = service()
+    job = svc.resume_interrupted_job(svc.find_job(args.job).id)
+    print(f"Job {job.id} ({job.title}): {job.status.value}, resumed from its last checkpoint.")
+    return follow(svc, job.id, args.interval) if args.follow else 0
 
 
 def run_cancel(args: argparse.Namespace) -> int:

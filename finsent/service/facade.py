@@ -337,6 +337,34 @@ class FinsentService(BulkRuns):
         self.store.add_event(job_id, "Resume requested.")
         return self.refresh_job(job_id, api_key=api_key)
 
+    def can_resume(self, job: JobRecord) -> bool:
+        """An interrupted job whose backend continues from its last checkpoint (Capability.RESUME)."""
+        if job.status != JobStatus.INTERRUPTED or not job.external_id:
+            return False
+        try:
+            return Capability.RESUME in self.registry.get(job.backend).capabilities
+        except NotFoundError:
+            return False
+
+    def resume_interrupted_job(self, job_id: str, api_key: str | None = None) -> JobRecord:
+        """Continue a job whose worker died from its last checkpoint, under the same job and external id;
+        its curve goes on where it stopped."""
+        job = self.store.get_job(job_id)
+        if not self.can_resume(job):
+            raise InputError(
+                f"Job {job.title} is {job.status.value}: only an interrupted job of a backend that keeps"
+                " checkpoints can be resumed.",
+                hint="Start a new training job instead.",
+                ko=f"작업 {job.title}은(는) {job.status.value} 상태입니다. 체크포인트를 남기는 백엔드의 중단된"
+                " 작업만 이어서 학습할 수 있습니다.",
+                hint_ko="새 학습 작업을 시작하세요.",
+            )
+        with self._job_lock(job_id):
+            status = self.usable_backend(job.backend, api_key).resume_interrupted(str(job.external_id))
+            self.store.update_job(job_id, status=status, finished_at=None, error=None)
+            self.store.add_event(job_id, "Resumed from the last checkpoint.")
+        return self.refresh_job(job_id, api_key=api_key)
+
     def job_events(self, job_id: str, after_seq: int = 0) -> list[EventRecord]:
         self.store.get_job(job_id)  # NotFoundError for an unknown job
         return self.store.events(job_id, after_seq)

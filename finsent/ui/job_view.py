@@ -165,6 +165,15 @@ def render_job(job: Any) -> None:
             with reported_errors():
                 service.cancel_job(job.id, api_key=state.api_key(job.backend))
                 st.rerun()
+        if service.can_resume(job) and st.button(
+            t("monitor.resume"),
+            icon=":material/play_circle:",
+            key=f"mon_resume_{job.id}",
+            help=t("monitor.resume_help"),
+        ):
+            with reported_errors():
+                service.resume_interrupted_job(job.id, api_key=state.api_key(job.backend))
+                st.rerun()
         if status_value(job.status) == "succeeded" and job.fine_tuned_model:
             st.button(t("monitor.use_model"), on_click=_use_model, args=(job,), key=f"mon_use_{job.id}")
     if job.progress is not None:

@@ -186,6 +186,8 @@ MESSAGES: dict[str, str] = {
     "monitor.pick": "Job to follow",
     "monitor.job_caption": "Job id {id} · backend {backend} · base model {model} · external id {external}",
     "monitor.cancel": "Cancel job",
+    "monitor.resume": "Resume training",
+    "monitor.resume_help": "Continues a job whose training process stopped from its last checkpoint, not from the start.",
     "monitor.use_model": "Use this model",
     "monitor.progress": "Progress {pct}",
     "monitor.job_error": "The job failed: {error}",

@@ -186,6 +186,8 @@ MESSAGES: dict[str, str] = {
     "monitor.pick": "지켜볼 작업",
     "monitor.job_caption": "작업 id {id} · 백엔드 {backend} · 기본 모델 {model} · 외부 ID {external}",
     "monitor.cancel": "작업 취소",
+    "monitor.resume": "이어서 학습",
+    "monitor.resume_help": "학습 프로세스가 멈춘 작업을 마지막 체크포인트부터 이어서 학습합니다. 처음부터 다시 하지 않습니다.",
     "monitor.use_model": "이 모델 사용하기",
     "monitor.progress": "진행률 {pct}",
     "monitor.job_error": "작업이 실패했습니다: {error}",
