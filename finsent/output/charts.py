@@ -228,11 +228,16 @@ def confusion_heatmap(
     names: Mapping[str, str] | None = None,
     unknown_name: str = "unknown",
 ) -> alt.LayerChart:
-    """Rows true labels, columns predicted; an extra last column (if present) counts "unknown" answers."""
+    """Rows true labels, columns predicted; an extra last column counts "unknown" answers and is drawn only
+    when it holds something. Each cell shows its count and its share of the row (the recall of that label
+    on the diagonal)."""
+    has_unknown = any(len(r) > len(labels) and any(int(v) for v in r[len(labels) :]) for r in confusion)
     rows = []
     for i, true in enumerate(labels):
         row = confusion[i] if i < len(confusion) else ()
         for j, n in enumerate(row):
+            if j >= len(labels) and not has_unknown:
+                continue
             predicted = labels[j] if j < len(labels) else unknown_name
             rows.append({"true": true, "predicted": predicted, "count": int(n)})
     data = pd.DataFrame(rows, columns=["true", "predicted", "count"])
@@ -241,7 +246,10 @@ def confusion_heatmap(
     data["true"] = _display(data["true"], names)
     data["predicted"] = _display(data["predicted"], names)
     order = _display(labels, names)
-    predicted_order = order + ([unknown_name] if any(len(r) > len(labels) for r in confusion) else [])
+    predicted_order = order + ([unknown_name] if has_unknown else [])
+    data["cell"] = (
+        data["count"].map("{:,}".format) + "\n" + (data["share"] * 100).round(0).astype(int).astype(str) + "%"
+    )
     base = alt.Chart(data).encode(
         x=alt.X("predicted:N", title=predicted_title, sort=predicted_order, axis=alt.Axis(labelAngle=0)),
         y=alt.Y("true:N", title=true_title, sort=order),
@@ -256,8 +264,8 @@ def confusion_heatmap(
         ],
     )
     threshold = float(data["count"].max() or 0) / 2
-    text = base.mark_text(fontSize=14).encode(
-        text="count:Q",
+    text = base.mark_text(fontSize=13, lineBreak="\n").encode(
+        text="cell:N",
         color=alt.condition(alt.datum.count > threshold, alt.value("white"), alt.value("black")),
     )
     return alt.LayerChart(layer=[cells, text])

@@ -389,7 +389,7 @@ def render_bulk(backend: str, model: str) -> None:
     shown = st.session_state["cls_bulk_pick"]
     by_id[shown] = state.get_service().bulk_run(shown)
     models = _model_titles()
-    pick, rename = st.columns([5, 1], vertical_alignment="bottom")
+    pick, rename = st.columns([3, 1], vertical_alignment="bottom")
     chosen = pick.selectbox(
         t("bulk.pick_run"),
         ids,

@@ -178,3 +178,20 @@ def test_per_class_bars_and_score_bars() -> None:
     spec = _spec(bars)
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 1]
     assert spec["encoding"]["color"]["scale"]["range"][0] == charts.KNOWN_COLOURS["positive"]
+
+
+def test_confusion_cells_show_counts_and_row_shares_and_unknown_only_when_it_holds_something() -> None:
+    from finsent.output import charts as c
+
+    labels = ["positive", "negative"]
+    plain = c.confusion_heatmap(
+        labels, [[3, 1, 0], [0, 4, 0]], true_title="t", predicted_title="p", count_title="n"
+    ).to_dict()
+    values = plain["datasets"][next(iter(plain["datasets"]))]
+    assert {v["predicted"] for v in values} == {"positive", "negative"}  # no empty "unknown" column
+    assert next(v["cell"] for v in values if v["true"] == "positive" and v["predicted"] == "positive") == "3\n75%"
+    with_unknown = c.confusion_heatmap(
+        labels, [[3, 0, 1], [0, 4, 0]], true_title="t", predicted_title="p", count_title="n"
+    ).to_dict()
+    values = with_unknown["datasets"][next(iter(with_unknown["datasets"]))]
+    assert "unknown" in {v["predicted"] for v in values}

@@ -92,7 +92,7 @@ def main() -> None:
         by_id = {j.id: j for j in jobs}
         state.follow("mon_pick", st.session_state.get("job_id"), ids)
         state.refresh_label("mon_pick")  # the job's status (in its label) may have changed
-        pick, rename = st.columns([5, 1], vertical_alignment="bottom")
+        pick, rename = st.columns([3, 1], vertical_alignment="bottom")
         job_id = pick.selectbox(
             t("monitor.pick"),
             ids,
