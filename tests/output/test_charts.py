@@ -189,7 +189,10 @@ def test_confusion_cells_show_counts_and_row_shares_and_unknown_only_when_it_hol
     ).to_dict()
     values = plain["datasets"][next(iter(plain["datasets"]))]
     assert {v["predicted"] for v in values} == {"positive", "negative"}  # no empty "unknown" column
-    assert next(v["cell"] for v in values if v["true"] == "positive" and v["predicted"] == "positive") == "3\n75%"
+    assert (
+        next(v["cell"] for v in values if v["true"] == "positive" and v["predicted"] == "positive")
+        == "3\n75%"
+    )
     with_unknown = c.confusion_heatmap(
         labels, [[3, 0, 1], [0, 4, 0]], true_title="t", predicted_title="p", count_title="n"
     ).to_dict()
