@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8501
+TORCH_INDEX ?=
 RUNTIME_STAMP := $(VENV)/.finsent-runtime
 DEV_STAMP := $(VENV)/.finsent-dev
 
@@ -30,6 +31,10 @@ $(RUNTIME_STAMP): $(PY) requirements.txt pyproject.toml
 
 $(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt $(wildcard examples/*/pyproject.toml)
 	$(PIP) install -q -r requirements-dev.txt
+	@# The transformers backend's extra, tested in CI: the CPU build of torch first (an unpinned torch pulls
+	@# a CUDA build of several GB; elsewhere set TORCH_INDEX=https://download.pytorch.org/whl/cpu), then the rest.
+	$(PIP) install -q "torch==2.13.0" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PIP) install -q "transformers>=4.46" "safetensors>=0.4.3" "tokenizers>=0.20" "huggingface-hub>=0.26"
 	@# The example third-party plugin proves entry-point loading in the tests.
 	$(PIP) install -q --no-deps -e examples/finsent-hello-backend
 	@touch $@

@@ -80,3 +80,4 @@ except ImportError:
     pass
 else:
     CONTRACT_SETUPS["openai"] = openai_setup
+import transformers_fixtures  # noqa: E402, F401 - the transformers backend adds its setup (a tiny BERT) itself

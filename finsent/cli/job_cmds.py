@@ -142,6 +142,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
         " examples from --data's training split",
     )
     p.add_argument("--per-label", type=int, default=2, metavar="N", help="few-shot examples per label (2)")
+    p.add_argument(
+        "--label-map",
+        metavar="THEIRS=OURS,...",
+        help="use --model as it is, a ready sentiment classifier (a folder or hub id), its labels mapped onto"
+        " ours, e.g. LABEL_0=negative,LABEL_1=neutral,LABEL_2=positive (backends that can, e.g. transformers)",
+    )
     p.set_defaults(func=run_add_model)
 
     p = subparsers.add_parser(
@@ -354,6 +360,12 @@ def run_add_model(args: argparse.Namespace) -> int:
     svc = service()
     dataset = dataset_for(svc, args.data) if args.data else None
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
+    if args.label_map is not None:
+        record = svc.add_ready_model(args.backend, args.model, _label_map(args.label_map) or None, labels)
+        print(f"Recorded {record.backend} model {record.title!r} ({record.id}), used as it is"
+              f" (labels: {', '.join(record.labels)}).")  # fmt: skip
+        print(f"Classify with: finsent classify --model {record.id} TEXT")
+        return 0
     if args.mode:
         record = svc.add_shot_model(
             args.backend,
@@ -380,6 +392,20 @@ def run_add_model(args: argparse.Namespace) -> int:
     )
     print(f"Recorded {record.backend} model {record.id} (labels: {', '.join(record.labels)}).")
     return 0
+
+
+def _label_map(text: str) -> dict[str, str]:
+    """ "LABEL_0=negative,LABEL_1=neutral" -> {"LABEL_0": "negative", ...}; empty: the model's own names."""
+    mapping: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        theirs, sep, ours = part.partition("=")
+        if not sep or not theirs.strip() or not ours.strip():
+            raise InputError(
+                f"--label-map: cannot read {part!r}; write their_label=our_label, separated by commas.",
+                ko=f"--label-map: {part!r}을(를) 읽을 수 없습니다. 모델라벨=우리라벨 형식으로 쉼표로 구분해 쓰세요.",
+            )
+        mapping[theirs.strip()] = ours.strip()
+    return mapping
 
 
 def run_rename(args: argparse.Namespace) -> int:

@@ -60,6 +60,7 @@ class Capability(str, enum.Enum):
     ATTACH = "attach"  # follow a job created elsewhere, by its external id
     SHOTS = "shots"  # classify with an untrained model, zero- or few-shot (shot_model)
     RESUME = "resume"  # continue an interrupted job from its last checkpoint (resume_interrupted)
+    READY = "ready"  # use a model that already is a sentiment classifier, untrained (ready_model_ref)
 
 
 #: modes of `Backend.shot_model`: no examples, or examples drawn from the training split
@@ -337,6 +338,22 @@ class Backend(ABC):
         raise UnsupportedOperation(
             f"The {self.label} backend cannot classify without training.",
             ko=f"{self.label} 백엔드는 학습 없이 분류할 수 없습니다.",
+        )
+
+    # -- a ready classifier used as it is (Capability.READY) -----------------------------------
+    def ready_model_ref(
+        self,
+        source: str,
+        labels: LabelSet | None = None,
+        label_map: Mapping[str, str] | None = None,
+    ) -> ModelRef:
+        """A ModelRef for a model that already is a sentiment classifier (a hub id or a folder), with a
+        map from its label names to ours; the core records it like a trained model, with no training."""
+        raise UnsupportedOperation(
+            f"The {self.label} backend cannot use a ready model as it is.",
+            hint="Train a model with it instead.",
+            ko=f"{self.label_ko or self.label} 백엔드는 준비된 모델을 그대로 쓸 수 없습니다.",
+            hint_ko="이 백엔드로 모델을 학습하세요.",
         )
 
     # -- provider-side batches (Capability.BATCH) -----------------------------------------------

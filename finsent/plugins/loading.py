@@ -31,7 +31,7 @@ from finsent.contract import hookspecs
 from finsent.settings import Settings
 
 ENTRY_POINT_GROUP = "finsent"
-DEFAULT_PLUGINS: tuple[str, ...] = ("finsent_local", "finsent_mock", "finsent_openai")
+DEFAULT_PLUGINS: tuple[str, ...] = ("finsent_local", "finsent_mock", "finsent_openai", "finsent_transformers")
 #: module-name prefix for files loaded from FINSENT_PLUGINS_DIR (keeps them apart from real packages)
 PLUGINS_DIR_PACKAGE = "finsent_plugins_dir"
 

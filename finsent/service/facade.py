@@ -407,6 +407,24 @@ class FinsentService(BulkRuns):
         self.store.add_model(record, dataset_id=dataset_id, replace=True)
         return self.store.get_model(backend, model_id)
 
+    def add_ready_model(
+        self,
+        backend: str,
+        source: str,
+        label_map: Mapping[str, str] | None = None,
+        labels: Sequence[str] | None = None,
+        api_key: str | None = None,
+    ) -> ModelRecord:
+        """Record a model that already is a sentiment classifier (Capability.READY): it classifies and is
+        evaluated with no training, its labels mapped onto ours by `label_map`."""
+        instance = self.usable_backend(backend, api_key)  # a backend without Capability.READY says so
+        label_set = LabelSet.from_names(labels) if labels else None
+        ref = instance.ready_model_ref(source.strip(), labels=label_set, label_map=label_map)
+        return self.add_model(
+            instance.name, ref.id, base_model=source.strip(), details=dict(ref.details), labels=list(ref.labels.names),
+            input_format=ref.input_format,
+        )  # fmt: skip
+
     def add_shot_model(
         self,
         backend: str,

@@ -37,7 +37,8 @@ def _model_titles() -> dict[tuple[str, str], str]:
     return {(m.backend, m.id): m.title for m in state.get_service().models()}
 
 
-def _upload_and_start(backend: str, model: str) -> None:
+def _upload_and_start(backend: str, model: str) -> Any | None:
+    """The upload form; returns the run that already has this input, as read for the form (or None)."""
     upload = st.file_uploader(
         t("bulk.upload"),
         type=BULK_TYPES,
@@ -46,7 +47,7 @@ def _upload_and_start(backend: str, model: str) -> None:
         max_upload_size=state.get_settings().max_input_mb,
     )
     if upload is None:
-        return
+        return None
     sheet_key = f"cls_bulk_sheet_{upload.file_id}"
     table = state.load_table(
         upload.file_id,
@@ -92,6 +93,7 @@ def _upload_and_start(backend: str, model: str) -> None:
     if existing is not None and active and st.button(t("bulk.show_run"), key="cls_bulk_show_same"):
         st.session_state["bulk_run_id"] = existing.id
         st.rerun()
+    return existing
 
 
 def _paid_estimate(file_id: str, texts: pd.Series, backend: str, model: str) -> bool:
@@ -374,9 +376,16 @@ def _picked() -> None:
 
 def render_bulk(backend: str, model: str) -> None:
     st.caption(t("bulk.intro"))
+    existing = None
     with reported_errors():
-        _upload_and_start(backend, model)
+        existing = _upload_and_start(backend, model)
     runs = sorted(state.get_service().bulk_runs(), key=lambda r: r.created_at, reverse=True)
+    if existing is not None and existing.status in ACTIVE:
+        # The form said "running" a moment ago; a run that ended since would leave its button disabled
+        # under finished results: draw the page again, once, from the new state.
+        now = next((r for r in runs if r.id == existing.id), None)
+        if now is not None and now.status not in ACTIVE:
+            st.rerun()
     if not runs:
         return
     st.divider()

@@ -20,6 +20,7 @@ CAPABILITY_METHODS: dict[Capability, tuple[str, ...]] = {
     Capability.BATCH: ("submit_batch", "batch_progress", "batch_results", "cancel_batch"),
     Capability.SHOTS: ("shot_model",),
     Capability.RESUME: ("resume_interrupted",),
+    Capability.READY: ("ready_model_ref",),
 }
 
 

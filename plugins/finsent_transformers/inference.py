@@ -1,0 +1,107 @@
+"""Classification with a model folder: verified, loaded once per process, batched by length, softmax scores.
+
+Loaded on first use only (torch and transformers take seconds to import). On the CPU a model whose
+training found that dynamic int8 quantisation of its Linear layers keeps validation accuracy within half
+a point (finsent.json `int8.validated`) runs quantised, several times faster.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from finsent_transformers.batching import encode, length_cap
+from finsent_transformers.model_folder import folder_signature, read_meta, verify
+from finsent_transformers.training import SAFE_LOAD, logits_in_order
+
+#: models kept in memory per process (a BERT-base is about 0.5 GB in fp32)
+CACHE_SIZE = 2
+#: texts per forward pass: int8 pays a fixed cost per Linear call (quantising its input), so it wants more
+CLASSIFY_BATCH, CLASSIFY_BATCH_INT8 = 32, 64
+
+
+@dataclass
+class Classifier:
+    model: Any
+    tokenizer: Any
+    #: the model's own label names, in the order of its logits
+    model_labels: list[str]
+    max_length: int
+    device: torch.device
+    quantized: bool
+
+    def probabilities(self, texts: Sequence[str], batch_size: int | None = None) -> torch.Tensor:
+        """(len(texts), n model labels) softmax probabilities, in input order."""
+        batch_size = batch_size or (CLASSIFY_BATCH_INT8 if self.quantized else CLASSIFY_BATCH)
+        if not texts:
+            return torch.zeros((0, len(self.model_labels)))
+        ids = encode(self.tokenizer, list(texts), self.max_length)
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        logits = logits_in_order(self.model, ids, batch_size, pad_id, self.device, None)
+        return torch.softmax(logits, dim=1)
+
+
+def quantize(model: Any) -> Any:
+    """Dynamic int8 quantisation of every nn.Linear (weights int8, activations quantised on the fly)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():  # torch announces the API's move to torchao; it still works
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model.to("cpu").eval(), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def pick_inference_device(choice: str = "auto") -> torch.device:
+    if choice in ("", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+def build(folder: Path, device: torch.device, int8: bool, max_length: int | None = None) -> Classifier:
+    """Load the folder's tokenizer and model (safetensors only, no remote code)."""
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, **SAFE_LOAD)
+    model.eval()
+    meta = read_meta(folder)
+    quantized = int8 and device.type == "cpu"
+    model = quantize(model) if quantized else model.to(device)
+    id2label = model.config.id2label
+    labels = [str(id2label[i]) for i in range(model.config.num_labels)]
+    length = max_length or int(meta.get("max_length") or 0) or length_cap(tokenizer, model.config)
+    return Classifier(model, tokenizer, labels, length, device, quantized)
+
+
+_cache: dict[tuple[Any, ...], Classifier] = {}
+_verified: dict[tuple[str, str], tuple[Any, ...]] = {}
+_lock = threading.Lock()
+
+
+def load(
+    folder: Path, sha256: str | None, device: torch.device, int8: bool, max_length: int | None = None
+) -> Classifier:
+    """The classifier in `folder`, once its digest matched `sha256` (checked again if a file changed)."""
+    signature = folder_signature(folder)
+    key = (str(folder), sha256 or "")
+    with _lock:
+        trusted = _verified.get(key) == signature
+    if not trusted:
+        verify(folder, sha256)
+        with _lock:
+            _verified[key] = signature
+    cache_key = (*key, device.type, int8, max_length)
+    with _lock:
+        cached = _cache.get(cache_key)
+    if cached is not None:
+        return cached
+    classifier = build(folder, device, int8, max_length)
+    with _lock:
+        while len(_cache) >= CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        _cache[cache_key] = classifier
+    return classifier
