@@ -16,10 +16,14 @@ from typing import Any
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers.utils import logging as transformers_logging
 
 from finsent_transformers.batching import encode, length_cap
 from finsent_transformers.model_folder import folder_signature, read_meta, verify
 from finsent_transformers.training import SAFE_LOAD, logits_in_order
+
+# Loading a model draws a progress bar on stderr: noise in `finsent classify` output and in server logs.
+transformers_logging.disable_progress_bar()
 
 #: models kept in memory per process (a BERT-base is about 0.5 GB in fp32)
 CACHE_SIZE = 2
