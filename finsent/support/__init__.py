@@ -1,4 +1,5 @@
-"""Small helpers the core and plugins share: atomic writes, digests, ids. No domain logic lives here."""
+"""Small helpers the core and plugins share: atomic writes, digests, ids, the job folder a worker process
+reports through (`finsent.support.jobfolder`). No domain logic lives here."""
 
 from __future__ import annotations
 

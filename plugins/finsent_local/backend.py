@@ -39,7 +39,7 @@ from finsent.contract import (
     StartedJob,
     TrainingData,
 )
-from finsent_local.jobfiles import LOG, JobFolder, process_alive
+from finsent.support.jobfolder import LOG, JobFolder, process_alive
 
 # model_file and training import scikit-learn and scipy (~1.5 s): they load on first use, so registering
 # the plugin (every CLI command, the dashboard's first page) stays fast.

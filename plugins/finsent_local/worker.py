@@ -18,7 +18,7 @@ from types import FrameType
 import pandas as pd
 
 from finsent.contract import JobStatus, MetricPoint
-from finsent_local.jobfiles import JobFolder
+from finsent.support.jobfolder import JobFolder
 from finsent_local.training import TrainingPlan, train_model
 
 

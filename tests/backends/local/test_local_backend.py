@@ -16,7 +16,6 @@ import pytest
 from contract_setups import prepared_sample
 from finsent_local import LocalBackend, LocalOptions
 from finsent_local.decision import decide, fit_decision_biases, macro_f1
-from finsent_local.jobfiles import JobFolder
 from finsent_local.model_file import LinearModel, ModelFileError, load_model, sha256_file
 from pydantic import ValidationError
 
@@ -30,6 +29,7 @@ from finsent.contract import (
     PreparedDataset,
     Settings,
 )
+from finsent.support.jobfolder import JobFolder
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""A local training job's folder: the only channel between the backend and its worker process.
+"""A training job's folder: the only channel between a backend and the worker process it starts (the local
+and transformers backends share it; a backend adds its own files, e.g. checkpoints).
 
-FINSENT_HOME/backends/local/jobs/<job id>/
+FINSENT_HOME/backends/<backend>/jobs/<job id>/
     job.json          what to train (written once by the backend before the worker starts)
     status.json       status, error, model; replaced atomically, so a reader never sees half of it
     progress.jsonl    append-only: one event or metric point per line; a poll reads from a byte offset
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from finsent.contract import JobEvent, MetricPoint
-from finsent.support import atomic_write_text
+from finsent.support.atomic import atomic_write_text
 
 JOB = "job.json"
 STATUS = "status.json"
