@@ -31,6 +31,10 @@ EXTRA_COLOURS: tuple[str, ...] = (
     "#393b79",
 )
 SERIES_COLOURS: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#9467bd", "#17becf")
+# Dash patterns of the curve series in the same order: train solid, validation dashed.
+SERIES_DASHES: tuple[tuple[int, ...], ...] = ((1, 0), (6, 4), (2, 2), (8, 2, 2, 2))
+# Precision, recall and F1 each in their own colour (not shades of the label colour: those read as one).
+METRIC_COLOURS: tuple[str, ...] = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
 CONFIDENCE_BINS = 20
 
 
@@ -194,20 +198,32 @@ def metric_curve(
     series_title: str,
     series_names: Mapping[str, str],
 ) -> alt.Chart:
-    """Train/valid curve of `metric` ("accuracy" or "loss") from per-step metrics."""
+    """Train/valid curve of `metric` ("accuracy" or "loss") from per-step metrics.
+
+    The series differ in colour AND dash (train solid, validation dashed), so they stay apart in print and
+    for readers who do not tell the colours apart; steps are whole numbers, so the axis never shows 2.5.
+    The legend sits below the plot: two of these fit side by side at 1280 px without squeezing it."""
     data = curve_frame(metrics, metric, series_names)
     y_scale = alt.Scale(domain=[0, 1]) if metric == "accuracy" else alt.Scale(zero=True)
     names = list(series_names.values())
+    legend = alt.Legend(orient="bottom", title=None)
     return (
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
-            x=alt.X("step:Q", title=step_title),
+            x=alt.X("step:Q", title=step_title, axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=value_title, scale=y_scale),
             color=alt.Color(
                 "series:N",
                 title=series_title,
                 scale=alt.Scale(domain=names, range=list(SERIES_COLOURS[: len(names)])),
+                legend=legend,
+            ),
+            strokeDash=alt.StrokeDash(
+                "series:N",
+                title=series_title,
+                scale=alt.Scale(domain=names, range=[list(d) for d in SERIES_DASHES[: len(names)]]),
+                legend=legend,
             ),
             tooltip=[
                 alt.Tooltip("step:Q", title=step_title),
@@ -280,7 +296,8 @@ def per_class_bars(
     metric_names: Mapping[str, str],
     names: Mapping[str, str] | None = None,
 ) -> alt.Chart:
-    """Precision/recall/F1 per label as grouped bars (bar colour: label; shade: metric)."""
+    """Precision/recall/F1 per label as grouped bars: the label on the axis, each metric its own colour,
+    named in a legend below the chart."""
     rows = [
         {"label": label, "metric": metric_names.get(metric, metric), "score": float(scores.get(metric, 0.0))}
         for label, scores in per_class.items()
@@ -297,9 +314,12 @@ def per_class_bars(
             x=alt.X("name:N", title=label_title, sort=_display(labels, names), axis=alt.Axis(labelAngle=0)),
             xOffset=alt.XOffset("metric:N", sort=metrics),
             y=alt.Y("score:Q", title=score_title, scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("name:N", scale=_colour_scale(labels, names), legend=None),
-            opacity=alt.Opacity(
-                "metric:N", sort=metrics, title=metric_title, scale=alt.Scale(range=[1.0, 0.7, 0.4])
+            color=alt.Color(
+                "metric:N",
+                title=metric_title,
+                sort=metrics,
+                scale=alt.Scale(domain=metrics, range=list(METRIC_COLOURS[: len(metrics)])),
+                legend=alt.Legend(orient="bottom"),
             ),
             tooltip=[
                 alt.Tooltip("name:N", title=label_title),

@@ -66,28 +66,34 @@ def status_colour(status: Any) -> str:
     return STATUS_COLOURS.get(status_value(status), "#616161")
 
 
+CURVES = ("accuracy", "loss")
+
+
+def curve_chart(metrics: pd.DataFrame, metric: str, key: str) -> None:
+    """One train/validation curve of `metric`."""
+    st.altair_chart(
+        charts.metric_curve(
+            metrics,
+            metric,
+            step_title=t("chart.step"),
+            value_title=t(f"chart.{metric}"),
+            series_title=t("chart.series"),
+            series_names={"train": t("split.train"), "valid": t("split.valid")},
+        ),
+        width="stretch",
+        key=key,
+    )
+
+
 def curve_charts(metrics: pd.DataFrame, key: str) -> None:
     """Accuracy and loss curves (train and validation) side by side."""
     if metrics is None or metrics.empty:
         st.caption(t("monitor.no_metrics"))
         return
-    series = {"train": t("split.train"), "valid": t("split.valid")}
-    left, right = st.columns(2)
-    for col, metric in ((left, "accuracy"), (right, "loss")):
+    for col, metric in zip(st.columns(2), CURVES, strict=True):
         with col:
             st.markdown(f"**{t(f'chart.{metric}_curve')}**")
-            st.altair_chart(
-                charts.metric_curve(
-                    metrics,
-                    metric,
-                    step_title=t("chart.step"),
-                    value_title=t(f"chart.{metric}"),
-                    series_title=t("chart.series"),
-                    series_names=series,
-                ),
-                width="stretch",
-                key=f"{key}_{metric}",
-            )
+            curve_chart(metrics, metric, key=f"{key}_{metric}")
 
 
 def summary_metrics(evaluation: Any) -> None:

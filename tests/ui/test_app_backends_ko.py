@@ -74,7 +74,8 @@ def test_a_chat_model_added_without_training_is_picked_and_evaluated(
 
     at.switch_page(page("evaluate")).run()
     assert_clean(at)
-    assert any("평가하는 모델" in m.value and "gpt-4.1-mini" in m.value for m in at.markdown)
+    assert any("선택한 모델을 평가합니다" in m.value for m in at.markdown)
+    assert any("gpt-4.1-mini" in h.value for h in at.subheader)
     button(at, "검증 데이터로 평가하기").click().run()
     assert_clean(at)
     [evaluation] = service().evaluations("openai", "gpt-4.1-mini")

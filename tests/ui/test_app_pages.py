@@ -267,6 +267,9 @@ def test_evaluate_page_shows_confusion_per_class_mistakes_and_comparison() -> No
     mistakes = next((f for f in frames if "예측 라벨" in f.columns), None)
     assert mistakes is not None and len(mistakes) == evaluation.n - round(evaluation.accuracy * evaluation.n)
     assert at.selectbox(key="eval_cmp").value == f"mock|{first.fine_tuned_model}"
+    # comparison: one row per curve, the two models side by side (accuracy and loss of each: 4 curves)
+    curves = [spec for spec, _ in charts(at) if "strokeDash" in spec.get("encoding", {})]
+    assert len(curves) == 4
 
 
 def test_sidebar_lists_unavailable_backends_and_keeps_a_typed_key_masked(finsent_home: Path) -> None:

@@ -11,7 +11,7 @@ from finsent.service import charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import label_names, t
-from finsent.ui.job_view import curve_charts, final_metrics, show_per_class, summary_metrics
+from finsent.ui.job_view import CURVES, curve_chart, final_metrics, show_per_class, summary_metrics
 from finsent.ui.markdown import plain
 
 METRIC_NAMES = ("precision", "recall", "f1")
@@ -22,7 +22,8 @@ class Subject:
     """What can be evaluated: a finished training job's model, or a model added without training."""
 
     key: str
-    label: str
+    label: str  # the model's name
+    backend_label: str
     backend: str
     model_id: str
     job_id: str | None
@@ -39,7 +40,8 @@ def _subjects() -> list[Subject]:
     return [
         Subject(
             subject_key(m.backend, m.id),
-            f"{m.title} · {state.backend_label(m.backend)}",
+            m.title,
+            state.backend_label(m.backend),
             m.backend,
             m.id,
             m.job_id,
@@ -159,26 +161,39 @@ def _misclassified(evaluation: Any) -> None:
 
 
 def _compare(subjects: list[Subject], first: Subject) -> None:
+    """Two models side by side: their scores in one row, then one row per curve (two charts per row, which
+    stays readable at 1280 px; four charts in a row did not)."""
     others = [x for x in subjects if x.key != first.key]
     if not others:
         st.caption(t("eval.compare_none"))
         return
     by_key = {x.key: x for x in others}
     second_key = st.selectbox(
-        t("eval.compare_with"), list(by_key), format_func=lambda k: by_key[k].label, key="eval_cmp"
+        t("eval.compare_with"),
+        list(by_key),
+        format_func=lambda k: f"{by_key[k].label} · {by_key[k].backend_label}",
+        key="eval_cmp",
     )
+    pair = (first, by_key[second_key])
     service = state.get_service()
-    columns = st.columns(2)
-    for col, subject in zip(columns, (first, by_key[second_key]), strict=True):
+    for col, subject in zip(st.columns(2), pair, strict=True):
         with col, reported_errors():
             st.markdown(f"**{plain(subject.label)}**")
+            st.caption(plain(subject.backend_label))
             evaluation = _stored_evaluation(subject)
             if evaluation is None:
                 st.caption(t("eval.none_yet"))
             else:
                 final_metrics(evaluation)
-            if subject.job_id:
-                curve_charts(service.job_metrics(subject.job_id), key=f"eval_cmp_curve_{subject.job_id}")
+    histories = [service.job_metrics(s.job_id) if s.job_id else None for s in pair]
+    for metric in CURVES:
+        st.markdown(f"**{t(f'chart.{metric}_curve')}**")
+        for col, subject, history in zip(st.columns(2), pair, histories, strict=True):
+            with col, reported_errors():
+                if history is None or history.empty:
+                    st.caption(t("monitor.no_metrics"))
+                else:
+                    curve_chart(history, metric, key=f"eval_cmp_{metric}_{subject.key}")
 
 
 def main() -> None:
@@ -198,7 +213,10 @@ def main() -> None:
         if subject is None:
             st.info(t("eval.pick_in_sidebar"))
             return
-        st.markdown(t("eval.showing", name=plain(subject.label)))
+        # The name on a line of its own: bold around a name that ends in ")" broke inside a sentence.
+        st.markdown(t("eval.showing"))
+        st.subheader(plain(subject.label), anchor=False)
+        st.caption(t("eval.showing_backend", backend=plain(subject.backend_label)))
         evaluation = _evaluation_for(subject, allow_run=True, key="eval_run")
         if evaluation is None:
             return
