@@ -218,6 +218,9 @@ def run_train(args: argparse.Namespace) -> int:
     warn_plugin_problems(svc, only_if_missing=args.backend)
     options = train_options(args, svc)
     dataset = dataset_for(svc, args.data)
+    notice = svc.training_notice(args.backend)
+    if notice is not None:
+        print(f"note: {notice.en}", file=sys.stderr)
     job = svc.start_training(args.backend, dataset.id, options)
     print(job.id, flush=True)
     print(

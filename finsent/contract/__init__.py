@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         normalise_text,
         system_message,
     )
+    from finsent.contract.texts import Text
     from finsent.settings import Settings
 
 # Loaded on first use: a plugin (or the CLI) that needs an error class does not pay for pydantic.
@@ -105,6 +106,7 @@ _WHERE: dict[str, str] = {
     "Settings": "finsent.settings",
     "StartedJob": "finsent.contract.backend",
     "TERMINAL_STATUSES": "finsent.contract.backend",
+    "Text": "finsent.contract.texts",
     "TrainingData": "finsent.contract.backend",
     "UNKNOWN_LABEL": "finsent.contract.backend",
     "UnsupportedOperation": "finsent.contract.backend",
@@ -162,6 +164,7 @@ __all__ = [
     "RateLimitError",
     "Settings",
     "StartedJob",
+    "Text",
     "TrainingData",
     "UnsupportedOperation",
     "build_model_input",

@@ -24,6 +24,7 @@ from finsent.contract.dataset import PreparedDataset
 from finsent.contract.errors import FinsentError
 from finsent.contract.labels import LabelSet
 from finsent.contract.modelinput import InputFormat
+from finsent.contract.texts import Text
 from finsent.settings import Settings
 
 UNKNOWN_LABEL = "unknown"
@@ -277,6 +278,11 @@ class Backend(ABC):
     @abstractmethod
     def base_models(self) -> list[BaseModelInfo]:
         """Models this backend trains from."""
+
+    def training_notice(self) -> Text | None:
+        """What a user should know before training with this backend (e.g. the provider's end of new
+        fine-tuning jobs and where to go instead), shown on the Train page and by `finsent train`."""
+        return None
 
     # -- 1. data preparation ------------------------------------------------------------------
     @abstractmethod

@@ -30,6 +30,7 @@ from finsent.contract.dataset import PreparedDataset
 from finsent.contract.errors import FinsentError, InputError, NotFoundError
 from finsent.contract.labels import LabelSet
 from finsent.contract.modelinput import InputFormat
+from finsent.contract.texts import Text
 from finsent.jobs import lifecycle as training
 from finsent.jobs.evaluation import classify_in_batches, evaluate_model, misclassified_view
 from finsent.plugins import BackendRegistry, get_plugin_manager
@@ -81,6 +82,10 @@ class FinsentService(BulkRuns):
     def backends(self, api_keys: dict[str, str] | None = None) -> list[BackendInfo]:
         """Every registered backend with availability; plugin load problems in `plugin_problems()`."""
         return self._pool.backends(api_keys)
+
+    def training_notice(self, name: str) -> Text | None:
+        """What the backend wants a user to know before training (e.g. a provider's end of fine-tuning)."""
+        return self.backend(name).training_notice()
 
     # -- data -----------------------------------------------------------------------------------
     def prepare(
@@ -456,7 +461,7 @@ class FinsentService(BulkRuns):
         if not 1 <= per_label <= 50:
             raise InputError(
                 f"Examples per label must be between 1 and 50 (got {per_label}).",
-                ko=f"레이블당 예시 수는 1에서 50 사이여야 합니다 ({per_label}).",
+                ko=f"라벨당 예시 수는 1에서 50 사이여야 합니다 ({per_label}).",
             )
         if not model_id.strip():
             raise InputError("Give the id of the model to use.", ko="사용할 모델 id를 입력하세요.")

@@ -40,6 +40,7 @@ from finsent.contract import (
     Prediction,
     PreparedDataset,
     StartedJob,
+    Text,
     TrainingData,
     errors,
 )
@@ -47,6 +48,7 @@ from finsent.contract import (
 from . import costs
 from . import data as openai_data
 from .client import ClientConfig, build_client, effective_config, openai_errors
+from .notices import fine_tuning_notice
 from .prompts import shot_details
 from .results import merge_points, parse_results, point_from_metrics
 
@@ -171,6 +173,9 @@ class OpenAIBackend(Backend):
 
     def base_models(self) -> list[BaseModelInfo]:
         return openai_data.base_models()
+
+    def training_notice(self) -> Text:
+        return fine_tuning_notice()
 
     # -- costs: OpenAI's price list and tokenizers live here, not in the core ----------------------
     def training_cost_estimates(self, dataset: PreparedDataset, epochs: int) -> list[CostEstimate]:

@@ -410,8 +410,8 @@ def _label_map(model: ModelRef, model_labels: Sequence[str]) -> dict[str, str]:
         raise ModelFolderError(
             f"The model {model.id!r} has labels {missing} that map to none of {sorted(ours)}.",
             hint="Add the model again with a label map covering all its labels.",
-            ko=f"{model.id!r} 모델의 레이블 {missing} 이(가) {sorted(ours)} 중 어느 것에도 대응되지 않습니다.",
-            hint_ko="모든 레이블을 포함하는 레이블 매핑으로 모델을 다시 추가하세요.",
+            ko=f"{model.id!r} 모델의 라벨 {missing} 이(가) {sorted(ours)} 중 어느 것에도 대응되지 않습니다.",
+            hint_ko="모든 라벨을 포함하는 라벨 매핑으로 모델을 다시 추가하세요.",
         )
     return mapping
 

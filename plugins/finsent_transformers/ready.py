@@ -32,7 +32,7 @@ def parse_label_map(text: str) -> dict[str, str]:
         if not model_label.strip() or not ours.strip():
             raise InputError(
                 f"Cannot read {part!r} in the label map: write model_label=our_label, separated by commas.",
-                ko=f"레이블 매핑의 {part!r} 을(를) 읽을 수 없습니다: model_label=our_label 형식으로 쉼표로 구분해 쓰세요.",
+                ko=f"라벨 매핑의 {part!r} 을(를) 읽을 수 없습니다: model_label=our_label 형식으로 쉼표로 구분해 쓰세요.",
             )
         mapping[model_label.strip()] = ours.strip()
     return mapping
@@ -73,8 +73,8 @@ def resolve_label_map(
         raise InputError(
             f"The label map does not fit the model (its labels: {list(model_labels)}): {problem}.",
             hint=f"Give one for every model label, e.g. --label-map {example}",
-            ko=f"레이블 매핑이 모델과 맞지 않습니다 (모델 레이블: {list(model_labels)}): {problem}.",
-            hint_ko=f"모델의 모든 레이블에 대해 지정하세요. 예: --label-map {example}",
+            ko=f"라벨 매핑이 모델과 맞지 않습니다 (모델 라벨: {list(model_labels)}): {problem}.",
+            hint_ko=f"모델의 모든 라벨에 대해 지정하세요. 예: --label-map {example}",
         )
     return mapping
 

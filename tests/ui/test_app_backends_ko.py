@@ -111,3 +111,23 @@ def test_bulk_form_offers_the_batch_api_and_shows_the_batch_it_follows(
     at.run()
     table = next(d.value for d in at.dataframe if "본문" in d.value.columns)
     assert list(table.columns[:2]) == ["id", "본문"] and len(table) == 3
+
+
+def test_train_page_states_the_end_of_openai_fine_tuning_in_the_page_language(
+    openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notice comes from the backend (the page knows no date), in Korean and in English; the local
+    backend has none."""
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    at = new_app()
+    service().register_dataset(write_prepared(service().settings.home / "p").directory)
+    at.switch_page(page("train")).run()
+    assert not any("2027-01-06" in w.value for w in at.warning)  # the local backend: no notice
+    at.sidebar.selectbox(key="backend").set_value("openai").run()
+    assert_clean(at)
+    [notice] = [w.value for w in at.warning if "2027-01-06" in w.value]
+    assert "새 셀프서비스 파인튜닝 작업을 받지 않습니다" in notice and "transformers" in notice
+    at.sidebar.radio(key="lang").set_value("en").run()
+    [notice] = [w.value for w in at.warning if "2027-01-06" in w.value]
+    assert "stops taking new self-serve fine-tuning jobs" in notice

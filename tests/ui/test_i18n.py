@@ -153,3 +153,17 @@ def test_base_models_are_named_by_their_backend_in_the_page_language(monkeypatch
     assert i18n.base_model_text("mock", info, info.id) == "키워드 규칙 (한국어 + 영어)"
     monkeypatch.setattr(i18n, "current_lang", lambda: "en")
     assert i18n.base_model_text("mock", info, info.id) == "Keyword rule (Korean + English)"
+
+
+def test_one_korean_word_for_label_everywhere() -> None:
+    """라벨, never 레이블 (issue 9), in the catalogue and every Korean text of the core and the plugins. The
+    column-name guesser still recognises 레이블 in users' headers: that list is the one exception."""
+    allowed = {ROOT / "finsent" / "ingest" / "columns.py"}
+    offenders = []
+    for path in sorted([*(ROOT / "finsent").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]):
+        if path in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "레이블" in node.value:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

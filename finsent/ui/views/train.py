@@ -9,7 +9,7 @@ import streamlit as st
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.forms import options_inputs
-from finsent.ui.i18n import backend_text, base_model_text, moment_text, t
+from finsent.ui.i18n import backend_text, base_model_text, current_lang, moment_text, t
 from finsent.ui.markdown import plain
 
 
@@ -152,6 +152,10 @@ def main() -> None:
             label, _, reason = backend_text(info)
             st.warning(t("train.backend_unavailable", backend=label, reason=reason or "-"))
             return
+        # The backend writes its own notice (e.g. a provider ending new fine-tuning jobs): only it knows it.
+        notice = service.training_notice(name)
+        if notice is not None:
+            st.warning(plain(notice.get(current_lang())), icon=":material/event_busy:")
         if "train" in info.capabilities:
             _training_section(service, name, info, dataset_id)
     if "shots" in info.capabilities:
