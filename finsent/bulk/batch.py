@@ -25,6 +25,7 @@ from finsent.bulk.batch_answers import BatchAnswers
 from finsent.bulk.runs import BulkExecutor, encode_predictions, read_texts
 from finsent.contract.backend import Backend, BatchProgress, ModelRef
 from finsent.contract.errors import FinsentError, InputError, NetworkError
+from finsent.contract.texts import Text
 from finsent.store import BulkRunState, Store
 from finsent.store.records import BulkRunRecord
 from finsent.support.digests import texts_digest
@@ -58,6 +59,12 @@ def batch_cancelled(run_id: str, batch_id: str | None) -> BatchCancelled:
         hint_ko=f"나머지 행을 분류하려면 실행을 재개하세요(답이 없는 행만 새 배치로, 과금됨): 분류 페이지의 재개 "
         f"버튼 또는 `finsent classify --resume {run_id} --output FILE`. 또는 배치 API 없이(실시간 요청) "
         "분류하세요.",
+        dashboard_hint=Text(
+            "To classify the other rows, resume the run with the Resume button (a new batch for the rows without "
+            "an answer, billed), or classify without the batch API (live requests).",
+            "나머지 행을 분류하려면 재개 버튼으로 실행을 재개하세요(답이 없는 행만 새 배치로, 과금됨). 또는 배치 "
+            "API 없이(실시간 요청) 분류하세요.",
+        ),
     )
 
 

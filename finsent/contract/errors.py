@@ -5,6 +5,8 @@ Tracebacks are for bugs: anything that is not a FinsentError is a bug and is rep
 
 from __future__ import annotations
 
+from finsent.contract.texts import Text
+
 
 class FinsentError(Exception):
     """Base of every user-facing error. `message` says what went wrong and what to do."""
@@ -13,7 +15,13 @@ class FinsentError(Exception):
     code = "error"
 
     def __init__(
-        self, message: str, *, hint: str | None = None, ko: str | None = None, hint_ko: str | None = None
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        ko: str | None = None,
+        hint_ko: str | None = None,
+        dashboard_hint: Text | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -21,16 +29,21 @@ class FinsentError(Exception):
         # The Korean UI shows `ko`/`hint_ko` where the raise site wrote them; English otherwise.
         self.ko = ko
         self.hint_ko = hint_ko
+        # Hints naming CLI commands or flags do not help in the browser: the dashboard shows this one instead.
+        self.dashboard_hint = dashboard_hint
 
     def __str__(self) -> str:
         return self.text("en")
 
-    def text(self, lang: str = "en") -> str:
-        """The message and hint in `lang` ("ko" or "en"), falling back to English."""
-        if lang == "ko" and self.ko:
-            hint = self.hint_ko or self.hint
-            return f"{self.ko} {hint}" if hint else self.ko
-        return f"{self.message} {self.hint}" if self.hint else self.message
+    def text(self, lang: str = "en", *, dashboard: bool = False) -> str:
+        """The message and hint in `lang` ("ko" or "en"), falling back to English; `dashboard` prefers the
+        hint that names the dashboard's controls."""
+        message = self.ko if lang == "ko" and self.ko else self.message
+        if dashboard and self.dashboard_hint is not None:
+            hint: str | None = self.dashboard_hint.get(lang)
+        else:
+            hint = (self.hint_ko or self.hint) if lang == "ko" and self.ko else self.hint
+        return f"{message} {hint}" if hint else message
 
 
 class InputError(FinsentError):

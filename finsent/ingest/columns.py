@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from finsent.contract.errors import InputError
+from finsent.contract.texts import Text
 
 # Keys are headers folded by `_key` (NFKC, case-folded, without spaces, "_" and "-"). Earlier wins: the
 # Korean text column comes before `sentence`, so the corpus (labels, sentence, kor_sentence) maps to Korean.
@@ -179,6 +180,9 @@ def resolve_columns(
                     hint=f"Pass one of these with {flag}.",
                     ko=f"{source_name} 에 {given!r} 열이 없습니다. 있는 열: {found}.",
                     hint_ko=f"{flag} 로 이 중 하나를 지정하세요.",
+                    dashboard_hint=Text(
+                        "Pick one of these in the column box.", "열 선택 상자에서 이 중 하나를 고르세요."
+                    ),
                 )
             chosen[role] = match
         elif guessed is None:
@@ -188,6 +192,7 @@ def resolve_columns(
                 hint=f"Name it with {flag}.",
                 ko=f"{source_name} 에서 {kind_ko} 열을 찾지 못했습니다. 있는 열: {found}.",
                 hint_ko=f"{flag} 로 열 이름을 지정하세요.",
+                dashboard_hint=Text("Pick it in the column box.", "열 선택 상자에서 고르세요."),
             )
         else:
             chosen[role] = guessed

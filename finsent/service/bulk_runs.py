@@ -16,6 +16,7 @@ from finsent.bulk import batch as bulk_batch
 from finsent.bulk import runs as bulk_runs
 from finsent.contract.backend import Backend, Capability, ModelRef
 from finsent.contract.errors import InputError
+from finsent.contract.texts import Text
 from finsent.jobs.evaluation import chunk_size_for
 from finsent.service.naming import unique_name
 from finsent.settings import Settings
@@ -213,6 +214,10 @@ class BulkRuns:
                 hint=f"Wait for it, or stop it with `finsent classify --cancel {run.id}`; then run again.",
                 ko=f"같은 입력을 같은 모델로 이미 분류하는 중입니다: {run.id} ({run.title}).",
                 hint_ko=f"끝날 때까지 기다리거나 `finsent classify --cancel {run.id}`로 멈춘 뒤 다시 실행하세요.",
+                dashboard_hint=Text(
+                    "Wait for it, or stop it with the Cancel button on the Classify page; then run again.",
+                    "끝날 때까지 기다리거나 분류 페이지의 취소 버튼으로 멈춘 뒤 다시 실행하세요.",
+                ),
             )
         if on_created:
             on_created(run)
@@ -288,6 +293,7 @@ class BulkRuns:
                 hint=f"Stop it with `finsent classify --cancel {run_id}` or the Cancel button.",
                 ko=f"일괄 분류 {run_id}은(는) 실시간 요청으로 분류하므로 취소할 배치가 없습니다.",
                 hint_ko=f"`finsent classify --cancel {run_id}` 또는 취소 버튼으로 멈추세요.",
+                dashboard_hint=Text("Stop it with the Cancel button.", "취소 버튼으로 멈추세요."),
             )
         if run.status == "succeeded":
             raise InputError(
@@ -314,6 +320,10 @@ class BulkRuns:
                 ko=f"배치 {run.batch_id}은(는) 이미 완료되어 결과가 준비되어 있습니다(이미 과금됨).",
                 hint_ko=f"실행을 재개해 결과를 읽으세요: `finsent classify --resume {run_id} --output FILE` "
                 "또는 재개 버튼.",
+                dashboard_hint=Text(
+                    "Resume the run to read them (the Resume button).",
+                    "재개 버튼으로 실행을 재개해 결과를 읽으세요.",
+                ),
             )
         if not progress.done:  # failed/expired need no cancel; cancelling/cancelled are cancelled already
             progress = instance.cancel_batch(run.batch_id)

@@ -26,7 +26,7 @@ def error_text(exc: BaseException, lang: str | None = None) -> str:
     """What the page says about `exc` in `lang`."""
     lang = lang or current_lang()
     if isinstance(exc, FinsentError):
-        return exc.text(lang)
+        return exc.text(lang, dashboard=True)
     if isinstance(exc, ValidationError):
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err.get('loc', ())) or '-'}: {err.get('msg', '')}"

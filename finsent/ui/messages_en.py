@@ -111,6 +111,12 @@ MESSAGES: dict[str, str] = {
     "data.seed": "Random seed",
     "data.lowercase": "Lower-case the text",
     "data.lowercase_help": "Applied the same way when training and when classifying.",
+    # findings whose core remedy names a CLI flag: the dashboard names its own controls
+    "finding.letter_case.remedy": "Kept as written, and classification sees the same form. To ignore case in training and classification alike, tick “{lowercase}” in the options above.",
+    "finding.letter_case.remedy.applied": "Lower-cased them (“{lowercase}”); texts you classify with this model are lower-cased the same way.",
+    "finding.unknown_label.remedy": "Dropped these rows. If these are your labels, write them in the “{labels}” field above.",
+    "finding.class_below_minimum.remedy": "Add examples until every label has at least the number above (fine-tuning services refuse fewer), or leave unused labels out of the “{labels}” field.",
+    "finding.no_rows.remedy": "See the findings above: fill in texts and labels, or write the labels your file uses in the “{labels}” field.",
     "data.same_columns": "The text and label columns must be different columns.",
     "data.report": "Validation report",
     "data.report_clean": "No problems found.",

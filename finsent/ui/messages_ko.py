@@ -111,6 +111,12 @@ MESSAGES: dict[str, str] = {
     "data.seed": "난수 시드",
     "data.lowercase": "영문을 소문자로 바꾸기",
     "data.lowercase_help": "학습할 때와 분류할 때 똑같이 적용됩니다.",
+    # findings whose core remedy names a CLI flag: the dashboard names its own controls
+    "finding.letter_case.remedy": "그대로 두었고 분류할 때도 같은 형태를 씁니다. 학습과 분류 모두 대소문자를 무시하려면 위 옵션에서 ‘{lowercase}’을(를) 켜세요.",
+    "finding.letter_case.remedy.applied": "소문자로 바꿨습니다(‘{lowercase}’). 이 모델로 분류하는 문장도 똑같이 소문자로 바뀝니다.",
+    "finding.unknown_label.remedy": "이 행들을 제외했습니다. 이것이 실제 라벨이라면 위의 ‘{labels}’ 칸에 적으세요.",
+    "finding.class_below_minimum.remedy": "라벨마다 위의 개수 이상이 되도록 예시를 더하거나(파인튜닝 서비스는 더 적으면 거부합니다), 쓰지 않는 라벨은 ‘{labels}’ 칸에서 빼세요.",
+    "finding.no_rows.remedy": "위의 항목을 확인하세요. 문장과 라벨을 채우거나 파일의 라벨을 ‘{labels}’ 칸에 적으세요.",
     "data.same_columns": "문장 열과 라벨 열은 서로 다른 열이어야 합니다.",
     "data.report": "검증 보고서",
     "data.report_clean": "문제가 없습니다.",

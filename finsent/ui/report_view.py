@@ -22,11 +22,14 @@ def _severity(finding: Any) -> str:
 
 
 def _text(finding: Any, field: str) -> str:
-    """A finding's message/remedy: our catalogue's translation when it has one for its id, else as written."""
+    """A finding's message/remedy: the dashboard's own wording when the catalogue has one for its id (the
+    core's remedies name CLI flags such as --labels; the page names its controls), else as written."""
     fid = getattr(finding, "id", "")
-    key = f"finding.{fid}.{field}"
-    if has(key):
-        return t(key, count=getattr(finding, "count", ""))
+    applied = ".applied" if field == "remedy" and getattr(finding, "applied", False) else ""
+    for key in (f"finding.{fid}.{field}{applied}", f"finding.{fid}.{field}"):
+        if has(key):
+            controls = {"lowercase": t("data.lowercase"), "labels": t("data.labels")}
+            return t(key, count=getattr(finding, "count", ""), **controls)
     localised = getattr(finding, f"{field}_ko", None)
     if current_lang() == "ko" and localised:
         return str(localised)
