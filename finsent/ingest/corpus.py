@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import socket
 import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from finsent.contract.errors import InputError, NetworkError
+from finsent.contract.texts import Text
 from finsent.settings import Settings
 
 CORPUS_URL = "https://raw.githubusercontent.com/ukairia777/finance_sentiment_corpus/main/finance_data.csv"
@@ -61,14 +63,37 @@ def corpus_status(path: Path | None = None) -> dict[str, Any]:
     }
 
 
-def _offline(url: str, dest: Path, reason: str) -> NetworkError:
+def _reason(exc: BaseException) -> tuple[str, str]:
+    """Why the download failed, in words (English, Korean): not "[Errno -2] Name or service not known"."""
+    inner = getattr(exc, "reason", exc)
+    if isinstance(inner, socket.gaierror):
+        return (
+            "no internet connection: the server's name could not be looked up",
+            "인터넷 연결 없음: 서버 이름을 찾지 못했습니다",
+        )
+    if isinstance(inner, TimeoutError | socket.timeout):
+        return "the server did not answer in time", "서버가 제때 응답하지 않았습니다"
+    if isinstance(inner, ConnectionRefusedError):
+        return "the connection was refused", "연결이 거부되었습니다"
+    if isinstance(inner, ConnectionError | OSError):
+        return "the connection failed", "연결하지 못했습니다"
+    return str(inner) or type(inner).__name__, str(inner) or type(inner).__name__
+
+
+def _offline(url: str, dest: Path, reason: tuple[str, str]) -> NetworkError:
     return NetworkError(
-        f"Could not download the corpus from {url} ({reason}).",
+        f"Could not download the corpus from {url} ({reason[0]}).",
         hint=f"Check the internet connection, or download the file by hand in a browser and save it as {dest} "
         f"(or pass it to `finsent prepare` directly). Its sha256 must be {CORPUS_SHA256}.",
-        ko=f"{url} 에서 말뭉치를 내려받지 못했습니다({reason}).",
+        ko=f"{url} 에서 말뭉치를 내려받지 못했습니다({reason[1]}).",
         hint_ko=f"인터넷 연결을 확인하거나, 브라우저로 파일을 직접 받아 {dest} 에 저장하세요"
         f"(또는 `finsent prepare` 에 바로 넘기세요). sha256 은 {CORPUS_SHA256} 이어야 합니다.",
+        # A browser user cannot save into the server's folders: they download elsewhere and upload it.
+        dashboard_hint=Text(
+            "Open the link on a computer with internet access, save the file, then choose "
+            "“Upload a file” above and upload it.",
+            "인터넷이 되는 컴퓨터에서 위 링크를 열어 파일을 저장한 뒤, 위에서 ‘파일 업로드’를 골라 올리세요.",
+        ),
     )
 
 
@@ -100,11 +125,11 @@ def fetch_corpus(
                         digest.update(chunk)
                         out.write(chunk)
             except urllib.error.HTTPError as exc:
-                raise _offline(url, target, f"HTTP {exc.code} {exc.reason}") from None
+                raise _offline(url, target, (f"HTTP {exc.code} {exc.reason}",) * 2) from None
             except urllib.error.URLError as exc:
-                raise _offline(url, target, str(exc.reason)) from None
+                raise _offline(url, target, _reason(exc)) from None
             except (TimeoutError, ConnectionError) as exc:
-                raise _offline(url, target, str(exc) or type(exc).__name__) from None
+                raise _offline(url, target, _reason(exc)) from None
             out.flush()
             os.fsync(out.fileno())
         if digest.hexdigest() != sha256:
