@@ -162,6 +162,18 @@ class DataFiles:
 
         return atomic_write_text(path, text)
 
+    def report_text(self, directory: Path | str, lang: str) -> str | None:
+        """A prepared dataset's report.txt in `lang`, rendered from its report.json (the file on disk is the
+        CLI's, in English); None when the folder has no report.json."""
+        import json
+
+        from finsent.prep.report import Report
+
+        path = Path(directory) / "report.json"
+        if not path.is_file():
+            return None
+        return Report.from_dict(json.loads(path.read_text(encoding="utf-8"))).to_text(lang)
+
     @property
     def xlsx_max_rows(self) -> int:
         from finsent.output.export import XLSX_MAX_ROWS

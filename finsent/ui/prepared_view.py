@@ -14,7 +14,7 @@ import streamlit as st
 from finsent.service import charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
-from finsent.ui.i18n import label_names, t
+from finsent.ui.i18n import current_lang, label_names, t
 from finsent.ui.markdown import plain
 
 MIME = {".csv": "text/csv", ".jsonl": "application/jsonl", ".json": "application/json", ".txt": "text/plain"}
@@ -39,6 +39,18 @@ def _reader(path: Path) -> Callable[[], bytes]:
     if path.suffix.lower() != ".csv":
         return path.read_bytes
     return lambda: UTF8_BOM + path.read_bytes().removeprefix(UTF8_BOM)
+
+
+def _report_reader(directory: Path, lang: str) -> Callable[[], bytes] | None:
+    """report.txt in the page's language, rendered on click from report.json."""
+    if not (directory / "report.json").is_file():
+        return None
+    files = state.get_service().files
+
+    def read() -> bytes:
+        return (files.report_text(directory, lang) or "").encode("utf-8")
+
+    return read
 
 
 def _split_chart(record: Any) -> None:
@@ -107,9 +119,12 @@ def _downloads(record: Any) -> None:
     )
     cols = st.columns(3)
     for i, path in enumerate(files):
+        data: Any = _reader(path)
+        if path.name == "report.txt":  # in the page's language, not the CLI's English
+            data = _report_reader(directory, current_lang()) or data
         cols[i % 3].download_button(
             path.name,
-            data=_reader(path),
+            data=data,
             file_name=path.name,
             mime=MIME.get(path.suffix, "application/octet-stream"),
             on_click="ignore",

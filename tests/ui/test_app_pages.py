@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -304,3 +305,16 @@ def test_prepared_csv_downloads_open_in_korean_excel_and_the_zip_stays_exact(tmp
         _reader(Path(record.directory) / "manifest.json")()
         == (Path(record.directory) / "manifest.json").read_bytes()
     )
+
+
+def test_report_txt_downloads_in_the_page_language() -> None:
+    """The prepared folder's report.txt is the CLI's (English); the Korean page's download is Korean."""
+    from finsent.ui.prepared_view import _report_reader
+
+    record = prepare_sample()
+    directory = Path(record.directory)
+    on_disk = (directory / "report.txt").read_text(encoding="utf-8")
+    korean = _report_reader(directory, "ko")()  # type: ignore[misc]
+    english = _report_reader(directory, "en")()  # type: ignore[misc]
+    assert english.decode("utf-8") == on_disk
+    assert korean.decode("utf-8") != on_disk and re.search("[가-힣]", korean.decode("utf-8").split("\n")[0])
