@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -267,6 +268,8 @@ def test_evaluate_page_shows_confusion_per_class_mistakes_and_comparison() -> No
     assert any("정밀도" in f.columns for f in frames)
     mistakes = next((f for f in frames if "예측 라벨" in f.columns), None)
     assert mistakes is not None and len(mistakes) == evaluation.n - round(evaluation.accuracy * evaluation.n)
+    # label values in the page's language, like the filters above the table
+    assert set(mistakes["실제 라벨"]) | set(mistakes["예측 라벨"]) <= {"긍정", "부정", "중립"}
     assert at.selectbox(key="eval_cmp").value == f"mock|{first.fine_tuned_model}"
     # comparison: one row per curve, the two models side by side (accuracy and loss of each: 4 curves)
     curves = [spec for spec, _ in charts(at) if "strokeDash" in spec.get("encoding", {})]
@@ -318,3 +321,21 @@ def test_report_txt_downloads_in_the_page_language() -> None:
     english = _report_reader(directory, "en")()  # type: ignore[misc]
     assert english.decode("utf-8") == on_disk
     assert korean.decode("utf-8") != on_disk and re.search("[가-힣]", korean.decode("utf-8").split("\n")[0])
+
+
+def test_label_set_field_speaks_the_page_language_and_prepares_the_same_labels() -> None:
+    at = new_app()
+    assert at.text_input(key="data_labels").value == "긍정,부정,중립"
+    at.sidebar.radio(key="lang").set_value("en").run()
+    assert at.text_input(key="data_labels").value == "positive,negative,neutral"
+    at.sidebar.radio(key="lang").set_value("ko").run()
+    assert at.text_input(key="data_labels").value == "긍정,부정,중립"
+    button(at, "학습 데이터 준비").click().run()
+    assert_clean(at)
+    [record] = service().datasets()
+    manifest = json.loads((Path(record.directory) / "manifest.json").read_text(encoding="utf-8"))
+    assert list(manifest["labels"]["names"]) == ["positive", "negative", "neutral"]
+    # a set the user typed stays as typed across a language switch
+    at.text_input(key="data_labels").input("긍정,부정").run()
+    at.sidebar.radio(key="lang").set_value("en").run()
+    assert at.text_input(key="data_labels").value == "긍정,부정"

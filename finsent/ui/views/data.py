@@ -7,10 +7,10 @@ from typing import Any
 
 import streamlit as st
 
-from finsent.service import DEFAULT_LABELS, LabelSet, charts
+from finsent.service import DEFAULT_LABELS, KOREAN_NAMES, LabelSet, charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors, show_error
-from finsent.ui.i18n import label_names, t
+from finsent.ui.i18n import current_lang, label_names, t
 from finsent.ui.markdown import plain
 from finsent.ui.prepared_view import render_prepared
 from finsent.ui.report_view import render_report
@@ -45,6 +45,25 @@ def _corpus_source() -> Path | None:
                 return None
         st.rerun()
     return None
+
+
+def _label_field_default(lang: str) -> str:
+    return ",".join(KOREAN_NAMES[x] if lang == "ko" else x for x in DEFAULT_LABELS)
+
+
+def _default_label_field() -> None:
+    """The label set in the page's language (긍정,부정,중립 / positive,negative,neutral). A switch of
+    language turns the other language's default into this one's; a set the user typed stays as typed."""
+    current = st.session_state.get("data_labels")
+    if current is None or current in {_label_field_default(x) for x in ("ko", "en")}:
+        st.session_state["data_labels"] = _label_field_default(current_lang())
+
+
+def label_ids(field: str) -> list[str]:
+    """The label field's entries as label ids: the Korean names of the default labels (긍정 ...) are the
+    labels themselves, so a Korean label set prepares exactly the files an English one does."""
+    by_korean = {KOREAN_NAMES[x]: x for x in DEFAULT_LABELS}
+    return [by_korean.get(part.strip(), part.strip()) for part in field.split(",")]
 
 
 def _choose_source() -> tuple[Any, str] | None:
@@ -110,9 +129,8 @@ def _mapping_and_options(table: Any) -> Any | None:
     )
     with st.expander(t("data.options"), expanded=False):
         a, b, c = st.columns(3)
-        labels_text = a.text_input(
-            t("data.labels"), value=",".join(DEFAULT_LABELS), help=t("data.labels_help"), key="data_labels"
-        )
+        _default_label_field()
+        labels_text = a.text_input(t("data.labels"), help=t("data.labels_help"), key="data_labels")
         fraction = b.slider(t("data.valid_fraction"), 0.05, 0.5, 0.2, 0.05, key="data_valid_fraction")
         seed = c.number_input(
             t("data.seed"), min_value=0, max_value=2**31 - 1, value=42, step=1, key="data_seed"
@@ -124,7 +142,7 @@ def _mapping_and_options(table: Any) -> Any | None:
         st.error(t("data.same_columns"))
         return None
     try:
-        labels = LabelSet.from_names(labels_text.split(","))
+        labels = LabelSet.from_names(label_ids(labels_text))
     except ValueError:
         st.error(t("data.labels_invalid"))
         return None

@@ -143,8 +143,10 @@ def _misclassified(evaluation: Any) -> None:
     mask &= frame["confidence"].fillna(0) >= low
     if needle:
         mask &= frame["text"].astype(str).str.contains(needle, case=False, regex=False)
-    shown = frame.loc[mask]
+    shown = frame.loc[mask].copy()
     st.caption(t("eval.mistakes_caption", shown=f"{len(shown):,}", total=f"{len(frame):,}"))
+    for column in ("label", "predicted"):  # label values in the page's language, as in the filters
+        shown[column] = shown[column].astype(str).map(lambda v: names.get(v, v))
     st.dataframe(
         shown.rename(
             columns={
