@@ -149,9 +149,14 @@ class StartedJob:
 @dataclass(frozen=True)
 class JobEvent:
     created_at: float  # unix seconds
-    message: str
+    #: English, or a Text with the Korean too (Monitor shows the reader's language where it was written)
+    message: str | Text
     level: str = "info"  # info | warning | error
     id: str | None = None
+
+    @property
+    def text(self) -> Text:
+        return Text.of(self.message)
 
 
 @dataclass(frozen=True)

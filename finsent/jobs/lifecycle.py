@@ -26,6 +26,7 @@ from finsent.contract.dataset import PreparedDataset
 from finsent.contract.errors import FinsentError, InputError
 from finsent.contract.labels import LabelSet
 from finsent.contract.modelinput import InputFormat
+from finsent.contract.texts import Text
 from finsent.jobs.evaluation import evaluate_model
 from finsent.store import JobState, Store
 from finsent.store.records import DatasetRecord, JobRecord, ModelRecord
@@ -64,9 +65,35 @@ def _json_safe(details: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def error_text(exc: BaseException, backend: Backend) -> str:
+    return error_texts(exc, backend).en
+
+
+def error_texts(exc: BaseException, backend: Backend) -> Text:
     if isinstance(exc, FinsentError):
-        return exc.text("en")
-    return f"Unexpected error in the {backend.label} backend: {type(exc).__name__}: {exc}"
+        return Text(exc.text("en"), exc.text("ko"))
+    return Text(
+        f"Unexpected error in the {backend.label} backend: {type(exc).__name__}: {exc}",
+        f"{backend.label_ko or backend.label} 백엔드에서 예상하지 못한 오류: {type(exc).__name__}: {exc}",
+    )
+
+
+def status_event(status: JobStatus) -> JobEvent:
+    return JobEvent(
+        created_at=time.time(), message=Text(f"Status: {status.value}.", f"상태: {STATUS_KO[status]}.")
+    )
+
+
+#: the statuses in Korean, for events (the dashboard's own catalogue names them the same way)
+STATUS_KO: Mapping[JobStatus, str] = {
+    JobStatus.VALIDATING_FILES: "파일 검증 중",
+    JobStatus.QUEUED: "대기 중",
+    JobStatus.RUNNING: "실행 중",
+    JobStatus.PAUSED: "일시 중지",
+    JobStatus.SUCCEEDED: "완료",
+    JobStatus.FAILED: "실패",
+    JobStatus.CANCELLED: "취소됨",
+    JobStatus.INTERRUPTED: "중단됨",
+}
 
 
 def start_job(
@@ -93,7 +120,14 @@ def start_job(
         name=name,
     )
     store.insert_job(job, input_format=prepared.input_format.to_dict())
-    store.add_event(job.id, f"Preparing the training data for the {backend.label} backend.")
+    label_ko = backend.label_ko or backend.label
+    store.add_event(
+        job.id,
+        Text(
+            f"Preparing the training data for the {backend.label} backend.",
+            f"{label_ko} 백엔드용 학습 데이터를 준비하는 중입니다.",
+        ),
+    )
     try:
         workdir = settings_jobs_dir / job.id
         workdir.mkdir(parents=True, exist_ok=True)
@@ -102,9 +136,11 @@ def start_job(
         store.update_job(job.id, input_format=data.input_format.to_dict(), training=training)
         started = backend.start_training(data, options)
     except BaseException as exc:
-        message = error_text(exc, backend)
-        store.update_job(job.id, status=JobStatus.FAILED, error=message, finished_at=time.time())
-        store.add_event(job.id, f"Could not start: {message}", level="error")
+        texts = error_texts(exc, backend)
+        store.update_job(job.id, status=JobStatus.FAILED, error=texts.en, finished_at=time.time())
+        store.add_event(
+            job.id, Text(f"Could not start: {texts.en}", f"시작하지 못했습니다: {texts.ko}"), level="error"
+        )
         raise
     store.update_job(
         job.id,
@@ -113,7 +149,13 @@ def start_job(
         base_model=started.base_model or options.base_model,
         finished_at=time.time() if started.status.is_terminal else None,
     )
-    store.add_event(job.id, f"Started {backend.label} job {started.external_id}.")
+    store.add_event(
+        job.id,
+        Text(
+            f"Started {backend.label} job {started.external_id}.",
+            f"{label_ko} 작업 {started.external_id}을(를) 시작했습니다.",
+        ),
+    )
     return store.get_job(job.id)
 
 
@@ -155,10 +197,10 @@ def _model_from_update(store: Store, state: JobState, update: JobUpdate) -> Mode
     )
 
 
-def _record_poll_problem(store: Store, job_id: str, message: str) -> None:
+def _record_poll_problem(store: Store, job_id: str, message: Text) -> None:
     """A poll that failed is an event (once per distinct message in a row), never a crash."""
     last = store.last_event(job_id)
-    if last is None or last.message != message:
+    if last is None or last.message != message.en:
         store.add_event(job_id, message, level="error")
     store.update_job(job_id, polled_at=time.time())
 
@@ -169,7 +211,12 @@ def poll_once(store: Store, backend: Backend, state: JobState) -> bool:
     try:
         update = backend.poll_job(str(job.external_id), state.poll_cursor)
     except Exception as exc:
-        _record_poll_problem(store, job.id, f"Could not check the job: {error_text(exc, backend)}")
+        texts = error_texts(exc, backend)
+        _record_poll_problem(
+            store,
+            job.id,
+            Text(f"Could not check the job: {texts.en}", f"작업 상태를 확인하지 못했습니다: {texts.ko}"),
+        )
         return False
     fields: dict[str, Any] = {"status": update.status}
     if update.progress is not None:
@@ -184,7 +231,7 @@ def poll_once(store: Store, backend: Backend, state: JobState) -> bool:
             fields["progress"] = 1.0
     events = list(update.events)
     if update.status != job.status:
-        events.append(JobEvent(created_at=time.time(), message=f"Status: {update.status.value}."))
+        events.append(status_event(update.status))
     also = None
     if update.status == JobStatus.SUCCEEDED and update.fine_tuned_model:
         model = _model_from_update(store, state, update)
@@ -194,7 +241,14 @@ def poll_once(store: Store, backend: Backend, state: JobState) -> bool:
 
     stored = store.apply_poll(job.id, state.poll_cursor, update.cursor, events, update.metrics, fields, also)
     if stored and update.status == JobStatus.SUCCEEDED and not update.fine_tuned_model:
-        store.add_event(job.id, "The backend reported success but no model id.", level="warning")
+        store.add_event(
+            job.id,
+            Text(
+                "The backend reported success but no model id.",
+                "백엔드가 성공을 알렸지만 모델 id가 없습니다.",
+            ),
+            level="warning",
+        )
     return stored
 
 
@@ -211,7 +265,10 @@ def evaluate_job(
             return
         dataset = store.get_dataset(job.dataset_id)
         ref = model_ref(store.get_model(job.backend, job.fine_tuned_model))
-        store.add_event(job_id, "Evaluating the model on the validation split.")
+        store.add_event(
+            job_id,
+            Text("Evaluating the model on the validation split.", "검증 데이터로 모델을 평가하는 중입니다."),
+        )
         record, predictions = evaluate_model(
             backend, ref, PreparedDataset.open(dataset.directory), job_id=job_id, dataset_id=dataset.id,
             on_progress=on_progress,
@@ -220,14 +277,19 @@ def evaluate_job(
         store.update_job(job_id, evaluation_state="done")
         store.add_event(
             job_id,
-            f"Evaluation on {record.n} validation examples: accuracy {record.accuracy:.3f},"
-            f" macro-F1 {record.macro_f1:.3f}.",
+            Text(
+                f"Evaluation on {record.n} validation examples: accuracy {record.accuracy:.3f},"
+                f" macro-F1 {record.macro_f1:.3f}.",
+                f"검증 예제 {record.n}개로 평가: 정확도 {record.accuracy:.3f}, 매크로 F1 {record.macro_f1:.3f}.",
+            ),
         )
     except Exception as exc:
-        message = error_text(exc, backend)
-        log.warning("evaluation of job %s failed: %s", job_id, message)
-        store.update_job(job_id, evaluation_state=f"failed: {message}")
-        store.add_event(job_id, f"Evaluation failed: {message}", level="error")
+        texts = error_texts(exc, backend)
+        log.warning("evaluation of job %s failed: %s", job_id, texts.en)
+        store.update_job(job_id, evaluation_state=f"failed: {texts.en}")
+        store.add_event(
+            job_id, Text(f"Evaluation failed: {texts.en}", f"평가 실패: {texts.ko}"), level="error"
+        )
 
 
 def fail_if_never_started(store: Store, state: JobState) -> bool:

@@ -250,7 +250,13 @@ class FinsentService(BulkRuns):
             name=self._new_job_name(instance, external_id, None),
         )  # fmt: skip
         self.store.insert_job(job, input_format=input_format)
-        self.store.add_event(job.id, f"Attached to {instance.label} job {external_id}.")
+        self.store.add_event(
+            job.id,
+            Text(
+                f"Attached to {instance.label} job {external_id}.",
+                f"{instance.label_ko or instance.label} 작업 {external_id}에 연결했습니다.",
+            ),
+        )
         return self.refresh_job(job.id, api_key=api_key)
 
     def jobs(
@@ -321,11 +327,11 @@ class FinsentService(BulkRuns):
             return job
         if not job.external_id:
             self.store.update_job(job_id, status=JobStatus.CANCELLED, finished_at=time.time())
-            self.store.add_event(job_id, "Cancelled before it started.")
+            self.store.add_event(job_id, Text("Cancelled before it started.", "시작하기 전에 취소했습니다."))
             return self.store.get_job(job_id)
         instance = self.usable_backend(job.backend, api_key)
         status = instance.cancel_job(job.external_id)
-        self.store.add_event(job_id, "Cancel requested.")
+        self.store.add_event(job_id, Text("Cancel requested.", "취소를 요청했습니다."))
         if status.is_terminal:
             self.store.update_job(job_id, status=status, finished_at=time.time())
         return self.refresh_job(job_id, api_key=api_key, evaluate=False)
@@ -333,13 +339,13 @@ class FinsentService(BulkRuns):
     def pause_job(self, job_id: str, api_key: str | None = None) -> JobRecord:
         job = self.store.get_job(job_id)
         self.usable_backend(job.backend, api_key).pause_job(str(job.external_id))
-        self.store.add_event(job_id, "Pause requested.")
+        self.store.add_event(job_id, Text("Pause requested.", "일시 중지를 요청했습니다."))
         return self.refresh_job(job_id, api_key=api_key)
 
     def resume_job(self, job_id: str, api_key: str | None = None) -> JobRecord:
         job = self.store.get_job(job_id)
         self.usable_backend(job.backend, api_key).resume_job(str(job.external_id))
-        self.store.add_event(job_id, "Resume requested.")
+        self.store.add_event(job_id, Text("Resume requested.", "재개를 요청했습니다."))
         return self.refresh_job(job_id, api_key=api_key)
 
     def can_resume(self, job: JobRecord) -> bool:
@@ -367,7 +373,9 @@ class FinsentService(BulkRuns):
         with self._job_lock(job_id):
             status = self.usable_backend(job.backend, api_key).resume_interrupted(str(job.external_id))
             self.store.update_job(job_id, status=status, finished_at=None, error=None)
-            self.store.add_event(job_id, "Resumed from the last checkpoint.")
+            self.store.add_event(
+                job_id, Text("Resumed from the last checkpoint.", "마지막 체크포인트부터 이어서 학습합니다.")
+            )
         return self.refresh_job(job_id, api_key=api_key)
 
     def job_events(self, job_id: str, after_seq: int = 0) -> list[EventRecord]:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from finsent.contract.backend import JobEvent, JobStatus, MetricPoint
 from finsent.contract.errors import NotFoundError
+from finsent.contract.texts import Text
 from finsent.store.db import Database
 from finsent.store.records import DatasetRecord, EventRecord, JobRecord
 
@@ -95,6 +96,10 @@ def _job_state(row: sqlite3.Row) -> JobState:
         training=loads(row["training"], {}),
         evaluation_state=row["evaluation_state"],
     )
+
+
+def _event(r: sqlite3.Row) -> EventRecord:
+    return EventRecord(r["job_id"], r["seq"], r["created_at"], r["level"], r["message"], r["message_ko"])
 
 
 def job_not_found(job_id: str) -> NotFoundError:
@@ -239,9 +244,9 @@ class JobsRepository:
         added = 0
         for event in events:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO events (job_id, seq, created_at, level, message, external_id)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, seq + 1, event.created_at, event.level, event.message, event.id),
+                "INSERT OR IGNORE INTO events (job_id, seq, created_at, level, message, message_ko, external_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job_id, seq + 1, event.created_at, event.level, event.text.en, event.text.ko, event.id),
             )
             if cur.rowcount:
                 seq += 1
@@ -265,7 +270,7 @@ class JobsRepository:
         )
 
     def add_event(
-        self, job_id: str, message: str, level: str = "info", created_at: float | None = None
+        self, job_id: str, message: str | Text, level: str = "info", created_at: float | None = None
     ) -> None:
         event = JobEvent(created_at=created_at or time.time(), message=message, level=level)
         with self.db.write() as conn:
@@ -311,14 +316,14 @@ class JobsRepository:
             rows = conn.execute(
                 "SELECT * FROM events WHERE job_id = ? AND seq > ? ORDER BY seq", (job_id, after_seq)
             ).fetchall()
-        return [EventRecord(r["job_id"], r["seq"], r["created_at"], r["level"], r["message"]) for r in rows]
+        return [_event(r) for r in rows]
 
     def last_event(self, job_id: str) -> EventRecord | None:
         with self.db.read() as conn:
             r = conn.execute(
                 "SELECT * FROM events WHERE job_id = ? ORDER BY seq DESC LIMIT 1", (job_id,)
             ).fetchone()
-        return EventRecord(r["job_id"], r["seq"], r["created_at"], r["level"], r["message"]) if r else None
+        return _event(r) if r else None
 
     def metrics_frame(self, job_id: str) -> pd.DataFrame:
         with self.db.read() as conn:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from finsent.contract.backend import JobStatus
+from finsent.contract.texts import Text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,6 +55,11 @@ class EventRecord:
     created_at: float
     level: str
     message: str
+    message_ko: str | None = None
+
+    @property
+    def text(self) -> Text:
+        return Text(self.message, self.message_ko)
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,10 @@ _V4 = [
     "ALTER TABLE bulk_runs ADD COLUMN name TEXT NOT NULL DEFAULT ''",
 ]
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2), tuple(_V3), tuple(_V4))
+# v5: the Korean text of events ("에포크 3/10 ...", "상태: 완료."), so Monitor follows the language switch.
+_V5 = ["ALTER TABLE events ADD COLUMN message_ko TEXT"]
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2), tuple(_V3), tuple(_V4), tuple(_V5))
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from finsent.contract import JobEvent, MetricPoint
+from finsent.contract import JobEvent, MetricPoint, Text
 from finsent.support.atomic import atomic_write_text
 
 JOB = "job.json"
@@ -28,6 +28,24 @@ PROGRESS = "progress.jsonl"
 PID = "worker.pid"
 CANCEL = "cancel.requested"
 LOG = "worker.log"
+
+# What every worker says at the same moments, in both languages.
+STARTING = Text(
+    "Job created; starting the training process", "작업을 만들었습니다. 학습 프로세스를 시작합니다"
+)
+CANCELLED = Text("The job was cancelled", "작업이 취소되었습니다")
+SUCCEEDED = Text("The job has successfully completed", "작업이 성공적으로 끝났습니다")
+
+
+def worker_died(pid: int | None, then: Text | None = None) -> Text:
+    """The error of a job whose worker is gone; `then` says what to do (default: train again)."""
+    then = then or Text("Start the training again.", "학습을 다시 시작하세요.")
+    return Text(
+        f"worker_died: the training process (pid {pid}) stopped without finishing "
+        f"(killed, out of memory or the computer restarted). {then.en}",
+        f"worker_died: 학습 프로세스(pid {pid})가 끝나지 않고 멈췄습니다(강제 종료, 메모리 부족 또는 컴퓨터 재시작). "
+        f"{then.get('ko')}",
+    )
 
 
 class JobFolder:
@@ -64,8 +82,12 @@ class JobFolder:
         finally:
             os.close(fd)
 
-    def add_event(self, message: str, level: str = "info") -> None:
-        self._append({"kind": "event", "created_at": time.time(), "level": level, "message": message})
+    def add_event(self, message: str | Text, level: str = "info") -> None:
+        text = Text.of(message)
+        line = {"kind": "event", "created_at": time.time(), "level": level, "message": text.en}
+        if text.ko:
+            line["message_ko"] = text.ko
+        self._append(line)
 
     def add_metric(self, point: MetricPoint) -> None:
         self._append({"kind": "metric", **asdict(point)})
@@ -86,7 +108,8 @@ class JobFolder:
             record = json.loads(raw)
             kind = record.pop("kind")
             if kind == "event":
-                events.append(JobEvent(id=f"{self.path.name}@{position}", **record))
+                message = Text(record.pop("message"), record.pop("message_ko", None))
+                events.append(JobEvent(id=f"{self.path.name}@{position}", message=message, **record))
             elif kind == "metric":
                 metrics.append(MetricPoint(**record))
             position += len(raw)

@@ -15,7 +15,7 @@ import streamlit as st
 from finsent.service import charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
-from finsent.ui.i18n import label_names, status_name, t
+from finsent.ui.i18n import current_lang, has, label_names, status_name, t
 from finsent.ui.markdown import plain
 
 POLL_SECONDS = 2.0
@@ -136,8 +136,8 @@ def events_table(events: list[Any]) -> pd.DataFrame:
     rows = [
         {
             t("monitor.event_time"): time.strftime("%H:%M:%S", time.localtime(e.created_at)),
-            t("monitor.event_level"): e.level,
-            t("monitor.event_message"): e.message,
+            t("monitor.event_level"): t(f"severity.{e.level}") if has(f"severity.{e.level}") else e.level,
+            t("monitor.event_message"): e.text.get(current_lang()),
         }
         for e in reversed(events)
     ]

@@ -39,7 +39,7 @@ from finsent.contract import (
     StartedJob,
     TrainingData,
 )
-from finsent.support.jobfolder import LOG, JobFolder, process_alive
+from finsent.support.jobfolder import CANCELLED, LOG, STARTING, JobFolder, process_alive, worker_died
 
 # model_file and training import scikit-learn and scipy (~1.5 s): they load on first use, so registering
 # the plugin (every CLI command, the dashboard's first page) stays fast.
@@ -212,7 +212,7 @@ class LocalBackend(Backend):
             }
         )
         folder.write_status(status=JobStatus.VALIDATING_FILES.value, progress=0.0)
-        folder.add_event("Job created; starting the training process")
+        folder.add_event(STARTING)
         # finsent_local is importable wherever finsent is installed (the package finder includes
         # plugins/). The worker runs in its job folder, which holds no Python files, so `-m` (which puts
         # the current directory first on sys.path) cannot pick up a stray module from the caller's cwd.
@@ -266,14 +266,11 @@ class LocalBackend(Backend):
         if JobStatus(status["status"]).is_terminal:
             return status
         if folder.cancel_requested:
-            folder.add_event("The job was cancelled", "warning")
+            folder.add_event(CANCELLED, "warning")
             return folder.write_status(status=JobStatus.CANCELLED.value)
-        message = (
-            f"worker_died: the training process (pid {folder.read_pid()}) stopped without finishing "
-            "(killed, out of memory or the computer restarted). Start the training again."
-        )
+        message = worker_died(folder.read_pid())
         folder.add_event(message, "error")
-        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message)
+        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message.en)
 
     def poll_job(self, external_id: str, cursor: str | None = None) -> JobUpdate:
         folder = self._folder(external_id)

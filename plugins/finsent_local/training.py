@@ -24,7 +24,7 @@ from scipy.special import expit, log_expit
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.class_weight import compute_sample_weight
 
-from finsent.contract import MetricPoint
+from finsent.contract import MetricPoint, Text
 from finsent_local.decision import decide, fit_decision_biases, macro_f1
 from finsent_local.features import Channel, Featurizer
 from finsent_local.model_file import LinearModel
@@ -184,7 +184,7 @@ def train_model(
     labels: Sequence[str],
     plan: TrainingPlan,
     on_epoch: Callable[[MetricPoint], None],
-    on_stage: Callable[[str], None],
+    on_stage: Callable[[Text], None],
 ) -> LinearModel:
     """Train, reporting each epoch's metric point and each stage; returns the calibrated model."""
     index = {name: i for i, name in enumerate(labels)}
@@ -195,7 +195,12 @@ def train_model(
     featurizer = Featurizer(plan.channels())
     features = featurizer.fit_transform(train_texts)
     valid_features = featurizer.transform(valid_texts) if valid_texts else None
-    on_stage(f"Features: {features.shape[1]:,} TF-IDF columns from {len(train_texts):,} training texts")
+    on_stage(
+        Text(
+            f"Features: {features.shape[1]:,} TF-IDF columns from {len(train_texts):,} training texts",
+            f"특성: 학습 문장 {len(train_texts):,}개에서 TF-IDF 열 {features.shape[1]:,}개",
+        )
+    )
 
     scorers = NBLogisticScorers(features, y, len(labels), plan.alpha, plan.balanced)
     steps = 0
@@ -220,9 +225,17 @@ def train_model(
 
     weights, bias = scorers.fit(plan.epochs, report)
     if steps < plan.epochs:
-        on_stage(f"Converged after {steps} of at most {plan.epochs} passes")
+        on_stage(
+            Text(
+                f"Converged after {steps} of at most {plan.epochs} passes",
+                f"최대 {plan.epochs}회 중 {steps}회 만에 수렴했습니다",
+            )
+        )
     on_stage(
-        f"Calibrating probabilities on {CALIBRATION_FOLDS}-fold out-of-fold scores of the training split"
+        Text(
+            f"Calibrating probabilities on {CALIBRATION_FOLDS}-fold out-of-fold scores of the training split",
+            f"학습 데이터의 {CALIBRATION_FOLDS}겹 교차 점수로 확률을 보정하는 중입니다",
+        )
     )
     held_out = _out_of_fold_scores(features, y, labels, plan)
     calib, calib_bias = fit_calibrator(held_out, y, len(labels))
@@ -246,7 +259,7 @@ def train_model(
 
 
 def _fitted_decision_biases(
-    model: LinearModel, held_out: np.ndarray, y: np.ndarray, on_stage: Callable[[str], None]
+    model: LinearModel, held_out: np.ndarray, y: np.ndarray, on_stage: Callable[[Text], None]
 ) -> np.ndarray:
     """Decision biases fitted on the calibrated out-of-fold predictions; their effect goes into meta."""
     log_probabilities = model.log_probabilities_from_scores(held_out)
@@ -262,9 +275,14 @@ def _fitted_decision_biases(
     }
     offsets = ", ".join(f"{name} {b:+.2f}" for name, b in zip(model.labels, biases, strict=True))
     oof = model.meta["decision_bias_oof"]
+    change = (
+        f"{oof['macro_f1_before']:.4f} -> {oof['macro_f1_after']:.4f}",
+        f"{oof['accuracy_before']:.4f} -> {oof['accuracy_after']:.4f}",
+    )
     on_stage(
-        f"Decision biases for macro-F1 ({offsets}): out-of-fold macro-F1 "
-        f"{oof['macro_f1_before']:.4f} -> {oof['macro_f1_after']:.4f}, "
-        f"accuracy {oof['accuracy_before']:.4f} -> {oof['accuracy_after']:.4f}"
+        Text(
+            f"Decision biases for macro-F1 ({offsets}): out-of-fold macro-F1 {change[0]}, accuracy {change[1]}",
+            f"매크로 F1을 위한 라벨별 결정 편향({offsets}): 교차 매크로 F1 {change[0]}, 정확도 {change[1]}",
+        )
     )
     return biases

@@ -17,8 +17,8 @@ from types import FrameType
 
 import pandas as pd
 
-from finsent.contract import JobStatus, MetricPoint
-from finsent.support.jobfolder import JobFolder
+from finsent.contract import JobStatus, MetricPoint, Text
+from finsent.support.jobfolder import CANCELLED, SUCCEEDED, JobFolder
 from finsent_local.training import TrainingPlan, train_model
 
 
@@ -52,7 +52,9 @@ def run(folder: JobFolder) -> None:
     job = folder.read_job()
     labels: list[str] = list(job["labels"])
     folder.write_status(status=JobStatus.VALIDATING_FILES.value)
-    folder.add_event("Validating the training and validation files")
+    folder.add_event(
+        Text("Validating the training and validation files", "학습 파일과 검증 파일을 확인하는 중입니다")
+    )
     try:
         train = _read_split(job["train_csv"], labels, "training")
         valid = _read_split(job["valid_csv"], labels, "validation") if job.get("valid_csv") else None
@@ -69,19 +71,33 @@ def run(folder: JobFolder) -> None:
     n_valid = 0 if valid is None else len(valid)
     folder.write_status(status=JobStatus.RUNNING.value, progress=0.0)
     folder.add_event(
-        f"Training {plan.base_model} on {len(train):,} texts ({n_valid:,} for validation), {plan.epochs} epochs"
+        Text(
+            f"Training {plan.base_model} on {len(train):,} texts ({n_valid:,} for validation), {plan.epochs} epochs",
+            f"{plan.base_model} 학습: 문장 {len(train):,}개(검증 {n_valid:,}개), 에포크 {plan.epochs}회",
+        )
     )
     started = time.monotonic()
 
     def on_epoch(point: MetricPoint) -> None:
         folder.add_metric(point)
-        valid_text = (
-            f", valid loss {point.valid_loss:.4f}, valid accuracy {point.valid_accuracy:.4f}"
-            if point.valid_loss is not None
-            else ""
-        )
+        has_valid = point.valid_loss is not None
         folder.add_event(
-            f"Epoch {point.step}/{plan.epochs}: train loss {point.train_loss:.4f}, train accuracy {point.train_accuracy:.4f}{valid_text}"
+            Text(
+                f"Epoch {point.step}/{plan.epochs}: train loss {point.train_loss:.4f}, "
+                f"train accuracy {point.train_accuracy:.4f}"
+                + (
+                    f", valid loss {point.valid_loss:.4f}, valid accuracy {point.valid_accuracy:.4f}"
+                    if has_valid
+                    else ""
+                ),
+                f"에포크 {point.step}/{plan.epochs}: 학습 손실 {point.train_loss:.4f}, "
+                f"학습 정확도 {point.train_accuracy:.4f}"
+                + (
+                    f", 검증 손실 {point.valid_loss:.4f}, 검증 정확도 {point.valid_accuracy:.4f}"
+                    if has_valid
+                    else ""
+                ),
+            )
         )
         folder.write_status(progress=round(point.step / plan.epochs * 0.9, 4))
         if delay:
@@ -102,8 +118,12 @@ def run(folder: JobFolder) -> None:
     path = Path(job["models_dir"]) / job["model_id"] / "model.npz"
     sha256 = model.save(path)
     seconds = time.monotonic() - started
+    size_mb = path.stat().st_size / 1e6
     folder.add_event(
-        f"Model saved: {job['model_id']} ({path.stat().st_size / 1e6:.1f} MB) after {seconds:.1f} s"
+        Text(
+            f"Model saved: {job['model_id']} ({size_mb:.1f} MB) after {seconds:.1f} s",
+            f"모델 저장: {job['model_id']} ({size_mb:.1f} MB), {seconds:.1f}초 걸림",
+        )
     )
     folder.write_status(
         status=JobStatus.SUCCEEDED.value,
@@ -114,7 +134,7 @@ def run(folder: JobFolder) -> None:
         n_features=model.featurizer.n_features,
         peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     )
-    folder.add_event("The job has successfully completed")
+    folder.add_event(SUCCEEDED)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         run(folder)
     except _Stop:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the record short
-        folder.add_event("The job was cancelled", "warning")
+        folder.add_event(CANCELLED, "warning")
         folder.write_status(status=JobStatus.CANCELLED.value)
         return 0
     except Exception as exc:  # a bug or a resource problem: the job fails with the reason, never hangs

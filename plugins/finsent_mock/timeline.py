@@ -13,7 +13,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from finsent.contract import JobEvent, JobStatus, MetricPoint
+from finsent.contract import JobEvent, JobStatus, MetricPoint, Text
 
 # Share of the duration spent in each phase before the training steps.
 _VALIDATING = 0.05
@@ -68,7 +68,7 @@ class _Entry:
 
     offset: float
     status: JobStatus | None = None
-    event: tuple[str, str] | None = None  # (level, message)
+    event: tuple[str, Text] | None = None  # (level, message)
     metric: MetricPoint | None = None
     error: str | None = None
 
@@ -126,7 +126,10 @@ def _history(spec: MockJobSpec) -> list[_Entry]:
             0.0,
             event=(
                 "info",
-                f"Validating training file: {spec.n_train} training and {spec.n_valid} validation examples",
+                Text(
+                    f"Validating training file: {spec.n_train} training and {spec.n_valid} validation examples",
+                    f"학습 파일 검증 중: 학습 예제 {spec.n_train}개, 검증 예제 {spec.n_valid}개",
+                ),
             ),
         ),
     ]
@@ -134,18 +137,33 @@ def _history(spec: MockJobSpec) -> list[_Entry]:
     if spec.reject_file:
         message = "invalid_training_file: the training file was rejected (mock fault injection reject_file)."
         entries += [
-            _Entry(t_valid, event=("error", f"Training file rejected: {message}")),
+            _Entry(
+                t_valid,
+                event=("error", Text(f"Training file rejected: {message}", f"학습 파일 거부됨: {message}")),
+            ),
             _Entry(t_valid, status=JobStatus.FAILED, error=message),
         ]
         return entries
     t_run = t_valid + d * _QUEUED
     entries += [
-        _Entry(t_valid, event=("info", "Files validated; job queued")),
+        _Entry(
+            t_valid,
+            event=(
+                "info",
+                Text("Files validated; job queued", "파일을 확인했습니다. 작업이 대기열에 들어갔습니다"),
+            ),
+        ),
         _Entry(t_valid, status=JobStatus.QUEUED),
         _Entry(t_run, status=JobStatus.RUNNING),
         _Entry(
             t_run,
-            event=("info", f"Fine-tuning job started: {spec.epochs} epochs x {spec.steps_per_epoch} steps"),
+            event=(
+                "info",
+                Text(
+                    f"Fine-tuning job started: {spec.epochs} epochs x {spec.steps_per_epoch} steps",
+                    f"파인튜닝 작업 시작: 에포크 {spec.epochs}회 x {spec.steps_per_epoch} 스텝",
+                ),
+            ),
         ),
     ]
     span = d * (1.0 - _VALIDATING - _QUEUED - _FINISHING)
@@ -156,24 +174,38 @@ def _history(spec: MockJobSpec) -> list[_Entry]:
         if spec.fail_at_step is not None and point.step >= spec.fail_at_step:
             message = f"mock_step_failure: training failed at step {point.step} (mock fault injection fail_at_step)."
             entries += [
-                _Entry(at, event=("error", message)),
+                _Entry(at, event=("error", Text(message))),
                 _Entry(at, status=JobStatus.FAILED, error=message),
             ]
             return entries
         entries.append(_Entry(at, metric=point))
         if point.step % every == 0 or point.step == total:
-            text = f"Step {point.step}/{total}: training loss={point.train_loss:.4f}"
+            text = Text(
+                f"Step {point.step}/{total}: training loss={point.train_loss:.4f}",
+                f"스텝 {point.step}/{total}: 학습 손실={point.train_loss:.4f}",
+            )
             entries.append(_Entry(at, event=("info", text)))
         if point.step % spec.steps_per_epoch == 0:
             epoch = point.step // spec.steps_per_epoch
-            text = (
+            text = Text(
                 f"Epoch {epoch}/{spec.epochs} done: valid loss={point.valid_loss:.4f}, "
-                f"valid accuracy={point.valid_accuracy:.4f}"
+                f"valid accuracy={point.valid_accuracy:.4f}",
+                f"에포크 {epoch}/{spec.epochs} 완료: 검증 손실={point.valid_loss:.4f}, "
+                f"검증 정확도={point.valid_accuracy:.4f}",
             )
             entries.append(_Entry(at, event=("info", text)))
     entries += [
-        _Entry(d, event=("info", f"New fine-tuned model created: {spec.model_id}")),
-        _Entry(d, event=("info", "The job has successfully completed")),
+        _Entry(
+            d,
+            event=(
+                "info",
+                Text(
+                    f"New fine-tuned model created: {spec.model_id}",
+                    f"새 파인튜닝 모델을 만들었습니다: {spec.model_id}",
+                ),
+            ),
+        ),
+        _Entry(d, event=("info", Text("The job has successfully completed", "작업이 성공적으로 끝났습니다"))),
         _Entry(d, status=JobStatus.SUCCEEDED),
     ]
     return entries
@@ -207,7 +239,8 @@ def job_state(spec: MockJobSpec, now: float) -> JobState:
     if cancelled and not status.is_terminal:
         status = JobStatus.CANCELLED
         at = spec.cancelled_at or now
-        events.append(JobEvent(at, "The job was cancelled", "warning", f"{spec.id}-ev{len(events) + 1}"))
+        message = Text("The job was cancelled", "작업이 취소되었습니다")
+        events.append(JobEvent(at, message, "warning", f"{spec.id}-ev{len(events) + 1}"))
     done = status is JobStatus.SUCCEEDED
     progress = 1.0 if done else len(metrics) / max(1, spec.total_steps)
     return JobState(

@@ -35,10 +35,11 @@ from finsent.contract import (
     Prediction,
     PreparedDataset,
     StartedJob,
+    Text,
     TrainingData,
 )
 from finsent_transformers.errors import INSTALL_COMMAND, INSTALL_SHORT, ModelFolderError, missing_extra
-from finsent_transformers.jobfiles import JobFolder, process_alive
+from finsent_transformers.jobfiles import CANCELLED, JobFolder, process_alive, worker_died
 from finsent_transformers.options import TransformersOptions
 from finsent_transformers.process import reap_children, signal_group, start_worker
 
@@ -190,7 +191,12 @@ class TransformersBackend(Backend):
             }
         )
         folder.write_status(status=JobStatus.VALIDATING_FILES.value, progress=0.0)
-        folder.add_event(f"Job created for {opts.base_model}; starting the training process")
+        folder.add_event(
+            Text(
+                f"Job created for {opts.base_model}; starting the training process",
+                f"{opts.base_model} 작업을 만들었습니다. 학습 프로세스를 시작합니다",
+            )
+        )
         start_worker(folder, offline=base_folder is not None)
         return StartedJob(job_id, JobStatus.VALIDATING_FILES, opts.base_model)
 
@@ -233,20 +239,23 @@ class TransformersBackend(Backend):
         if JobStatus(status["status"]).is_terminal:
             return status
         if folder.cancel_requested:
-            folder.add_event("The job was cancelled", "warning")
+            folder.add_event(CANCELLED, "warning")
             return folder.write_status(status=JobStatus.CANCELLED.value)
         checkpoint = _checkpoint_summary(folder)
         resume = (
-            f" Resume it to continue from the checkpoint of epoch {checkpoint['epoch']}."
+            Text(
+                f"Resume it to continue from the checkpoint of epoch {checkpoint['epoch']}.",
+                f"재개하면 에포크 {checkpoint['epoch']}의 체크포인트부터 이어서 학습합니다.",
+            )
             if checkpoint
-            else " Resume it to start it again (no epoch was completed)."
+            else Text(
+                "Resume it to start it again (no epoch was completed).",
+                "재개하면 처음부터 다시 학습합니다(끝난 에포크가 없습니다).",
+            )
         )
-        message = (
-            f"worker_died: the training process (pid {folder.read_pid()}) stopped without finishing "
-            f"(killed, out of memory or the computer restarted).{resume}"
-        )
+        message = worker_died(folder.read_pid(), resume)
         folder.add_event(message, "error")
-        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message)
+        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message.en)
 
     def poll_job(self, external_id: str, cursor: str | None = None) -> JobUpdate:
         folder = self._folder(external_id)
@@ -316,9 +325,15 @@ class TransformersBackend(Backend):
         resumed = int(folder.read_status().get("resumed", 0) or 0) + 1
         folder.write_status(status=JobStatus.VALIDATING_FILES.value, error=None, resumed=resumed)
         folder.add_event(
-            f"Resuming from the checkpoint of epoch {checkpoint['epoch']} (step {checkpoint['step']})"
+            Text(
+                f"Resuming from the checkpoint of epoch {checkpoint['epoch']} (step {checkpoint['step']})",
+                f"에포크 {checkpoint['epoch']}(스텝 {checkpoint['step']})의 체크포인트부터 재개합니다",
+            )
             if checkpoint
-            else "Resuming: no epoch was completed before the interruption, so training starts over"
+            else Text(
+                "Resuming: no epoch was completed before the interruption, so training starts over",
+                "재개: 중단 전에 끝난 에포크가 없어 처음부터 다시 학습합니다",
+            )
         )
         return JobStatus.VALIDATING_FILES
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from finsent.contract import Text
 from finsent.support import atomic_directory
 from finsent_transformers.inference import quantize
 from finsent_transformers.model_folder import FINSENT_FILE, FORMAT, folder_digest
@@ -44,8 +45,13 @@ def int8_check(
     int8 = evaluate(quantize(model_cpu), ids, valid, 32, pad_id, cpu, None)
     validated = fp32.accuracy - int8.accuracy <= INT8_TOLERANCE
     report.event(
-        f"int8 check on the validation split: accuracy {fp32.accuracy:.4f} (fp32) vs {int8.accuracy:.4f} (int8): "
-        + ("int8 is used for CPU classification" if validated else "int8 loses too much; fp32 is kept")
+        Text(
+            f"int8 check on the validation split: accuracy {fp32.accuracy:.4f} (fp32) vs {int8.accuracy:.4f} "
+            "(int8): "
+            + ("int8 is used for CPU classification" if validated else "int8 loses too much; fp32 is kept"),
+            f"검증 데이터로 int8 확인: 정확도 {fp32.accuracy:.4f}(fp32) 대 {int8.accuracy:.4f}(int8): "
+            + ("CPU 분류에 int8을 씁니다" if validated else "int8의 손실이 커서 fp32를 씁니다"),
+        )
     )
     return {"validated": validated, "fp32_accuracy": fp32.accuracy, "int8_accuracy": int8.accuracy}
 

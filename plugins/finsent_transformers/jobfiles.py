@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from finsent.support.jobfolder import LOG, PROGRESS, process_alive
+from finsent.support.jobfolder import CANCELLED, LOG, PROGRESS, SUCCEEDED, process_alive, worker_died
 from finsent.support.jobfolder import JobFolder as SharedJobFolder
 
 CHECKPOINT = "checkpoint"
@@ -26,4 +26,15 @@ class JobFolder(SharedJobFolder):
             return None
 
 
-__all__ = ["BEST", "CHECKPOINT", "LOG", "PROGRESS", "STATE", "JobFolder", "process_alive"]
+__all__ = [
+    "BEST",
+    "CANCELLED",
+    "CHECKPOINT",
+    "LOG",
+    "PROGRESS",
+    "STATE",
+    "SUCCEEDED",
+    "JobFolder",
+    "process_alive",
+    "worker_died",
+]

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from finsent.contract import MetricPoint
+from finsent.contract import MetricPoint, Text
 from finsent_transformers.batching import (
     auto_max_length,
     collate,
@@ -45,7 +45,7 @@ SAFE_LOAD: dict[str, Any] = {"local_files_only": True, "trust_remote_code": Fals
 
 
 class Reporter(Protocol):
-    def event(self, message: str, level: str = "info") -> None: ...
+    def event(self, message: str | Text, level: str = "info") -> None: ...
     def metric(self, point: MetricPoint) -> None: ...
     def progress(self, fraction: float) -> None: ...
 
@@ -217,7 +217,10 @@ def fine_tune(job_dir: Path, base_folder: Path, labels: Sequence[str], train: Sp
         cap = length_cap(tokenizer, model.config)
         max_length = auto_max_length([len(row) for row in encode(tokenizer, train.texts, None)], cap)
         report.event(
-            f"max_length auto: {max_length} tokens (99th percentile of the training texts, cap {cap})"
+            Text(
+                f"max_length auto: {max_length} tokens (99th percentile of the training texts, cap {cap})",
+                f"max_length 자동: {max_length} 토큰(학습 문장 길이의 99번째 백분위수, 상한 {cap})",
+            )
         )
     state.extra["max_length"] = max_length
     train_ids = encode(tokenizer, train.texts, max_length)
@@ -243,8 +246,12 @@ def fine_tune(job_dir: Path, base_folder: Path, labels: Sequence[str], train: Sp
     y_all = torch.tensor(train.labels)
     eval_batch = max(opts.batch_size * 2, 32)
     report.event(
-        f"Training on {device.type} ({precision}): {len(train_ids):,} texts, {steps_per_epoch} steps per epoch, "
-        f"{opts.epochs} epochs, max_length {max_length}"
+        Text(
+            f"Training on {device.type} ({precision}): {len(train_ids):,} texts, {steps_per_epoch} steps per "
+            f"epoch, {opts.epochs} epochs, max_length {max_length}",
+            f"{device.type}({precision})에서 학습: 문장 {len(train_ids):,}개, 에포크당 {steps_per_epoch} 스텝, "
+            f"에포크 {opts.epochs}회, max_length {max_length}",
+        )
     )
 
     for epoch in range(state.epoch + 1, opts.epochs + 1):
@@ -284,8 +291,12 @@ def fine_tune(job_dir: Path, base_folder: Path, labels: Sequence[str], train: Sp
                 model.train()
                 point.update(valid_loss=scores.loss, valid_accuracy=scores.accuracy)
                 report.event(
-                    f"Step {step} (epoch {epoch}): valid loss {scores.loss:.4f}, accuracy {scores.accuracy:.4f}, "
-                    f"macro-F1 {scores.macro_f1:.4f}"
+                    Text(
+                        f"Step {step} (epoch {epoch}): valid loss {scores.loss:.4f}, accuracy "
+                        f"{scores.accuracy:.4f}, macro-F1 {scores.macro_f1:.4f}",
+                        f"스텝 {step}(에포크 {epoch}): 검증 손실 {scores.loss:.4f}, 정확도 {scores.accuracy:.4f}, "
+                        f"매크로 F1 {scores.macro_f1:.4f}",
+                    )
                 )
                 if epoch_end:
                     _keep_best(job_dir, model, state, scores, epoch, opts, report)
@@ -300,7 +311,12 @@ def fine_tune(job_dir: Path, base_folder: Path, labels: Sequence[str], train: Sp
             state.best_epoch, state.best_step = epoch, state.global_step
         state.epoch = epoch
         save_checkpoint(job_dir, model, optimizer, state, scaler.state_dict() if scaler is not None else None)
-        report.event(f"Epoch {epoch}/{opts.epochs} done at step {state.global_step}; checkpoint saved")
+        report.event(
+            Text(
+                f"Epoch {epoch}/{opts.epochs} done at step {state.global_step}; checkpoint saved",
+                f"에포크 {epoch}/{opts.epochs} 완료(스텝 {state.global_step}), 체크포인트를 저장했습니다",
+            )
+        )
 
     best = AutoModelForSequenceClassification.from_pretrained(job_dir / BEST, **SAFE_LOAD)
     best.to(device)
@@ -315,14 +331,23 @@ def _keep_best(job_dir: Path, model: Any, state: TrainerState, scores: Scores, e
         state.best_macro_f1, state.best_valid_accuracy = scores.macro_f1, scores.accuracy
         state.best_epoch, state.best_step = epoch, state.global_step
         state.epochs_without_improvement = 0
-        report.event(f"Epoch {epoch}: best validation macro-F1 so far ({scores.macro_f1:.4f}); weights kept")
+        report.event(
+            Text(
+                f"Epoch {epoch}: best validation macro-F1 so far ({scores.macro_f1:.4f}); weights kept",
+                f"에포크 {epoch}: 지금까지 가장 좋은 검증 매크로 F1({scores.macro_f1:.4f}), 가중치를 보관했습니다",
+            )
+        )
         return
     state.epochs_without_improvement += 1
     patience = opts.early_stopping_patience
     if patience is not None and state.epochs_without_improvement >= patience and epoch < opts.epochs:
         state.stopped_early = True
         report.event(
-            f"Early stopping: no better validation macro-F1 for {patience} epoch(s); "
-            f"the model is epoch {state.best_epoch}'s (macro-F1 {state.best_macro_f1:.4f})",
+            Text(
+                f"Early stopping: no better validation macro-F1 for {patience} epoch(s); "
+                f"the model is epoch {state.best_epoch}'s (macro-F1 {state.best_macro_f1:.4f})",
+                f"조기 종료: {patience} 에포크 동안 검증 매크로 F1이 나아지지 않았습니다. 모델은 에포크 "
+                f"{state.best_epoch}의 것입니다(매크로 F1 {state.best_macro_f1:.4f})",
+            ),
             "warning",
         )

@@ -19,8 +19,8 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
-from finsent.contract import JobStatus, MetricPoint
-from finsent_transformers.jobfiles import PROGRESS, JobFolder
+from finsent.contract import JobStatus, MetricPoint, Text
+from finsent_transformers.jobfiles import CANCELLED, PROGRESS, SUCCEEDED, JobFolder
 from finsent_transformers.options import TransformersOptions
 
 
@@ -71,7 +71,7 @@ class FolderReporter:
         self.folder, self.skip_through = folder, skip_through
         self._progress_at = 0.0
 
-    def event(self, message: str, level: str = "info") -> None:
+    def event(self, message: str | Text, level: str = "info") -> None:
         self.folder.add_event(message, level)
 
     def metric(self, point: MetricPoint) -> None:
@@ -108,12 +108,15 @@ def run(folder: JobFolder) -> None:
     )
     if base.folder is None:
         folder.add_event(
-            f"Downloading {base.name} from the Hugging Face hub (safetensors, config, tokenizer)"
+            Text(
+                f"Downloading {base.name} from the Hugging Face hub (safetensors, config, tokenizer)",
+                f"Hugging Face 허브에서 {base.name} 내려받는 중(safetensors, 설정, 토크나이저)",
+            )
         )
     base_folder = sources.folder_of(base)
     os.environ["HF_HUB_OFFLINE"] = "1"  # from here on every file is local: nothing may reach the network
     folder.write_status(status=JobStatus.RUNNING.value, progress=0.02)
-    folder.add_event(f"Loading {base.name} ({base_folder})")
+    folder.add_event(Text(f"Loading {base.name} ({base_folder})", f"{base.name} 불러오는 중({base_folder})"))
 
     from finsent_transformers import finalize
     from finsent_transformers.training import Split, fine_tune
@@ -131,7 +134,12 @@ def run(folder: JobFolder) -> None:
     )
     result = finalize.save_model(job, trained, Split(*valid) if valid and valid[0] else None, opts, reporter)
     seconds = time.monotonic() - started
-    folder.add_event(f"Model saved: {job['model_id']} ({result['size_mb']:.1f} MB) after {seconds:.1f} s")
+    folder.add_event(
+        Text(
+            f"Model saved: {job['model_id']} ({result['size_mb']:.1f} MB) after {seconds:.1f} s",
+            f"모델 저장: {job['model_id']} ({result['size_mb']:.1f} MB), {seconds:.1f}초 걸림",
+        )
+    )
     folder.write_status(
         status=JobStatus.SUCCEEDED.value,
         progress=1.0,
@@ -144,7 +152,7 @@ def run(folder: JobFolder) -> None:
             for key in ("best", "max_length", "device", "precision", "int8", "epochs_trained")
         },
     )
-    folder.add_event("The job has successfully completed")
+    folder.add_event(SUCCEEDED)
 
 
 def _fail(folder: JobFolder, message: str) -> None:
@@ -163,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         run(folder)
     except _Stop:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the record short
-        folder.add_event("The job was cancelled", "warning")
+        folder.add_event(CANCELLED, "warning")
         folder.write_status(status=JobStatus.CANCELLED.value)
         return 0
     except Exception as exc:

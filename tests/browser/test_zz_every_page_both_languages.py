@@ -1,7 +1,10 @@
 """Every page in Korean and in English, at 1280 and 1400 px wide, after the workflow test has filled the
 store (this file runs last): screenshots in test-artifacts/ for people to look at, and a check that our own
 titles, widget labels, tabs and buttons on an English page hold no Korean (data such as file names, model
-names and sentences excepted: they are the user's)."""
+names and sentences excepted: they are the user's), and that a Korean page shows none of our English texts
+(any fragment of the English catalogue that the Korean one does not share) in headings, labels, tabs,
+buttons, captions, alerts, metrics and expanders. Streamlit's own widget texts ("Drag and drop file here",
+"Browse files", "Limit 200MB per file") are not ours and are not looked at: see docs/dashboard.md."""
 
 from __future__ import annotations
 
@@ -20,9 +23,39 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 OURS = '[data-testid="stHeading"] h1, [data-testid="stWidgetLabel"], button[role="tab"], [data-testid="stBaseButton-secondary"], [data-testid="stBaseButton-primary"]'
 
 
+#: where a Korean page could show an English text of ours (Streamlit's own texts live elsewhere)
+OURS_KO = ", ".join(
+    [
+        OURS,
+        '[data-testid="stCaptionContainer"]',
+        '[data-testid="stAlertContentInfo"], [data-testid="stAlertContentWarning"]',
+        '[data-testid="stAlertContentError"], [data-testid="stAlertContentSuccess"]',
+        '[data-testid="stMetricLabel"]',
+        '[data-testid="stExpander"] summary',
+    ]
+)
+
+
+def _english_fragments() -> list[str]:
+    """Literal pieces (12+ characters, words) of English catalogue texts the Korean catalogue does not share."""
+    from finsent.ui.messages_en import MESSAGES as EN
+    from finsent.ui.messages_ko import MESSAGES as KO
+
+    pieces = set()
+    for key, text in EN.items():
+        if KO.get(key) == text:
+            continue  # the same in both (a product name, a unit): not a sign of the wrong language
+        for piece in re.split(r"\{[^}]*\}|[*`_]", text):
+            piece = piece.strip(" .,:;()\"'“”‘’-")
+            if len(piece) >= 12 and " " in piece and piece not in " ".join(KO.values()):
+                pieces.add(piece)
+    return sorted(pieces)
+
+
 @pytest.mark.parametrize("width", [1280, 1400])
 def test_every_page_in_both_languages(app_page: Any, app_server: str, width: int) -> None:
     page = app_page
+    fragments = _english_fragments()
     page.set_viewport_size({"width": width, "height": 2000})
     for lang in ("ko", "en"):
         for name, titles in PAGES.items():
@@ -35,3 +68,7 @@ def test_every_page_in_both_languages(app_page: Any, app_server: str, width: int
             if lang == "en":
                 korean = [t for t in page.locator(OURS).all_inner_texts() if HANGUL.search(t)]
                 assert korean == [], f"{name}: {korean}"
+            else:
+                shown = page.locator(OURS_KO).all_inner_texts()
+                english = sorted({f for f in fragments for t in shown if f in t})
+                assert english == [], f"{name}: English texts on the Korean page: {english}"

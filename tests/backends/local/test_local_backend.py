@@ -87,7 +87,7 @@ def test_training_reports_a_real_curve_and_writes_a_hashed_model_file(
     path = Path(model.details["path"])
     assert path.is_relative_to(finsent_home / "models") and path.parent.name == model.id
     assert model.details["sha256"] == sha256_file(path)
-    messages = [e.message for e in update.events]
+    messages = [e.text.en for e in update.events]
     assert any("Epoch 5/5" in m for m in messages) and messages[-1] == "The job has successfully completed"
 
 
@@ -169,11 +169,11 @@ def test_a_killed_worker_becomes_interrupted(
     update = _wait(backend, job, deadline=10)
     assert update.status is JobStatus.INTERRUPTED
     assert update.error and "worker_died" in update.error
-    assert any("stopped without finishing" in e.message for e in update.events)
+    assert any("stopped without finishing" in e.text.en for e in update.events)
     # Another instance (a restarted app) sees the same final state and no new event.
     again = LocalBackend(BackendContext(Settings.from_env())).poll_job(job)
     assert again.status is JobStatus.INTERRUPTED
-    assert sum("stopped without finishing" in e.message for e in again.events) == 1
+    assert sum("stopped without finishing" in e.text.en for e in again.events) == 1
 
 
 def test_cancel_stops_the_worker_process(
@@ -190,7 +190,7 @@ def test_cancel_stops_the_worker_process(
             time.sleep(0.05)
     update = backend.poll_job(job)
     assert update.status is JobStatus.CANCELLED and update.fine_tuned_model is None
-    assert any(e.message == "The job was cancelled" for e in update.events)
+    assert any(e.text.en == "The job was cancelled" for e in update.events)
     assert backend.cancel_job(job) is JobStatus.CANCELLED
 
 
@@ -283,7 +283,7 @@ def test_decision_biases_are_fitted_stored_reloaded_and_applied(
 ) -> None:
     update = _wait(backend, _start(backend, dataset, tmp_path, epochs=5))
     model = _model(update, dataset)
-    assert any(e.message.startswith("Decision biases for macro-F1") for e in update.events)
+    assert any(e.text.en.startswith("Decision biases for macro-F1") for e in update.events)
     linear = load_model(model.details["path"], model.details["sha256"], finsent_home / "models")
     assert linear.decision_bias.shape == (3,) and np.isfinite(linear.decision_bias).all()
     oof = linear.meta["decision_bias_oof"]

@@ -67,7 +67,7 @@ def test_a_job_walks_through_the_lifecycle_as_the_clock_moves(
     final = backend.poll_job(job)
     assert final.fine_tuned_model == f"mock-{job}"
     assert [m.step for m in final.metrics] == list(range(1, 21))
-    assert any("Epoch 2/2" in e.message for e in final.events)
+    assert any("Epoch 2/2" in e.text.en for e in final.events)
 
 
 def test_curves_behave_like_training_and_depend_only_on_the_seed(
@@ -141,7 +141,7 @@ def test_cancel_mid_run_keeps_what_happened_before(
     after = backend.poll_job(job, before.cursor)
     assert after.status is JobStatus.CANCELLED
     assert after.metrics == []  # nothing trained after the cancel
-    assert [e.message for e in after.events] == ["The job was cancelled"]
+    assert [e.text.en for e in after.events] == ["The job was cancelled"]
     assert after.fine_tuned_model is None
 
 

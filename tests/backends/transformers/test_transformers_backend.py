@@ -127,7 +127,7 @@ def test_a_job_succeeds_with_live_curves_and_a_safetensors_model(run: Run) -> No
     epoch_ends = [m for m in run.metrics if m.valid_loss is not None]
     assert [m.epoch for m in epoch_ends] == [1.0, 2.0], "validation at the end of each epoch"
     assert all(m.valid_accuracy is not None for m in epoch_ends)
-    messages = " | ".join(e.message for e in run.events)
+    messages = " | ".join(e.text.en for e in run.events)
     assert "macro-F1" in messages and "checkpoint saved" in messages and "max_length auto" in messages
     details = run.update.details
     assert details["best"]["epoch"] in (1, 2) and details["best"]["valid_macro_f1"] is not None
@@ -236,7 +236,7 @@ def test_cancel_stops_a_running_job(tiny_model: Path, dataset_dir: Path, tmp_pat
     assert time.monotonic() - started < 5, "the worker stops at once, without waiting for the kill"
     update, events, _metrics, _ = _follow(backend, job_id, cursor)
     assert update.status is JobStatus.CANCELLED and update.fine_tuned_model is None
-    assert [e.message for e in events] == ["The job was cancelled"]
+    assert [e.text.en for e in events] == ["The job was cancelled"]
     assert not any(backend.context.settings.models_dir.glob("*")), "no model from a cancelled job"
     with pytest.raises(InputError, match="only an interrupted job"):
         backend.resume_interrupted(job_id)
@@ -267,7 +267,7 @@ def test_a_killed_worker_is_interrupted_and_resumes_from_its_last_checkpoint(
     assert backend.resume_interrupted(job_id) is not JobStatus.INTERRUPTED  # a second call changes nothing
     final, after_events, after, _ = _follow(backend, job_id, cursor)
     assert final.status is JobStatus.SUCCEEDED, final.error
-    messages = [e.message for e in after_events]
+    messages = [e.text.en for e in after_events]
     assert any(m.startswith(f"Resuming from the checkpoint of epoch {checkpoint['epoch']}") for m in messages)
     steps = [m.step for m in before + after]
     assert steps == sorted(set(steps)), "steps continue after the resume, none repeated"
