@@ -107,7 +107,7 @@ class BatchExecutor(BulkExecutor):
         super().__init__(store, backend, model, run_id, cancel, on_progress)
         self.poll_interval = poll_interval if poll_interval is not None else default_poll_interval()
 
-    def _execute(self) -> tuple[str, str | None]:
+    def _execute(self) -> tuple[str, str | Text | None]:
         state = self.store.bulk_run_state(self.run_id)
         texts = read_texts(state)
         answers = BatchAnswers(Path(state.directory), texts)
@@ -139,7 +139,7 @@ class BatchExecutor(BulkExecutor):
         if progress.status in CANCELLED_BATCH:
             # Kept with the run (not forgotten like an expired batch): the same command run again must say
             # it was cancelled rather than pay for a new batch unasked. Its answers are read on resume.
-            return "cancelled", batch_cancelled(self.run_id, batch_id).text("en")
+            return "cancelled", batch_cancelled(self.run_id, batch_id).texts()
         if progress.status == "expired":
             kept = self._harvest(progress, answers, state)
             left = len(answers.missing(self._pending_rows(state, len(texts))))

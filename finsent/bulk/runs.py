@@ -23,6 +23,7 @@ from pyarrow.lib import ArrowException
 
 from finsent.contract.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
 from finsent.contract.errors import FinsentError, InputError
+from finsent.contract.texts import Text
 from finsent.store import BulkRunState, ChunkPredictions, Store
 from finsent.store.records import BulkResults, BulkRunRecord
 
@@ -272,20 +273,30 @@ class BulkExecutor:
         try:
             status, error = self._execute()
         except KeyboardInterrupt:
-            self._finish("cancelled", "Interrupted from the keyboard; resume to finish the remaining rows.")
+            self._finish(
+                "cancelled",
+                Text(
+                    "Interrupted from the keyboard; resume to finish the remaining rows.",
+                    "키보드로 중단했습니다. 재개하면 남은 행을 마저 분류합니다.",
+                ),
+            )
             raise
         except FinsentError as exc:
-            status, error = "failed", exc.text("en")
+            status, error = "failed", exc.texts()
         except Exception as exc:  # a backend bug must not leave the run "running"
             log.exception("bulk run %s failed", self.run_id)
+            label_ko = self.backend.label_ko or self.backend.label
             status, error = (
                 "failed",
-                f"Unexpected error in the {self.backend.label} backend: {type(exc).__name__}: {exc}",
+                Text(
+                    f"Unexpected error in the {self.backend.label} backend: {type(exc).__name__}: {exc}",
+                    f"{label_ko} 백엔드에서 예상하지 못한 오류: {type(exc).__name__}: {exc}",
+                ),
             )
         self._finish(status, error)
         return self.store.bulk_run_state(self.run_id).record
 
-    def _finish(self, status: str, error: str | None) -> None:
+    def _finish(self, status: str, error: str | Text | None) -> None:
         self.store.set_bulk_status(
             self.run_id, status, error, owner=OWNER, only_from=("running", "cancelled")
         )
@@ -306,7 +317,7 @@ class BulkExecutor:
         # In-process cancel is an Event; a cancel from another process shows up as the stored status.
         return self.cancel.is_set() or self.store.bulk_run_state(self.run_id).record.status != "running"
 
-    def _execute(self) -> tuple[str, str | None]:
+    def _execute(self) -> tuple[str, str | Text | None]:
         state = self.store.bulk_run_state(self.run_id)
         texts = read_texts(state)
         for index, rows in self._pending_chunks(state, len(texts)):

@@ -180,7 +180,8 @@ class JobUpdate:
     metrics: list[MetricPoint] = field(default_factory=list)
     cursor: str | None = None
     fine_tuned_model: str | None = None
-    error: str | None = None
+    #: English, or a Text with the Korean too
+    error: str | Text | None = None
     #: 0..1 when the backend knows it
     progress: float | None = None
     #: extra facts worth keeping (trained tokens, checkpoints...)

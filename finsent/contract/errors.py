@@ -35,6 +35,10 @@ class FinsentError(Exception):
     def __str__(self) -> str:
         return self.text("en")
 
+    def texts(self) -> Text:
+        """The message and hint in both languages, as stored with a job or a bulk run."""
+        return Text(self.text("en"), self.text("ko") if self.ko else None)
+
     def text(self, lang: str = "en", *, dashboard: bool = False) -> str:
         """The message and hint in `lang` ("ko" or "en"), falling back to English; `dashboard` prefers the
         hint that names the dashboard's controls."""

@@ -137,7 +137,7 @@ def start_job(
         started = backend.start_training(data, options)
     except BaseException as exc:
         texts = error_texts(exc, backend)
-        store.update_job(job.id, status=JobStatus.FAILED, error=texts.en, finished_at=time.time())
+        store.update_job(job.id, status=JobStatus.FAILED, error=texts, finished_at=time.time())
         store.add_event(
             job.id, Text(f"Could not start: {texts.en}", f"시작하지 못했습니다: {texts.ko}"), level="error"
         )

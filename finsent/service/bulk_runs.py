@@ -329,7 +329,7 @@ class BulkRuns:
             progress = instance.cancel_batch(run.batch_id)
         self.store.set_bulk_batch(run_id, bulk_batch.batch_record(progress))
         if progress.status in bulk_batch.CANCELLED_BATCH:
-            error = bulk_batch.batch_cancelled(run_id, run.batch_id).text("en")
+            error = bulk_batch.batch_cancelled(run_id, run.batch_id).texts()
             self.store.set_bulk_status(run_id, "cancelled", error, only_from=RESUMABLE_STATUSES)
         return self.bulk_run(run_id)
 

@@ -15,12 +15,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from finsent.contract.errors import NotFoundError
+from finsent.contract.texts import Text
 from finsent.store.db import Database
 from finsent.store.jobs import dumps, loads
 from finsent.store.records import BulkRunRecord
 
 ACTIVE_STATUSES = ("queued", "running")
 RESUMABLE_STATUSES = ("cancelled", "interrupted", "failed")
+
+#: the error of a run whose process is gone
+ORPHANED = Text(
+    "The process running it stopped; resume it to finish the remaining rows.",
+    "분류하던 프로세스가 멈췄습니다. 재개하면 남은 행을 마저 분류합니다.",
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ def _state(row: sqlite3.Row) -> BulkRunState:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         error=row["error"],
+        error_ko=row["error_ko"],
         rate=rate,
         eta_seconds=eta,
         batch_api=bool(row["batch_api"]),
@@ -224,14 +232,23 @@ class BulkRepository:
         self,
         run_id: str,
         status: str,
-        error: str | None = None,
+        error: str | Text | None = None,
         owner: str | None = None,
         only_from: tuple[str, ...] = (),
     ) -> bool:
-        """Change the status (only if held by `owner` / currently in `only_from`, when given)."""
+        """Change the status (only if held by `owner` / currently in `only_from`, when given); an error given
+        as a Text keeps its Korean for the Korean dashboard."""
         now = time.time()
-        query = "UPDATE bulk_runs SET status = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?"
-        params: list[object] = [status, error, now, now if status not in ACTIVE_STATUSES else None, run_id]
+        text = Text.of(error) if error is not None else None
+        query = "UPDATE bulk_runs SET status = ?, error = ?, error_ko = ?, updated_at = ?, finished_at = ? WHERE id = ?"
+        params: list[object] = [
+            status,
+            text.en if text else None,
+            text.ko if text else None,
+            now,
+            now if status not in ACTIVE_STATUSES else None,
+            run_id,
+        ]
         if owner is not None:
             query += " AND owner = ?"
             params.append(owner)
@@ -252,10 +269,9 @@ class BulkRepository:
             for r in rows:
                 if r["owner"] is None or not owner_alive(r["id"], r["owner"]):
                     conn.execute(
-                        "UPDATE bulk_runs SET status = 'interrupted', updated_at = ?,"
-                        " error = 'The process running it stopped; resume it to finish the remaining rows.'"
+                        "UPDATE bulk_runs SET status = 'interrupted', updated_at = ?, error = ?, error_ko = ?"
                         " WHERE id = ?",
-                        (now, r["id"]),
+                        (now, ORPHANED.en, ORPHANED.ko, r["id"]),
                     )
                     orphaned.append(r["id"])
         return orphaned

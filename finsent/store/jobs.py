@@ -87,6 +87,7 @@ def _job_state(row: sqlite3.Row) -> JobState:
         error=row["error"],
         progress=row["progress"],
         name=row["name"],
+        error_ko=row["error_ko"],
     )
     return JobState(
         record=record,
@@ -96,6 +97,14 @@ def _job_state(row: sqlite3.Row) -> JobState:
         training=loads(row["training"], {}),
         evaluation_state=row["evaluation_state"],
     )
+
+
+def _error_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """An `error` given as a Text fills both error columns; a plain string (a backend's) clears the Korean."""
+    if "error" in values:
+        text = values["error"]
+        values["error"], values["error_ko"] = (text.en, text.ko) if isinstance(text, Text) else (text, None)
+    return values
 
 
 def _event(r: sqlite3.Row) -> EventRecord:
@@ -215,7 +224,9 @@ class JobsRepository:
         unknown = set(fields) - _JOB_FIELDS
         if unknown:
             raise ValueError(f"not job fields: {sorted(unknown)}")
-        values = {k: (dumps(v) if k in ("input_format", "training") else v) for k, v in fields.items()}
+        values = _error_columns(
+            {k: (dumps(v) if k in ("input_format", "training") else v) for k, v in fields.items()}
+        )
         if "status" in values and isinstance(values["status"], JobStatus):
             values["status"] = values["status"].value
         values["updated_at"] = time.time()
@@ -302,7 +313,9 @@ class JobsRepository:
                 return False
             self._append_events(conn, job_id, events)
             self._upsert_metrics(conn, job_id, metrics)
-            values = {**fields, "poll_cursor": new_cursor, "polled_at": now, "updated_at": now}
+            values = _error_columns(
+                {**fields, "poll_cursor": new_cursor, "polled_at": now, "updated_at": now}
+            )
             if isinstance(values.get("status"), JobStatus):
                 values["status"] = values["status"].value
             assignments = ", ".join(f"{k} = ?" for k in values)

@@ -41,6 +41,11 @@ class JobRecord:
     progress: float | None = None
     #: the human name shown in pickers and lists, editable ("로컬 · tfidf-logreg · news.xlsx · 12-02 16:52")
     name: str = ""
+    error_ko: str | None = None
+
+    @property
+    def error_text(self) -> Text | None:
+        return Text(self.error, self.error_ko) if self.error else None
 
     @property
     def title(self) -> str:
@@ -128,10 +133,15 @@ class BulkRunRecord:
     batch_total: int = 0
     #: the human name shown in run lists, editable (default: the input file and the day)
     name: str = ""
+    error_ko: str | None = None
 
     @property
     def title(self) -> str:
         return self.name or self.source_name
+
+    @property
+    def error_text(self) -> Text | None:
+        return Text(self.error, self.error_ko) if self.error else None
 
 
 @dataclass(frozen=True)

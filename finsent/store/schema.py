@@ -157,7 +157,17 @@ _V4 = [
 # v5: the Korean text of events ("에포크 3/10 ...", "상태: 완료."), so Monitor follows the language switch.
 _V5 = ["ALTER TABLE events ADD COLUMN message_ko TEXT"]
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (tuple(_V1), tuple(_V2), tuple(_V3), tuple(_V4), tuple(_V5))
+# v6: the Korean text of a job's or a bulk run's error, shown by the Korean dashboard.
+_V6 = ["ALTER TABLE jobs ADD COLUMN error_ko TEXT", "ALTER TABLE bulk_runs ADD COLUMN error_ko TEXT"]
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    tuple(_V1),
+    tuple(_V2),
+    tuple(_V3),
+    tuple(_V4),
+    tuple(_V5),
+    tuple(_V6),
+)
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -350,8 +350,8 @@ def _results_panel(run: Any) -> None:
         return
     results = _results(run.id, run.rows_done, run.status)
     st.caption(_progress_text(run, results.rows_done))
-    if run.status == "failed" and run.error:
-        st.error(t("bulk.failed", error=plain(run.error)))
+    if run.status == "failed" and run.error_text:
+        st.error(t("bulk.failed", error=plain(run.error_text.get(current_lang()))))
     elif run.status in ("cancelled", "interrupted"):
         # the rows kept are the rows this read holds: the same figure the download will have
         st.warning(t("bulk.partial", status=status_name(run.status), done=f"{results.rows_done:,}"))

@@ -186,8 +186,8 @@ def render_job(job: Any) -> None:
         st.progress(
             min(max(float(job.progress), 0.0), 1.0), text=t("monitor.progress", pct=f"{job.progress:.0%}")
         )
-    if job.error:
-        st.error(t("monitor.job_error", error=plain(job.error)))
+    if job.error_text:
+        st.error(t("monitor.job_error", error=plain(job.error_text.get(current_lang()))))
     if job.fine_tuned_model:
         st.success(t("monitor.model_ready", model=plain(job.title), id=plain(job.fine_tuned_model)))
         selected = (state.current_backend(), state.current_model())

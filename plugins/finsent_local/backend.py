@@ -37,6 +37,7 @@ from finsent.contract import (
     Prediction,
     PreparedDataset,
     StartedJob,
+    Text,
     TrainingData,
 )
 from finsent.support.jobfolder import CANCELLED, LOG, STARTING, JobFolder, process_alive, worker_died
@@ -270,7 +271,7 @@ class LocalBackend(Backend):
             return folder.write_status(status=JobStatus.CANCELLED.value)
         message = worker_died(folder.read_pid())
         folder.add_event(message, "error")
-        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message.en)
+        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message.en, error_ko=message.ko)
 
     def poll_job(self, external_id: str, cursor: str | None = None) -> JobUpdate:
         folder = self._folder(external_id)
@@ -296,7 +297,7 @@ class LocalBackend(Backend):
             metrics=metrics,
             cursor=str(offset),
             fine_tuned_model=str(model) if model else None,
-            error=str(error) if error else None,
+            error=_error(status),
             progress=float(progress) if isinstance(progress, (int, float)) else None,
             details=details,
         )
@@ -377,3 +378,11 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 __all__ = ["LocalBackend", "LocalOptions"]
+
+
+def _error(status: dict[str, object]) -> str | Text | None:
+    """The status file's error, with its Korean when the worker wrote one."""
+    error, korean = status.get("error"), status.get("error_ko")
+    if not error:
+        return None
+    return Text(str(error), str(korean)) if korean else str(error)

@@ -255,7 +255,7 @@ class TransformersBackend(Backend):
         )
         message = worker_died(folder.read_pid(), resume)
         folder.add_event(message, "error")
-        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message.en)
+        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message.en, error_ko=message.ko)
 
     def poll_job(self, external_id: str, cursor: str | None = None) -> JobUpdate:
         folder = self._folder(external_id)
@@ -282,7 +282,7 @@ class TransformersBackend(Backend):
             metrics=metrics,
             cursor=str(offset),
             fine_tuned_model=str(model) if model else None,
-            error=str(error) if error else None,
+            error=_error(status),
             progress=float(progress) if isinstance(progress, (int, float)) else None,
             details=details,
         )
@@ -323,7 +323,9 @@ class TransformersBackend(Backend):
         # a running job without a live worker (which it would mark interrupted again).
         start_worker(folder, offline=bool(job.get("base_folder")))
         resumed = int(folder.read_status().get("resumed", 0) or 0) + 1
-        folder.write_status(status=JobStatus.VALIDATING_FILES.value, error=None, resumed=resumed)
+        folder.write_status(
+            status=JobStatus.VALIDATING_FILES.value, error=None, error_ko=None, resumed=resumed
+        )
         folder.add_event(
             Text(
                 f"Resuming from the checkpoint of epoch {checkpoint['epoch']} (step {checkpoint['step']})",
@@ -436,3 +438,11 @@ def _checkpoint_summary(folder: JobFolder) -> dict[str, int] | None:
 
 
 __all__ = ["TransformersBackend"]
+
+
+def _error(status: dict[str, object]) -> str | Text | None:
+    """The status file's error, with its Korean when the worker wrote one."""
+    error, korean = status.get("error"), status.get("error_ko")
+    if not error:
+        return None
+    return Text(str(error), str(korean)) if korean else str(error)

@@ -28,6 +28,7 @@ from finsent.contract import (
     NotFoundError,
     PreparedDataset,
     Settings,
+    Text,
 )
 from finsent.support.jobfolder import JobFolder
 
@@ -168,7 +169,8 @@ def test_a_killed_worker_becomes_interrupted(
     os.kill(pid, signal.SIGKILL)
     update = _wait(backend, job, deadline=10)
     assert update.status is JobStatus.INTERRUPTED
-    assert update.error and "worker_died" in update.error
+    assert isinstance(update.error, Text) and "worker_died" in update.error.en
+    assert update.error.ko and "학습 프로세스" in update.error.ko  # the Korean dashboard says it in Korean
     assert any("stopped without finishing" in e.text.en for e in update.events)
     # Another instance (a restarted app) sees the same final state and no new event.
     again = LocalBackend(BackendContext(Settings.from_env())).poll_job(job)
