@@ -159,9 +159,9 @@ def render_job(job: Any) -> None:
             t(
                 "monitor.job_caption",
                 id=plain(job.id),
-                backend=state.backend_label(job.backend),
+                backend=plain(state.backend_label(job.backend)),
                 model=plain(job.base_model),
-                external=job.external_id or "–",
+                external=plain(job.external_id or "–"),
             )
         )
     with actions:
