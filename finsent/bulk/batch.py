@@ -23,11 +23,11 @@ from pathlib import Path
 
 from finsent.bulk.batch_answers import BatchAnswers
 from finsent.bulk.runs import BulkExecutor, encode_predictions, read_texts
-from finsent.contract.backend import Backend, BatchProgress, ModelRef
+from finsent.contract.backend import Backend, BatchProgress, BatchStatus, ModelRef
 from finsent.contract.errors import FinsentError, InputError, NetworkError
 from finsent.contract.texts import Text
 from finsent.store import BulkRunState, Store
-from finsent.store.records import BulkRunRecord
+from finsent.store.records import BulkRunRecord, BulkStatus
 from finsent.support.digests import texts_digest
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,9 @@ DEFAULT_POLL_INTERVAL = 10.0
 
 
 #: provider batch statuses after a cancel (by finsent, or on the provider's own dashboard)
-CANCELLED_BATCH = frozenset({"cancelling", "cancelled"})
+CANCELLED_BATCH = frozenset({BatchStatus.CANCELLING, BatchStatus.CANCELLED})
 #: batches that stopped early but may hold answers for part of their rows (read when the run resumes)
-STOPPED_BATCH = CANCELLED_BATCH | {"expired"}
+STOPPED_BATCH = CANCELLED_BATCH | {BatchStatus.EXPIRED}
 
 
 class BatchCancelled(InputError):
@@ -107,7 +107,7 @@ class BatchExecutor(BulkExecutor):
         super().__init__(store, backend, model, run_id, cancel, on_progress)
         self.poll_interval = poll_interval if poll_interval is not None else default_poll_interval()
 
-    def _execute(self) -> tuple[str, str | Text | None]:
+    def _execute(self) -> tuple[BulkStatus, str | Text | None]:
         state = self.store.bulk_run_state(self.run_id)
         texts = read_texts(state)
         answers = BatchAnswers(Path(state.directory), texts)
@@ -118,7 +118,7 @@ class BatchExecutor(BulkExecutor):
             # answers the stopped batch had finished are read first, so the new one carries only the rest.
             stopped = self._follow(batch_id, lambda p: p.status != "cancelling")
             if stopped is None:
-                return "cancelled", None
+                return BulkStatus.CANCELLED, None
             if stopped.status in STOPPED_BATCH:
                 self._harvest(stopped, answers, state)
                 batch_id = None
@@ -126,7 +126,7 @@ class BatchExecutor(BulkExecutor):
             rows = answers.missing(self._pending_rows(state, len(texts)))
             if not rows:  # the stopped batches answered every row: nothing left to pay for
                 self._commit(state, answers)
-                return "succeeded", None
+                return BulkStatus.SUCCEEDED, None
             answers.carry(rows)
             batch_id = self.backend.submit_batch(self.model, answers.carried_texts())
             # Recorded at once: from here on a crash or Ctrl-C resumes this batch, never a second one.
@@ -135,23 +135,23 @@ class BatchExecutor(BulkExecutor):
             )
         progress = self._follow(batch_id, lambda p: p.done)
         if progress is None:
-            return "cancelled", None
+            return BulkStatus.CANCELLED, None
         if progress.status in CANCELLED_BATCH:
             # Kept with the run (not forgotten like an expired batch): the same command run again must say
             # it was cancelled rather than pay for a new batch unasked. Its answers are read on resume.
-            return "cancelled", batch_cancelled(self.run_id, batch_id).texts()
-        if progress.status == "expired":
+            return BulkStatus.CANCELLED, batch_cancelled(self.run_id, batch_id).texts()
+        if progress.status == BatchStatus.EXPIRED:
             kept = self._harvest(progress, answers, state)
             left = len(answers.missing(self._pending_rows(state, len(texts))))
             if not left:  # it expired while finishing: every row has its answer
-                return "succeeded", None
+                return BulkStatus.SUCCEEDED, None
             raise FinsentError(
                 f"Batch {batch_id} expired before it finished: {kept} rows it answered are kept, {left} are left.",
                 hint="Resume the run to submit a new batch for the rows left, or classify without the batch API.",
                 ko=f"배치 {batch_id}이(가) 끝나기 전에 만료되었습니다. 답한 {kept}행은 보관했고 {left}행이 남았습니다.",
                 hint_ko="실행을 재개해 남은 행만 새 배치로 제출하거나, 배치 API 없이 분류하세요.",
             )
-        if progress.status != "completed":
+        if progress.status != BatchStatus.COMPLETED:
             self.store.set_bulk_batch(self.run_id, None)  # a resume submits a new batch
             raise FinsentError(
                 f"Batch {batch_id} ended as {progress.status} without results.",
@@ -177,7 +177,7 @@ class BatchExecutor(BulkExecutor):
                 ko=f"배치 {batch_id}이(가) 실행에 필요한 행 전부에 답하지 않았습니다.",
                 hint_ko="실행을 재개해 남은 행을 새 배치로 제출하세요.",
             )
-        return "succeeded", None
+        return BulkStatus.SUCCEEDED, None
 
     def _follow(self, batch_id: str, until: Callable[[BatchProgress], bool]) -> BatchProgress | None:
         """Poll the batch (recording its progress) until `until` holds; None when the run is stopped."""

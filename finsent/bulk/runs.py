@@ -25,7 +25,7 @@ from finsent.contract.backend import UNKNOWN_LABEL, Backend, ModelRef, Predictio
 from finsent.contract.errors import FinsentError, InputError
 from finsent.contract.texts import Text
 from finsent.store import BulkRunState, ChunkPredictions, Store
-from finsent.store.records import BulkResults, BulkRunRecord
+from finsent.store.records import BulkResults, BulkRunRecord, BulkStatus
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ class BulkExecutor:
             status, error = self._execute()
         except KeyboardInterrupt:
             self._finish(
-                "cancelled",
+                BulkStatus.CANCELLED,
                 Text(
                     "Interrupted from the keyboard; resume to finish the remaining rows.",
                     "키보드로 중단했습니다. 재개하면 남은 행을 마저 분류합니다.",
@@ -282,12 +282,12 @@ class BulkExecutor:
             )
             raise
         except FinsentError as exc:
-            status, error = "failed", exc.texts()
+            status, error = BulkStatus.FAILED, exc.texts()
         except Exception as exc:  # a backend bug must not leave the run "running"
             log.exception("bulk run %s failed", self.run_id)
             label_ko = self.backend.label_ko or self.backend.label
             status, error = (
-                "failed",
+                BulkStatus.FAILED,
                 Text(
                     f"Unexpected error in the {self.backend.label} backend: {type(exc).__name__}: {exc}",
                     f"{label_ko} 백엔드에서 예상하지 못한 오류: {type(exc).__name__}: {exc}",
@@ -296,9 +296,9 @@ class BulkExecutor:
         self._finish(status, error)
         return self.store.bulk_run_state(self.run_id).record
 
-    def _finish(self, status: str, error: str | Text | None) -> None:
+    def _finish(self, status: BulkStatus, error: str | Text | None) -> None:
         self.store.set_bulk_status(
-            self.run_id, status, error, owner=OWNER, only_from=("running", "cancelled")
+            self.run_id, status, error, owner=OWNER, only_from=(BulkStatus.RUNNING, BulkStatus.CANCELLED)
         )
 
     def _report(self) -> None:
@@ -315,14 +315,16 @@ class BulkExecutor:
 
     def _cancel_requested(self) -> bool:
         # In-process cancel is an Event; a cancel from another process shows up as the stored status.
-        return self.cancel.is_set() or self.store.bulk_run_state(self.run_id).record.status != "running"
+        return (
+            self.cancel.is_set() or self.store.bulk_run_state(self.run_id).record.status != BulkStatus.RUNNING
+        )
 
-    def _execute(self) -> tuple[str, str | Text | None]:
+    def _execute(self) -> tuple[BulkStatus, str | Text | None]:
         state = self.store.bulk_run_state(self.run_id)
         texts = read_texts(state)
         for index, rows in self._pending_chunks(state, len(texts)):
             if self._cancel_requested():
-                return "cancelled", None
+                return BulkStatus.CANCELLED, None
             batch = texts[rows]
             # Blank cells are not texts: they are not sent, and come back without a label.
             sent = [text for text in batch if not is_blank(text)]
@@ -336,7 +338,7 @@ class BulkExecutor:
             predictions = [BLANK if is_blank(text) else next(given) for text in batch]
             self.store.add_chunk(self.run_id, encode_predictions(index, predictions, state.labels))
             self._report()
-        return "succeeded", None
+        return BulkStatus.SUCCEEDED, None
 
 
 def wait_for(store: Store, run_id: str, timeout: float = 60.0, interval: float = 0.05) -> BulkRunRecord:
@@ -345,7 +347,7 @@ def wait_for(store: Store, run_id: str, timeout: float = 60.0, interval: float =
     while True:
         record = store.bulk_run_state(run_id).record
         key = (str(store.path), run_id)
-        if record.status not in ("queued", "running") and key not in _ACTIVE:
+        if not record.status.is_active and key not in _ACTIVE:
             return record
         if time.monotonic() > deadline:
             raise TimeoutError(f"bulk run {run_id} still {record.status} after {timeout} s")

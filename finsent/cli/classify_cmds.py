@@ -174,14 +174,18 @@ def _finish(
     label_names: str = "id",
     formula_guard: bool = True,
 ) -> int:
-    from finsent.service import CANCELLED_BATCH
+    from finsent.service import CANCELLED_BATCH, BulkStatus  # here: the CLI's startup loads no store
 
     resume_cmd = f"finsent classify --resume {record.id} --output {shlex.quote(output)}"
-    if record.batch_api and record.batch_status in CANCELLED_BATCH and record.status != "succeeded":
+    if (
+        record.batch_api
+        and record.batch_status in CANCELLED_BATCH
+        and record.status is not BulkStatus.SUCCEEDED
+    ):
         print(f"error: {svc.batch_cancelled_error(record.id)}", file=sys.stderr)
         print(f"Resume (a new batch) with: {resume_cmd}", file=sys.stderr)
         return 2
-    if record.status != "succeeded":
+    if record.status is not BulkStatus.SUCCEEDED:
         print(
             f"error: bulk run {record.id} {record.status} after {record.rows_done:,} of {record.rows_total:,} rows"
             + (f": {record.error}" if record.error else "."),
@@ -239,14 +243,16 @@ def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
 
 
 def _created(run: BulkRunRecord, created: list[BulkRunRecord]) -> None:
+    from finsent.service import BulkStatus  # here: the CLI's startup loads no store
+
     created.append(run)
-    if run.status == "succeeded":
+    if run.status is BulkStatus.SUCCEEDED:
         print(
             f"This input was classified with this model before, in bulk run {run.id} ({run.title}):"
             " writing its results instead of classifying again.",
             file=sys.stderr,
         )
-    elif run.status != "queued" and not run.batch_id:
+    elif run.status is not BulkStatus.QUEUED and not run.batch_id:
         print(
             f"Resuming bulk run {run.id} ({run.title}), which has this input: {run.status}.", file=sys.stderr
         )
@@ -289,11 +295,13 @@ def resume(args: argparse.Namespace) -> int:
 
 
 def cancel(run_id: str) -> int:
+    from finsent.service import BulkStatus  # here: the CLI's startup loads no store
+
     """Cancel a bulk run; for a batch-API run, its batch at the provider too."""
     svc = service()
     run = svc.find_bulk_run(run_id)
     run_id = run.id
-    if run.status == "succeeded":
+    if run.status is BulkStatus.SUCCEEDED:
         raise InputError(
             f"Bulk run {run_id} has finished: there is nothing to cancel.",
             hint=f"Its results: finsent classify --resume {run_id} --output FILE",

@@ -104,8 +104,45 @@ class Availability:
     reason_ko: str | None = None
 
 
+class BatchStatus(str, enum.Enum):
+    """A provider batch's statuses (Capability.BATCH), as the common batch APIs name them; a backend whose
+    provider names them otherwise maps them to these."""
+
+    VALIDATING = "validating"
+    IN_PROGRESS = "in_progress"
+    FINALIZING = "finalizing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:  # the value in messages ("failed"), as for a plain string
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @property
+    def is_done(self) -> bool:
+        """Changes no more ("completed" is the only one with results)."""
+        return self in BATCH_DONE_STATUSES
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self in (BatchStatus.CANCELLING, BatchStatus.CANCELLED)
+
+
 #: batch statuses after which a batch changes no more ("completed" is the only one with results)
-BATCH_DONE_STATUSES = frozenset({"completed", "failed", "expired", "cancelled", "cancelling"})
+BATCH_DONE_STATUSES = frozenset(
+    {
+        BatchStatus.COMPLETED,
+        BatchStatus.FAILED,
+        BatchStatus.EXPIRED,
+        BatchStatus.CANCELLED,
+        BatchStatus.CANCELLING,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -113,8 +150,8 @@ class BatchProgress:
     """Where a provider-side batch (Capability.BATCH) stands; counts are requests, not necessarily rows."""
 
     batch_id: str
-    #: validating | in_progress | finalizing | completed | failed | expired | cancelling | cancelled
-    status: str
+    #: a BatchStatus value (a provider's new status stays a string rather than failing the run)
+    status: BatchStatus | str
     total: int
     completed: int
     failed: int

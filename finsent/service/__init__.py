@@ -12,7 +12,7 @@ from finsent.support.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from finsent.bulk.batch import CANCELLED_BATCH
-    from finsent.contract.backend import BATCH_DONE_STATUSES, JobStatus
+    from finsent.contract.backend import BATCH_DONE_STATUSES, BatchStatus, JobStatus
     from finsent.contract.costs import CostEstimate
     from finsent.contract.dataset import MANIFEST
     from finsent.contract.errors import FinsentError, InputError, NotFoundError
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from finsent.store.records import (
         BulkResults,
         BulkRunRecord,
+        BulkStatus,
         DatasetRecord,
         EvaluationRecord,
         EventRecord,
@@ -41,7 +42,9 @@ _WHERE: dict[str, str] = {
     "BackendInfo": "finsent.service.facade",
     "BackendRegistry": "finsent.plugins",
     "BulkResults": "finsent.store.records",
+    "BatchStatus": "finsent.contract.backend",
     "BulkRunRecord": "finsent.store.records",
+    "BulkStatus": "finsent.store.records",
     "CANCELLED_BATCH": "finsent.bulk.batch",
     "CORPUS_URL": "finsent.ingest.corpus",
     "CostEstimate": "finsent.contract.costs",
@@ -84,8 +87,10 @@ __all__ = [
     "SAMPLE_NOTE",
     "BackendInfo",
     "BackendRegistry",
+    "BatchStatus",
     "BulkResults",
     "BulkRunRecord",
+    "BulkStatus",
     "CostEstimate",
     "DataFiles",
     "DatasetRecord",

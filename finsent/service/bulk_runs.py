@@ -14,7 +14,7 @@ import pandas as pd
 
 from finsent.bulk import batch as bulk_batch
 from finsent.bulk import runs as bulk_runs
-from finsent.contract.backend import Backend, Capability, ModelRef
+from finsent.contract.backend import Backend, BatchStatus, Capability, ModelRef
 from finsent.contract.errors import InputError
 from finsent.contract.texts import Text
 from finsent.jobs.evaluation import chunk_size_for
@@ -22,7 +22,7 @@ from finsent.service.naming import unique_name
 from finsent.settings import Settings
 from finsent.store import Store
 from finsent.store.bulk import ACTIVE_STATUSES, RESUMABLE_STATUSES
-from finsent.store.records import BulkResults, BulkRunRecord
+from finsent.store.records import BulkResults, BulkRunRecord, BulkStatus
 from finsent.support.ids import new_id
 
 
@@ -117,7 +117,7 @@ class BulkRuns:
         previous = self.store.bulk_run_for_input(key) if key else None
         if previous is None:
             return None
-        if previous.record.status == "succeeded":
+        if previous.record.status == BulkStatus.SUCCEEDED:
             model = self.store.find_model(backend, model_id)
             if model is not None and model.created_at > previous.record.created_at:
                 return None
@@ -149,7 +149,7 @@ class BulkRuns:
             previous = self._same_input_run(backend, model_id, key)
             if previous is not None:
                 cancelled = previous.batch_api and previous.batch_status in bulk_batch.CANCELLED_BATCH
-                if cancelled and previous.status != "succeeded":
+                if cancelled and previous.status != BulkStatus.SUCCEEDED:
                     # Cancelled on purpose: a new batch (billed again) only when the user resumes the run.
                     raise bulk_batch.batch_cancelled(previous.id, previous.batch_id)
                 return previous, None
@@ -222,7 +222,7 @@ class BulkRuns:
         if on_created:
             on_created(run)
         if created is None:
-            if run.status == "succeeded":
+            if run.status == BulkStatus.SUCCEEDED:
                 return run
             return self.resume_bulk_run(
                 run.id, api_key=api_key, foreground=True, on_progress=on_progress, poll_interval=poll_interval
@@ -252,7 +252,7 @@ class BulkRuns:
         """Continue a cancelled, interrupted or failed run; finished chunks are never sent again, and a
         batch-API run follows the batch it already submitted."""
         state = self.store.bulk_run_state(run_id)
-        if state.record.status == "succeeded":
+        if state.record.status == BulkStatus.SUCCEEDED:
             return state.record
         instance = self.usable_backend(state.record.backend, api_key)
         ref = self.model_ref(state.record.backend, state.record.model_id, api_key)
@@ -277,7 +277,7 @@ class BulkRuns:
             entry = self._bulk_threads.get(run_id)
         if entry:
             entry[1].set()
-        self.store.set_bulk_status(run_id, "cancelled", only_from=("queued", "running"))
+        self.store.set_bulk_status(run_id, BulkStatus.CANCELLED, only_from=ACTIVE_STATUSES)
         return self.bulk_run(run_id)
 
     def cancel_bulk_batch(
@@ -295,7 +295,7 @@ class BulkRuns:
                 hint_ko=f"`finsent classify --cancel {run_id}` 또는 취소 버튼으로 멈추세요.",
                 dashboard_hint=Text("Stop it with the Cancel button.", "취소 버튼으로 멈추세요."),
             )
-        if run.status == "succeeded":
+        if run.status == BulkStatus.SUCCEEDED:
             raise InputError(
                 f"Bulk run {run_id} has finished: its batch has nothing left to cancel.",
                 ko=f"일괄 분류 {run_id}은(는) 이미 끝나 취소할 배치가 없습니다.",
@@ -311,7 +311,7 @@ class BulkRuns:
             return run
         instance = self.usable_backend(run.backend, api_key)
         progress = instance.batch_progress(run.batch_id)
-        if progress.status == "completed":
+        if progress.status == BatchStatus.COMPLETED:
             self.store.set_bulk_batch(run_id, bulk_batch.batch_record(progress))
             raise InputError(
                 f"Batch {run.batch_id} has already completed: its results are paid for and ready.",
@@ -330,7 +330,7 @@ class BulkRuns:
         self.store.set_bulk_batch(run_id, bulk_batch.batch_record(progress))
         if progress.status in bulk_batch.CANCELLED_BATCH:
             error = bulk_batch.batch_cancelled(run_id, run.batch_id).texts()
-            self.store.set_bulk_status(run_id, "cancelled", error, only_from=RESUMABLE_STATUSES)
+            self.store.set_bulk_status(run_id, BulkStatus.CANCELLED, error, only_from=RESUMABLE_STATUSES)
         return self.bulk_run(run_id)
 
     def batch_cancelled_error(self, run_id: str) -> InputError:

@@ -18,10 +18,10 @@ from finsent.contract.errors import NotFoundError
 from finsent.contract.texts import Text
 from finsent.store.db import Database
 from finsent.store.jobs import dumps, loads
-from finsent.store.records import BulkRunRecord
+from finsent.store.records import BulkRunRecord, BulkStatus
 
-ACTIVE_STATUSES = ("queued", "running")
-RESUMABLE_STATUSES = ("cancelled", "interrupted", "failed")
+ACTIVE_STATUSES = tuple(s for s in BulkStatus if s.is_active)
+RESUMABLE_STATUSES = tuple(s for s in BulkStatus if s.is_resumable)
 
 #: the error of a run whose process is gone
 ORPHANED = Text(
@@ -66,7 +66,7 @@ def _state(row: sqlite3.Row) -> BulkRunState:
         model_id=row["model_id"],
         source_name=row["source_name"],
         text_column=row["text_column"],
-        status=row["status"],
+        status=BulkStatus(row["status"]),
         rows_total=total,
         rows_done=done,
         created_at=row["created_at"],
@@ -231,10 +231,10 @@ class BulkRepository:
     def set_bulk_status(
         self,
         run_id: str,
-        status: str,
+        status: BulkStatus,
         error: str | Text | None = None,
         owner: str | None = None,
-        only_from: tuple[str, ...] = (),
+        only_from: tuple[BulkStatus, ...] = (),
     ) -> bool:
         """Change the status (only if held by `owner` / currently in `only_from`, when given); an error given
         as a Text keeps its Korean for the Korean dashboard."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -107,6 +108,33 @@ class EvaluationRecord:
     n: int = 0
 
 
+class BulkStatus(str, enum.Enum):
+    """A bulk run's statuses: one state machine, used from the store down to the UI."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    def __str__(self) -> str:  # the value in messages ("failed"), as for a plain string
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    @property
+    def is_active(self) -> bool:
+        """Someone is (or is about to be) classifying its rows."""
+        return self in (BulkStatus.QUEUED, BulkStatus.RUNNING)
+
+    @property
+    def is_resumable(self) -> bool:
+        """Stopped with rows left: resuming classifies only those."""
+        return self in (BulkStatus.CANCELLED, BulkStatus.INTERRUPTED, BulkStatus.FAILED)
+
+
 @dataclass(frozen=True)
 class BulkRunRecord:
     id: str
@@ -114,7 +142,7 @@ class BulkRunRecord:
     model_id: str
     source_name: str
     text_column: str
-    status: str  # queued | running | succeeded | failed | cancelled | interrupted
+    status: BulkStatus
     rows_total: int
     rows_done: int
     created_at: float

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from finsent.service import BATCH_DONE_STATUSES, CANCELLED_BATCH, BulkResults, charts
+from finsent.service import BATCH_DONE_STATUSES, CANCELLED_BATCH, BulkResults, BulkStatus, charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import current_lang, duration_text, label_names, moment_text, status_name, t
@@ -22,7 +22,6 @@ from finsent.ui.rename import rename_control
 from finsent.ui.sheets import chosen_sheet, sheet_picker
 
 BULK_TYPES = ["csv", "tsv", "txt", "xlsx", "jsonl"]
-ACTIVE = ("queued", "running")
 TABLE_ROWS_SHOWN = 2000
 RESULTS_SECONDS = 1.0
 
@@ -80,7 +79,7 @@ def _upload_and_start(backend: str, model: str) -> Any | None:
         batch_api = st.checkbox(t("bulk.batch_api"), key="cls_bulk_batch_api", help=t("bulk.batch_api_help"))
     # One run per input: the run that already has these texts with this model is shown or resumed.
     existing = state.get_service().bulk_run_for_input(backend, model, table.frame, text_col)
-    active = existing is not None and existing.status in ACTIVE
+    active = existing is not None and existing.status.is_active
     if existing is not None:
         st.info(t("bulk.same_input_active" if active else "bulk.same_input_done", name=plain(existing.title)))
     if st.button(t("bulk.start"), type="primary", disabled=not confirmed or active, key="cls_bulk_start"):
@@ -144,7 +143,7 @@ def _live(run_id: str) -> None:
         if _batch_cancellable(run):
             _cancel_batch(run, "live")
         ended = st.session_state.setdefault("bulk_runs_seen_ended", [])
-        if run.status not in ACTIVE and run_id not in ended:
+        if not run.status.is_active and run_id not in ended:
             # Once, the whole page: the picker's status, the results, the charts and the downloads follow.
             ended.append(run_id)
             st.rerun(scope="app")
@@ -171,7 +170,7 @@ def _cancel_batch(run: Any, where: str) -> None:
 
 def _progress_text(run: Any, rows_done: int) -> str:
     """The progress line; `rows_done` comes from the same read as the results shown with it."""
-    if getattr(run, "batch_api", False) and rows_done == 0 and run.status in ACTIVE:
+    if getattr(run, "batch_api", False) and rows_done == 0 and run.status.is_active:
         return t(
             "bulk.batch_progress",
             batch=run.batch_id or "–",
@@ -181,7 +180,7 @@ def _progress_text(run: Any, rows_done: int) -> str:
         )
     rate = f"{run.rate:,.0f}" if run.rate else "–"
     done, total = f"{rows_done:,}", f"{run.rows_total:,}"
-    if run.status not in ACTIVE:
+    if not run.status.is_active:
         elapsed = duration_text(max(float(run.updated_at) - float(run.created_at), 0.0))
         return t(
             "bulk.progress_done",
@@ -345,17 +344,17 @@ def _results_view(results: BulkResults) -> None:
 
 
 def _results_panel(run: Any) -> None:
-    if run.status in ACTIVE:
+    if run.status.is_active:
         _live(run.id)
         return
     results = _results(run.id, run.rows_done, run.status)
     st.caption(_progress_text(run, results.rows_done))
-    if run.status == "failed" and run.error_text:
+    if run.status is BulkStatus.FAILED and run.error_text:
         st.error(t("bulk.failed", error=plain(run.error_text.get(current_lang()))))
-    elif run.status in ("cancelled", "interrupted"):
+    elif run.status in (BulkStatus.CANCELLED, BulkStatus.INTERRUPTED):
         # the rows kept are the rows this read holds: the same figure the download will have
         st.warning(t("bulk.partial", status=status_name(run.status), done=f"{results.rows_done:,}"))
-    if run.status in ("cancelled", "interrupted", "failed"):
+    if run.status.is_resumable:
         if run.batch_api and run.batch_id and run.batch_status in CANCELLED_BATCH:
             st.warning(t("bulk.batch_cancelled", batch=run.batch_id))
         elif run.batch_api and run.batch_id:
@@ -380,11 +379,11 @@ def render_bulk(backend: str, model: str) -> None:
     with reported_errors():
         existing = _upload_and_start(backend, model)
     runs = sorted(state.get_service().bulk_runs(), key=lambda r: r.created_at, reverse=True)
-    if existing is not None and existing.status in ACTIVE:
+    if existing is not None and existing.status.is_active:
         # The form said "running" a moment ago; a run that ended since would leave its button disabled
         # under finished results: draw the page again, once, from the new state.
         now = next((r for r in runs if r.id == existing.id), None)
-        if now is not None and now.status not in ACTIVE:
+        if now is not None and not now.status.is_active:
             st.rerun()
     if not runs:
         return

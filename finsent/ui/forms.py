@@ -157,7 +157,7 @@ def _choice_text(value: Any, korean: tuple[tuple[Any, str], ...] = ()) -> str:
         return t("form.auto")
     if value is None:
         return t("form.none")
-    return str(getattr(value, "value", value))
+    return str(value.value if isinstance(value, enum.Enum) else value)
 
 
 def draw_field(spec: FieldSpec, key_prefix: str) -> Any:

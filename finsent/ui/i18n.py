@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from finsent.ui.messages_en import MESSAGES as EN
 from finsent.ui.messages_ko import MESSAGES as KO
+
+if TYPE_CHECKING:
+    from finsent.service import BulkStatus, JobStatus
 
 LANGUAGES: tuple[str, ...] = ("ko", "en")
 LANGUAGE_NAMES: Mapping[str, str] = {"ko": "한국어", "en": "English"}
@@ -95,10 +99,9 @@ def label_names(labels: Iterable[str]) -> dict[str, str]:
     return {label: label_name(label) for label in labels}
 
 
-def status_name(status: object) -> str:
-    value = getattr(status, "value", status)
-    key = f"status.{value}"
-    return t(key) if key in KO else str(value)
+def status_name(status: JobStatus | BulkStatus) -> str:
+    key = f"status.{status.value}"
+    return t(key) if key in KO else status.value
 
 
 def duration_text(seconds: float) -> str:

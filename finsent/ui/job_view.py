@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from finsent.service import charts
+from finsent.service import JobStatus, charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import current_lang, has, label_names, status_name, t
@@ -43,27 +43,18 @@ STATUS_COLOURS = {
 }
 
 
-def status_value(status: Any) -> str:
-    return str(getattr(status, "value", status))
+def status_badge(status: JobStatus) -> None:
+    colour, icon = STATUS_BADGES.get(status.value, ("gray", ":material/help:"))
+    st.badge(status_name(status), color=colour, icon=icon)  # type: ignore[arg-type]
 
 
-def is_terminal(status: Any) -> bool:
-    return status_value(status) in ("succeeded", "failed", "cancelled", "interrupted")
-
-
-def status_badge(status: Any) -> None:
-    value = status_value(status)
-    colour, icon = STATUS_BADGES.get(value, ("gray", ":material/help:"))
-    st.badge(status_name(value), color=colour, icon=icon)  # type: ignore[arg-type]
-
-
-def status_text(status: Any) -> str:
+def status_text(status: JobStatus) -> str:
     """A status as plain words ("완료"): it goes into tables and pickers, which cannot show badges."""
-    return status_name(status_value(status))
+    return status_name(status)
 
 
-def status_colour(status: Any) -> str:
-    return STATUS_COLOURS.get(status_value(status), "#616161")
+def status_colour(status: JobStatus) -> str:
+    return STATUS_COLOURS.get(status.value, "#616161")
 
 
 CURVES = ("accuracy", "loss")
@@ -165,7 +156,7 @@ def render_job(job: Any) -> None:
             )
         )
     with actions:
-        if not is_terminal(job.status) and st.button(
+        if not job.status.is_terminal and st.button(
             t("monitor.cancel"), icon=":material/stop_circle:", key=f"mon_cancel_{job.id}"
         ):
             with reported_errors():
@@ -180,7 +171,7 @@ def render_job(job: Any) -> None:
             with reported_errors():
                 service.resume_interrupted_job(job.id, api_key=state.api_key(job.backend))
                 st.rerun()
-        if status_value(job.status) == "succeeded" and job.fine_tuned_model:
+        if job.status is JobStatus.SUCCEEDED and job.fine_tuned_model:
             st.button(t("monitor.use_model"), on_click=_use_model, args=(job,), key=f"mon_use_{job.id}")
     if job.progress is not None:
         st.progress(
@@ -199,7 +190,7 @@ def render_job(job: Any) -> None:
     if evaluation is not None:
         st.markdown(f"**{t('monitor.final_metrics')}**")
         final_metrics(evaluation)
-    with st.expander(t("monitor.events"), expanded=not is_terminal(job.status)):
+    with st.expander(t("monitor.events"), expanded=not job.status.is_terminal):
         events = service.job_events(job.id)
         if events:
             st.dataframe(events_table(events), hide_index=True, width="stretch", height=240)
@@ -207,7 +198,7 @@ def render_job(job: Any) -> None:
             st.caption(t("monitor.no_events"))
 
 
-def live_job(job_id: str, backend: str, drawn_status: Any) -> None:
+def live_job(job_id: str, backend: str, drawn_status: JobStatus) -> None:
     """The selected job, refreshed from its backend every POLL_SECONDS while it runs. `drawn_status` is
     the status the page's job table shows: when the job moves on, the whole page reruns, so the table,
     the picker and this panel never show two statuses at once."""
@@ -216,7 +207,7 @@ def live_job(job_id: str, backend: str, drawn_status: Any) -> None:
     def panel() -> None:
         with reported_errors():
             job = state.get_service().refresh_job(job_id, api_key=state.api_key(backend))
-            if status_value(job.status) != status_value(drawn_status):
+            if job.status is not drawn_status:
                 st.rerun()  # the whole page; a job that has ended is then drawn without polling
             render_job(job)
 

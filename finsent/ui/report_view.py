@@ -17,8 +17,7 @@ MAX_ROWS_SHOWN = 500
 
 
 def _severity(finding: Any) -> str:
-    value = getattr(finding, "severity", "info")
-    return str(getattr(value, "value", value)).lower()
+    return str(finding.severity).lower()  # "error" | "warning" | "info" (the checks catalogue's)
 
 
 def _text(finding: Any, field: str) -> str:

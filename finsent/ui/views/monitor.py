@@ -10,7 +10,7 @@ import streamlit as st
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import moment_text, t
-from finsent.ui.job_view import is_terminal, live_job, render_job, status_colour, status_text
+from finsent.ui.job_view import live_job, render_job, status_colour, status_text
 from finsent.ui.rename import rename_control
 
 
@@ -64,7 +64,7 @@ def _attach() -> None:
 
 
 def _capabilities(info: Any) -> set[str]:
-    return {str(getattr(c, "value", c)) for c in (getattr(info, "capabilities", ()) or ())}
+    return set(info.capabilities)  # BackendInfo lists capability values
 
 
 def _picked() -> None:
@@ -107,7 +107,7 @@ def main() -> None:
                 "mon_rename_job", job.title, lambda name: state.get_service().rename_job(job.id, name)
             )
         st.divider()
-        if is_terminal(job.status):
+        if job.status.is_terminal:
             render_job(job)
         else:
             live_job(job_id, job.backend, job.status)
