@@ -18,7 +18,7 @@ from finsent import hookimpl
 from finsent.contract.backend import Backend, BaseModelInfo, ModelRef, Prediction
 from finsent.output.export import to_csv_bytes, to_xlsx_bytes
 from finsent.plugins import BackendRegistry, get_plugin_manager
-from finsent.service import FinsentService
+from finsent.service import BulkRequest, FinsentService
 from finsent.settings import Settings
 
 
@@ -75,7 +75,7 @@ def main(rows: int = 100_000) -> None:
             }
         )
         t0 = time.perf_counter()
-        run = service.start_bulk_run("fast", "m", frame, "title", "bench.csv")
+        run = service.start_bulk_run(BulkRequest("fast", "m", frame, "title", "bench.csv"))
         record = service.wait_bulk_run(run.id, timeout=600)
         t1 = time.perf_counter()
         results = service.bulk_results(run.id).frame

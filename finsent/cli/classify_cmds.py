@@ -209,6 +209,8 @@ def _finish(
 
 
 def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
+    from finsent.service import BulkRequest  # here: the CLI's startup loads no pandas
+
     svc.files.check_output_name(args.output)  # refuse a bad output name before any work
     table = svc.files.read_table(Path(args.input).expanduser(), sheet=args.sheet)
     column = args.text_col or svc.files.guess_columns(table.frame).text
@@ -223,14 +225,11 @@ def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
     created: list[BulkRunRecord] = []
     try:
         record = svc.run_bulk(
-            backend,
-            args.model,
-            table.frame,
-            column,
-            table.source_name,
+            BulkRequest(
+                backend, args.model, table.frame, column, table.source_name, batch_api=args.batch_api
+            ),
             on_progress=bar,
             on_created=lambda run: _created(run, created),
-            batch_api=args.batch_api,
             poll_interval=args.poll_interval,
         )
     except KeyboardInterrupt:

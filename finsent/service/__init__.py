@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from finsent.plugins import BackendRegistry, load_backends
     from finsent.prep.pipeline import PreparationError, PrepareOptions
     from finsent.prep.report import Report
+    from finsent.service.bulk_runs import BulkRequest
     from finsent.service.facade import BackendInfo, FinsentService
     from finsent.service.files import DataFiles
     from finsent.settings import Settings
@@ -43,6 +44,7 @@ _WHERE: dict[str, str] = {
     "BackendRegistry": "finsent.plugins",
     "BulkResults": "finsent.store.records",
     "BatchStatus": "finsent.contract.backend",
+    "BulkRequest": "finsent.service.bulk_runs",
     "BulkRunRecord": "finsent.store.records",
     "BulkStatus": "finsent.store.records",
     "CANCELLED_BATCH": "finsent.bulk.batch",
@@ -88,6 +90,7 @@ __all__ = [
     "BackendInfo",
     "BackendRegistry",
     "BatchStatus",
+    "BulkRequest",
     "BulkResults",
     "BulkRunRecord",
     "BulkStatus",

@@ -1,14 +1,14 @@
 """The service's bulk classification runs: live (chunk by chunk) or through a backend's batch API.
 
-A mixin of FinsentService, kept apart to keep each module small; the UI and the CLI call these methods on
-the service like any other.
+`BulkRuns` is one of the parts FinsentService is composed of (it holds the runs this process executes);
+the facade hands the UI and the CLI its methods. A run is asked for with a `BulkRequest`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -26,33 +26,46 @@ from finsent.store.records import BulkResults, BulkRunRecord, BulkStatus
 from finsent.support.ids import new_id
 
 
+@dataclass(frozen=True)
+class BulkRequest:
+    """What a bulk run classifies and how: the table and its text column, with which model."""
+
+    backend: str
+    model_id: str
+    frame: pd.DataFrame
+    text_column: str
+    #: the input file's name (names the run)
+    source_name: str
+    api_key: str | None = None
+    #: through the backend's batch API (Capability.BATCH) rather than live requests
+    batch_api: bool = False
+
+
 class BulkRuns:
-    settings: Settings
-    store: Store
-    _lock: threading.RLock
-    _bulk_threads: dict[str, tuple[threading.Thread, threading.Event]]
+    """Bulk runs: starting one (or finding the run that already has the input), running it here or in a
+    background thread, resuming, cancelling, reading results."""
 
-    if TYPE_CHECKING:  # provided by FinsentService
-
-        def usable_backend(self, name: str, api_key: str | None = None) -> Backend: ...
-
-        def model_ref(self, backend: str, model_id: str, api_key: str | None = None) -> ModelRef: ...
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        usable_backend: Callable[[str, str | None], Backend],
+        model_ref: Callable[[str, str, str | None], ModelRef],
+        lock: threading.RLock,
+    ) -> None:
+        self.settings, self.store = settings, store
+        self.usable_backend, self.model_ref = usable_backend, model_ref
+        self._lock = lock  # the service's: checks and inserts are one step for every part of it
+        self._bulk_threads: dict[str, tuple[threading.Thread, threading.Event]] = {}
 
     def _create_bulk_run(
-        self,
-        backend: str,
-        model_id: str,
-        frame: pd.DataFrame,
-        text_column: str,
-        source_name: str,
-        api_key: str | None,
-        batch_api: bool = False,
-        input_key: str | None = None,
+        self, request: BulkRequest, input_key: str | None = None
     ) -> tuple[str, Backend, ModelRef]:
-        instance = self.usable_backend(backend, api_key)
-        if batch_api and Capability.BATCH not in instance.capabilities:
+        instance = self.usable_backend(request.backend, request.api_key)
+        if request.batch_api and Capability.BATCH not in instance.capabilities:
             raise instance.no_batch_api()
-        ref = self.model_ref(backend, model_id, api_key)
+        ref = self.model_ref(request.backend, request.model_id, request.api_key)
+        frame, text_column = request.frame, request.text_column
         if text_column not in frame.columns:
             columns = ", ".join(str(c) for c in frame.columns)
             raise InputError(
@@ -65,10 +78,11 @@ class BulkRuns:
         directory = self.settings.bulk_dir / run_id
         bulk_runs.store_input(frame, directory)
         # The input file names a run; the list beside it shows model, rows, status and date.
-        name = unique_name(source_name, {r.name for r in self.bulk_runs()})
+        name = unique_name(request.source_name, {r.name for r in self.bulk_runs()})
         self.store.insert_bulk_run(
-            run_id, backend, model_id, source_name, str(text_column), tuple(ref.labels.names), str(directory),
-            chunk_size_for(instance), len(frame), batch_api=batch_api, input_key=input_key, name=name,
+            run_id, request.backend, request.model_id, request.source_name, str(text_column),
+            tuple(ref.labels.names), str(directory), chunk_size_for(instance), len(frame),
+            batch_api=request.batch_api, input_key=input_key, name=name,
         )  # fmt: skip
         return run_id, instance, ref
 
@@ -102,13 +116,14 @@ class BulkRuns:
             self._bulk_threads[run_id] = (thread, cancel)
         thread.start()
 
-    def _input_key(self, backend: str, model_id: str, frame: pd.DataFrame, text_column: str) -> str | None:
+    def _input_key(self, request: BulkRequest) -> str | None:
+        frame, text_column = request.frame, request.text_column
         column = frame[text_column] if text_column in frame.columns else None
         if not isinstance(column, pd.Series):
             return None  # missing or duplicated: _create_bulk_run says what is wrong
         # Hashed once per start: every text of a large table goes into the key.
         texts = bulk_runs.column_texts(column)
-        return bulk_batch.input_key(backend, model_id, str(text_column), texts)
+        return bulk_batch.input_key(request.backend, request.model_id, str(text_column), texts)
 
     def _same_input_run(self, backend: str, model_id: str, key: str | None) -> BulkRunRecord | None:
         """The run that already classifies (or classified) this input with this model, if it still counts:
@@ -123,91 +138,52 @@ class BulkRuns:
                 return None
         return previous.record
 
-    def bulk_run_for_input(
-        self, backend: str, model_id: str, frame: pd.DataFrame, text_column: str
-    ) -> BulkRunRecord | None:
+    def bulk_run_for_input(self, request: BulkRequest) -> BulkRunRecord | None:
         """The run of the same texts (same column) with the same model, active, stopped or finished: what
         starting this input again would show or resume instead of starting a twin."""
-        key = self._input_key(backend, model_id, frame, text_column)
-        return self._same_input_run(backend, model_id, key)
+        return self._same_input_run(request.backend, request.model_id, self._input_key(request))
 
     def _find_or_create_run(
-        self,
-        backend: str,
-        model_id: str,
-        frame: pd.DataFrame,
-        text_column: str,
-        source_name: str,
-        api_key: str | None,
-        batch_api: bool,
+        self, request: BulkRequest
     ) -> tuple[BulkRunRecord, tuple[Backend, ModelRef] | None]:
         """The run of the same input with the same model if there is one (nothing to launch: show it, or
         resume it when it stopped); otherwise a new run with the backend and model to execute it with.
         One run per input: two clicks, two browser tabs or a CLI run beside the dashboard never start twins."""
-        key = self._input_key(backend, model_id, frame, text_column)
+        key = self._input_key(request)
         with self._lock:  # the check and the insert as one step for this process's threads
-            previous = self._same_input_run(backend, model_id, key)
+            previous = self._same_input_run(request.backend, request.model_id, key)
             if previous is not None:
                 cancelled = previous.batch_api and previous.batch_status in bulk_batch.CANCELLED_BATCH
                 if cancelled and previous.status != BulkStatus.SUCCEEDED:
                     # Cancelled on purpose: a new batch (billed again) only when the user resumes the run.
                     raise bulk_batch.batch_cancelled(previous.id, previous.batch_id)
                 return previous, None
-            run_id, instance, ref = self._create_bulk_run(
-                backend,
-                model_id,
-                frame,
-                text_column,
-                source_name,
-                api_key,
-                batch_api=batch_api,
-                input_key=key,
-            )
+            run_id, instance, ref = self._create_bulk_run(request, input_key=key)
         return self.bulk_run(run_id), (instance, ref)
 
-    def start_bulk_run(
-        self,
-        backend: str,
-        model_id: str,
-        frame: pd.DataFrame,
-        text_column: str,
-        source_name: str,
-        api_key: str | None = None,
-        batch_api: bool = False,
-        poll_interval: float | None = None,
-    ) -> BulkRunRecord:
+    def start_bulk_run(self, request: BulkRequest, poll_interval: float | None = None) -> BulkRunRecord:
         """Store the input, then classify it chunk by chunk in a background thread (resumable); with
         `batch_api`, through the backend's batch API. The same input with the same model again gives the
         run that has it: still running (shown as it is), stopped (resumed) or finished (shown)."""
-        run, created = self._find_or_create_run(
-            backend, model_id, frame, text_column, source_name, api_key, batch_api
-        )
+        run, created = self._find_or_create_run(request)
         if created is None:
             if run.status in RESUMABLE_STATUSES:
-                return self.resume_bulk_run(run.id, api_key=api_key, poll_interval=poll_interval)
+                return self.resume_bulk_run(run.id, api_key=request.api_key, poll_interval=poll_interval)
             return run
         self._launch(run.id, *created, poll_interval=poll_interval)
         return self.bulk_run(run.id)
 
     def run_bulk(
         self,
-        backend: str,
-        model_id: str,
-        frame: pd.DataFrame,
-        text_column: str,
-        source_name: str,
-        api_key: str | None = None,
+        request: BulkRequest,
         on_progress: Callable[[BulkRunRecord], None] | None = None,
         on_created: Callable[[BulkRunRecord], None] | None = None,
-        batch_api: bool = False,
         poll_interval: float | None = None,
     ) -> BulkRunRecord:
         """The same run in the calling thread (the CLI): Ctrl-C keeps finished chunks (and a submitted
         batch) and re-raises. The run that already has this input with this model is picked up instead: a
         stopped one resumed, a finished one returned as it is, one running elsewhere refused."""
-        run, created = self._find_or_create_run(
-            backend, model_id, frame, text_column, source_name, api_key, batch_api
-        )
+        run, created = self._find_or_create_run(request)
         if created is None and run.status in ACTIVE_STATUSES:
             raise InputError(
                 f"This input is already being classified with this model by bulk run {run.id} ({run.title}).",
@@ -225,7 +201,11 @@ class BulkRuns:
             if run.status == BulkStatus.SUCCEEDED:
                 return run
             return self.resume_bulk_run(
-                run.id, api_key=api_key, foreground=True, on_progress=on_progress, poll_interval=poll_interval
+                run.id,
+                api_key=request.api_key,
+                foreground=True,
+                on_progress=on_progress,
+                poll_interval=poll_interval,
             )
         return self._run_here(run.id, *created, on_progress, poll_interval)
 

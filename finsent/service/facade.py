@@ -35,12 +35,13 @@ from finsent.jobs import lifecycle as training
 from finsent.jobs.evaluation import classify_in_batches, evaluate_model, misclassified_view
 from finsent.plugins import BackendRegistry, get_plugin_manager
 from finsent.plugins.pool import BackendInfo, BackendPool
-from finsent.service.bulk_runs import BulkRuns
+from finsent.service.bulk_runs import BulkRequest, BulkRuns
 from finsent.service.files import DataFiles, declared_token_limit
 from finsent.service.naming import checked_name, default_name, find_one, short_label, unique_name
 from finsent.settings import Settings
 from finsent.store import Store
 from finsent.store.records import (
+    BulkResults,
     BulkRunRecord,
     DatasetRecord,
     EvaluationRecord,
@@ -50,7 +51,10 @@ from finsent.store.records import (
 )
 
 
-class FinsentService(BulkRuns):
+class FinsentService:
+    """The one API of the dashboard and the CLI, composed of parts: the backend pool, `files` (reading,
+    checking, preparing, exporting) and `bulk` (bulk runs); jobs, models and names are its own."""
+
     def __init__(self, settings: Settings | None = None, registry: BackendRegistry | None = None) -> None:
         self.settings = settings or Settings.from_env()
         self.settings.home.mkdir(parents=True, exist_ok=True)
@@ -59,13 +63,65 @@ class FinsentService(BulkRuns):
         self._lock = threading.RLock()
         self._pool = BackendPool(self.settings, self.registry)
         self._job_locks: dict[str, threading.Lock] = {}
-        self._bulk_threads: dict[str, tuple[threading.Thread, threading.Event]] = {}
         self.files = DataFiles(self.settings, self.example_token_limit)
+        self.bulk = BulkRuns(self.settings, self.store, self.usable_backend, self.model_ref, self._lock)
         # Runs left running by a process that is gone can never finish by themselves.
         self.store.interrupt_orphaned_runs(bulk_runs.owner_alive(self.store.path))
 
     def close(self) -> None:
         self._pool.close()
+
+    # -- bulk runs: the `bulk` part's, here so the shells know one object -------------------------
+    def bulk_run_for_input(self, request: BulkRequest) -> BulkRunRecord | None:
+        return self.bulk.bulk_run_for_input(request)
+
+    def start_bulk_run(self, request: BulkRequest, poll_interval: float | None = None) -> BulkRunRecord:
+        return self.bulk.start_bulk_run(request, poll_interval)
+
+    def run_bulk(
+        self,
+        request: BulkRequest,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        on_created: Callable[[BulkRunRecord], None] | None = None,
+        poll_interval: float | None = None,
+    ) -> BulkRunRecord:
+        return self.bulk.run_bulk(request, on_progress, on_created, poll_interval)
+
+    def resume_bulk_run(
+        self,
+        run_id: str,
+        api_key: str | None = None,
+        foreground: bool = False,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        poll_interval: float | None = None,
+    ) -> BulkRunRecord:
+        return self.bulk.resume_bulk_run(run_id, api_key, foreground, on_progress, poll_interval)
+
+    def bulk_runs(self) -> list[BulkRunRecord]:
+        return self.bulk.bulk_runs()
+
+    def bulk_run(self, run_id: str) -> BulkRunRecord:
+        return self.bulk.bulk_run(run_id)
+
+    def wait_bulk_run(self, run_id: str, timeout: float = 600.0) -> BulkRunRecord:
+        return self.bulk.wait_bulk_run(run_id, timeout)
+
+    def cancel_bulk_run(self, run_id: str) -> BulkRunRecord:
+        return self.bulk.cancel_bulk_run(run_id)
+
+    def cancel_bulk_batch(
+        self, run_id: str, api_key: str | None = None, wait_seconds: float = 30.0
+    ) -> BulkRunRecord:
+        return self.bulk.cancel_bulk_batch(run_id, api_key, wait_seconds)
+
+    def batch_cancelled_error(self, run_id: str) -> InputError:
+        return self.bulk.batch_cancelled_error(run_id)
+
+    def bulk_results(self, run_id: str, include_pending: bool = False) -> BulkResults:
+        return self.bulk.bulk_results(run_id, include_pending)
+
+    def bulk_input(self, run_id: str) -> pd.DataFrame:
+        return self.bulk.bulk_input(run_id)
 
     # -- backends -------------------------------------------------------------------------------
     def plugin_problems(self) -> list[str]:

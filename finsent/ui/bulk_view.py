@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from finsent.service import BATCH_DONE_STATUSES, CANCELLED_BATCH, BulkResults, BulkStatus, charts
+from finsent.service import BATCH_DONE_STATUSES, CANCELLED_BATCH, BulkRequest, BulkResults, BulkStatus, charts
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import current_lang, duration_text, label_names, moment_text, status_name, t
@@ -78,15 +78,21 @@ def _upload_and_start(backend: str, model: str) -> Any | None:
     if info is not None and "batch" in info.capabilities:
         batch_api = st.checkbox(t("bulk.batch_api"), key="cls_bulk_batch_api", help=t("bulk.batch_api_help"))
     # One run per input: the run that already has these texts with this model is shown or resumed.
-    existing = state.get_service().bulk_run_for_input(backend, model, table.frame, text_col)
+    request = BulkRequest(
+        backend,
+        model,
+        table.frame,
+        text_col,
+        upload.name,
+        api_key=state.api_key(backend),
+        batch_api=batch_api,
+    )
+    existing = state.get_service().bulk_run_for_input(request)
     active = existing is not None and existing.status.is_active
     if existing is not None:
         st.info(t("bulk.same_input_active" if active else "bulk.same_input_done", name=plain(existing.title)))
     if st.button(t("bulk.start"), type="primary", disabled=not confirmed or active, key="cls_bulk_start"):
-        run = state.get_service().start_bulk_run(
-            backend, model, table.frame, text_col, upload.name, api_key=state.api_key(backend),
-            batch_api=batch_api,
-        )  # fmt: skip
+        run = state.get_service().start_bulk_run(request)
         st.session_state["bulk_run_id"] = run.id
         st.rerun()
     if existing is not None and active and st.button(t("bulk.show_run"), key="cls_bulk_show_same"):

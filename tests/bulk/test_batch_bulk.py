@@ -18,7 +18,7 @@ from openai_fake.server import TEST_KEY, FakeOpenAI
 
 from finsent.cli import main
 from finsent.contract.backend import UnsupportedOperation
-from finsent.service import FinsentService
+from finsent.service import BulkRequest, FinsentService
 from finsent.store.records import BulkRunRecord
 
 MODEL = "gpt-4o-mini"
@@ -70,13 +70,8 @@ def test_ctrl_c_leaves_the_batch_running_and_the_same_command_picks_it_up(
 
     with pytest.raises(KeyboardInterrupt):
         svc.run_bulk(
-            "openai",
-            MODEL,
-            frame,
-            "문장",
-            "news.csv",
+            BulkRequest("openai", MODEL, frame, "문장", "news.csv", batch_api=True),
             on_progress=interrupt,
-            batch_api=True,
             poll_interval=0.05,
         )
     [run] = svc.bulk_runs()
@@ -110,7 +105,9 @@ def test_resume_follows_the_stored_batch_and_a_dead_batch_is_submitted_again(
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        svc.run_bulk("openai", MODEL, frame, "문장", "news.csv", on_progress=interrupt, batch_api=True)
+        svc.run_bulk(
+            BulkRequest("openai", MODEL, frame, "문장", "news.csv", batch_api=True), on_progress=interrupt
+        )
     run = svc.bulk_runs()[0]
     openai_server.batches[seen[0]].status = "expired"  # OpenAI gave up on it after 24 hours
     out = tmp_path / "scored.csv"
@@ -131,7 +128,7 @@ def test_a_backend_without_a_batch_api_is_refused(
 ) -> None:
     svc.add_model("mock", "kw", labels=["positive", "negative", "neutral"])
     with pytest.raises(UnsupportedOperation):
-        svc.run_bulk("mock", "kw", news(3), "문장", "x.csv", batch_api=True)
+        svc.run_bulk(BulkRequest("mock", "kw", news(3), "문장", "x.csv", batch_api=True))
     news(3).to_csv(tmp_path / "news.csv", index=False)
     argv = ["classify", "--backend", "mock", "--model", "kw", "--input", str(tmp_path / "news.csv")]
     assert main([*argv, "--output", str(tmp_path / "o.csv"), "--batch-api"]) == 2

@@ -21,7 +21,7 @@ from openai_fake.model import rule_label
 from openai_fake.server import TEST_KEY, FakeOpenAI
 
 from finsent.cli import main
-from finsent.service import FinsentService
+from finsent.service import BulkRequest, FinsentService
 from finsent.store.records import BulkRunRecord
 
 MODEL = "gpt-4o-mini"
@@ -57,7 +57,9 @@ def stop_following(svc: FinsentService, server: FakeOpenAI, frame: pd.DataFrame)
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        svc.run_bulk("openai", MODEL, frame, "문장", "news.csv", on_progress=interrupt, batch_api=True)
+        svc.run_bulk(
+            BulkRequest("openai", MODEL, frame, "문장", "news.csv", batch_api=True), on_progress=interrupt
+        )
     [run] = svc.bulk_runs()
     assert run.status == "cancelled" and run.batch_id and run.batch_status not in ("cancelling", "cancelled")
     return run
@@ -148,26 +150,21 @@ def test_a_batch_cancelled_elsewhere_ends_the_run_with_what_to_do(
 
     frame = news(5)
     record = svc.run_bulk(
-        "openai",
-        MODEL,
-        frame,
-        "문장",
-        "n.csv",
+        BulkRequest("openai", MODEL, frame, "문장", "n.csv", batch_api=True),
         on_progress=cancel_at_provider,
-        batch_api=True,
         poll_interval=0.02,
     )
     assert record.status == "cancelled" and record.batch_status in ("cancelling", "cancelled")
     assert record.error and f"resume {record.id}" in record.error.replace("--resume ", "resume ")
     assert openai_server.requests[CANCEL] == 0 and openai_server.requests["/batches"] == 1
     with pytest.raises(Exception, match="was cancelled"):
-        svc.run_bulk("openai", MODEL, frame, "문장", "n.csv", batch_api=True)
+        svc.run_bulk(BulkRequest("openai", MODEL, frame, "문장", "n.csv", batch_api=True))
 
 
 def test_cancel_refuses_what_it_cannot_cancel(
     svc: FinsentService, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    done = svc.run_bulk("openai", MODEL, news(3), "문장", "x.csv")  # live requests, no batch
+    done = svc.run_bulk(BulkRequest("openai", MODEL, news(3), "문장", "x.csv"))  # live requests, no batch
     assert done.status == "succeeded"
     assert main(["classify", "--cancel", done.id]) == 2
     assert "nothing to cancel" in capsys.readouterr().err
@@ -205,7 +202,9 @@ def test_the_dashboard_cancels_the_batch_of_a_run_it_is_following(
     monkeypatch.setenv("FINSENT_DEFAULT_BACKEND", "openai")
     svc = service()
     svc.add_model("openai", MODEL, labels=["positive", "negative", "neutral"])
-    run = svc.start_bulk_run("openai", MODEL, news(8), "문장", "news.csv", batch_api=True, poll_interval=0.05)
+    run = svc.start_bulk_run(
+        BulkRequest("openai", MODEL, news(8), "문장", "news.csv", batch_api=True), poll_interval=0.05
+    )
     deadline = time.monotonic() + 10
     while not svc.bulk_run(run.id).batch_id and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -31,7 +31,7 @@ from finsent.contract import errors
 from finsent.contract.backend import ModelRef
 from finsent.contract.labels import LabelSet
 from finsent.contract.modelinput import InputFormat
-from finsent.service import FinsentService
+from finsent.service import BulkRequest, FinsentService
 from finsent.store.records import BulkRunRecord
 
 MODEL = "gpt-4o-mini"
@@ -66,7 +66,9 @@ def stop_following(svc: FinsentService, server: FakeOpenAI, frame: pd.DataFrame,
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        svc.run_bulk("openai", MODEL, frame, "문장", "news.csv", on_progress=interrupt, batch_api=True)
+        svc.run_bulk(
+            BulkRequest("openai", MODEL, frame, "문장", "news.csv", batch_api=True), on_progress=interrupt
+        )
     [run] = svc.bulk_runs()
     assert run.batch_id and run.rows_done == 0
     return run

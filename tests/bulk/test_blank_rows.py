@@ -13,7 +13,7 @@ import pytest
 from core_fixtures import service  # noqa: F401  (fixture)
 
 from finsent.cli import main
-from finsent.service import FinsentService
+from finsent.service import BulkRequest, FinsentService
 
 TEXTS = ["주가 상승", "", "   ", None, "주가 하락", "\t\n", "보합 마감"]
 
@@ -25,7 +25,7 @@ def test_blank_cells_get_no_label_and_are_not_sent(
     monkeypatch.setenv("FINSENT_SCRIPTED_LOG", str(log))
     service.add_model("scripted", "kw", labels=("positive", "negative", "neutral"))
     frame = pd.DataFrame({"n": range(len(TEXTS)), "text": TEXTS})
-    run = service.start_bulk_run("scripted", "kw", frame, "text", "news.csv")
+    run = service.start_bulk_run(BulkRequest("scripted", "kw", frame, "text", "news.csv"))
     assert service.wait_bulk_run(run.id, timeout=30).status == "succeeded"
     results = service.bulk_results(run.id)
     table = results.frame

@@ -16,7 +16,7 @@ from core_fixtures import CORE_PLUGINS, prepared_dir, service  # noqa: F401  (fi
 
 from finsent.bulk.runs import output_names
 from finsent.contract.errors import InputError
-from finsent.service import FinsentService
+from finsent.service import BulkRequest, FinsentService
 from finsent.settings import Settings
 
 WORDS = ("up", "down", "flat")
@@ -54,7 +54,7 @@ def logged_texts(path: Path) -> list[str]:
 def test_background_run_results_keep_every_column_in_order(service: FinsentService) -> None:
     model = model_for(service)
     frame = input_frame(95)
-    run = service.start_bulk_run("scripted", model, frame, "headline", "news.csv")
+    run = service.start_bulk_run(BulkRequest("scripted", model, frame, "headline", "news.csv"))
     assert run.rows_total == 95 and run.status in ("queued", "running")
     done = service.wait_bulk_run(run.id, timeout=30)
     assert done.status == "succeeded" and done.rows_done == 95 and done.rate and done.eta_seconds is None
@@ -76,7 +76,7 @@ def test_cancel_keeps_finished_chunks_and_resume_sends_only_the_rest(
 ) -> None:
     model = model_for(service)
     monkeypatch.setenv("FINSENT_SCRIPTED_DELAY", "0.05")
-    run = service.start_bulk_run("scripted", model, input_frame(300), "headline", "news.csv")
+    run = service.start_bulk_run(BulkRequest("scripted", model, input_frame(300), "headline", "news.csv"))
     deadline = time.monotonic() + 20
     while service.bulk_run(run.id).rows_done < 40 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -108,7 +108,7 @@ def test_failure_mid_run_keeps_finished_chunks(
 ) -> None:
     model = model_for(service)
     monkeypatch.setenv("FINSENT_SCRIPTED_FAIL_CALL", "4")
-    record = service.run_bulk("scripted", model, input_frame(100), "headline", "news.csv")
+    record = service.run_bulk(BulkRequest("scripted", model, input_frame(100), "headline", "news.csv"))
     assert record.status == "failed" and "Scripted failure on classify call 4" in (record.error or "")
     assert record.rows_done == 30
     check_alignment(service.bulk_results(record.id).frame)
@@ -120,14 +120,14 @@ CRASHING_RUN = textwrap.dedent(
     """
     import sys
     import pandas as pd
-    from finsent.service import FinsentService
+    from finsent.service import BulkRequest, FinsentService
     n = int(sys.argv[1])
     words = ("up", "down", "flat")
     frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "headline": [f"item {i} went {words[i % 3]}" for i in range(n)],
                           "메모": [""] * n, "label": ["given"] * n})
     svc = FinsentService()
     svc.add_model("scripted", "kw", labels=("positive", "negative", "neutral"))
-    svc.run_bulk("scripted", "kw", frame, "headline", "news.csv", on_created=lambda r: print(r.id, flush=True))
+    svc.run_bulk(BulkRequest("scripted", "kw", frame, "headline", "news.csv"), on_created=lambda r: print(r.id, flush=True))
     """
 )
 
@@ -171,18 +171,18 @@ def test_resume_after_a_killed_process_loses_and_repeats_nothing(
 def test_bad_inputs(service: FinsentService) -> None:
     model = model_for(service)
     with pytest.raises(InputError, match="no column 'text'"):
-        service.start_bulk_run("scripted", model, input_frame(3), "text", "x.csv")
+        service.start_bulk_run(BulkRequest("scripted", model, input_frame(3), "text", "x.csv"))
     twins = pd.DataFrame([["a", "b"]], columns=["t", "t"])
     with pytest.raises(InputError, match="duplicate column names"):
-        service.start_bulk_run("scripted", model, twins, "t", "x.csv")
-    empty = service.run_bulk("scripted", model, input_frame(0), "headline", "empty.csv")
+        service.start_bulk_run(BulkRequest("scripted", model, twins, "t", "x.csv"))
+    empty = service.run_bulk(BulkRequest("scripted", model, input_frame(0), "headline", "empty.csv"))
     assert empty.status == "succeeded" and len(service.bulk_results(empty.id).frame) == 0
 
 
 def test_unknown_predictions_and_clashing_names(service: FinsentService) -> None:
     model = model_for(service)
     frame = pd.DataFrame({"text": ["up", "??? what", "down"], "confidence": ["x", "y", "z"]})
-    run = service.run_bulk("scripted", model, frame, "text", "x.csv")
+    run = service.run_bulk(BulkRequest("scripted", model, frame, "text", "x.csv"))
     results = service.bulk_results(run.id).frame
     assert results["label"].tolist() == ["positive", "unknown", "negative"]
     assert results["confidence"].tolist() == ["x", "y", "z"]
@@ -193,7 +193,7 @@ def test_unknown_predictions_and_clashing_names(service: FinsentService) -> None
 def test_mixed_type_columns_and_a_missing_input(service: FinsentService) -> None:
     model = model_for(service)
     frame = pd.DataFrame({"text": ["up", "down", None], "mixed": [1, "two", 3.5]})
-    run = service.run_bulk("scripted", model, frame, "text", "x.xlsx")
+    run = service.run_bulk(BulkRequest("scripted", model, frame, "text", "x.xlsx"))
     results = service.bulk_results(run.id).frame
     assert results["label"].tolist() == ["positive", "negative", ""]  # a missing text is not sentiment
     assert results["mixed"].tolist() == ["1", "two", "3.5"]

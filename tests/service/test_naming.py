@@ -14,7 +14,7 @@ from core_fixtures import prepared_dir, service, train_to_end  # noqa: F401  (fi
 
 from finsent.cli import main
 from finsent.contract.errors import InputError, NotFoundError
-from finsent.service import FinsentService
+from finsent.service import BulkRequest, FinsentService
 from finsent.service.naming import default_name, short_label, unique_name
 
 STAMP = r"\d\d-\d\d \d\d:\d\d"
@@ -125,16 +125,18 @@ def test_the_same_input_with_the_same_model_is_one_run_shown_or_resumed(
     dataset = service.register_dataset(prepared_dir)
     model = str(service.job(train_to_end(service, dataset.id)).fine_tuned_model)
     frame = pd.DataFrame({"t": [f"주가 상승 {i}" for i in range(50)]})
-    first = service.start_bulk_run("scripted", model, frame, "t", "a.csv")
-    again = service.start_bulk_run("scripted", model, frame.copy(), "t", "a-copy.csv")
+    first = service.start_bulk_run(BulkRequest("scripted", model, frame, "t", "a.csv"))
+    again = service.start_bulk_run(BulkRequest("scripted", model, frame.copy(), "t", "a-copy.csv"))
     assert again.id == first.id  # a second click, another tab: the same run, not a twin
     done = service.wait_bulk_run(first.id, timeout=30)
     assert done.status == "succeeded"
-    assert service.bulk_run_for_input("scripted", model, frame, "t").id == first.id
-    assert service.start_bulk_run("scripted", model, frame, "t", "a.csv").id == first.id
+    assert (
+        service.bulk_run_for_input(BulkRequest("scripted", model, frame, "t", source_name="")).id == first.id
+    )
+    assert service.start_bulk_run(BulkRequest("scripted", model, frame, "t", "a.csv")).id == first.id
     assert len(service.bulk_runs()) == 1
     # other texts, or another column, are another input
-    other = service.start_bulk_run("scripted", model, frame.head(49), "t", "a.csv")
+    other = service.start_bulk_run(BulkRequest("scripted", model, frame.head(49), "t", "a.csv"))
     assert other.id != first.id
     service.wait_bulk_run(other.id, timeout=30)
     # the CLI on a finished input writes the kept results

@@ -19,6 +19,8 @@ from app_helpers import (
     train_mock,
 )
 
+from finsent.service import BulkRequest
+
 pytestmark = pytest.mark.usefixtures("app_env")
 
 BULK_CSV = (
@@ -119,7 +121,7 @@ def test_bulk_results_export_keeps_every_column_and_neutralises_formulas() -> No
 
     model = _trained()
     frame = pd.read_csv(io.StringIO(BULK_CSV), dtype=str)
-    run = service().start_bulk_run("mock", model, frame, "본문", "뉴스.csv")
+    run = service().start_bulk_run(BulkRequest("mock", model, frame, "본문", "뉴스.csv"))
     service().wait_bulk_run(run.id, timeout=30)
     bulk = service().bulk_results(run.id)
     results = bulk.frame
@@ -137,7 +139,7 @@ def test_added_columns_are_named_by_the_results_record_when_the_input_has_them_a
     frame = pd.DataFrame(
         {"text": ["가나전자 흑자 전환", "다라건설 적자"], "label": ["x", "y"], "model": ["m", "n"]}
     )
-    run = service().start_bulk_run("mock", model, frame, "text", "clash.csv")
+    run = service().start_bulk_run(BulkRequest("mock", model, frame, "text", "clash.csv"))
     service().wait_bulk_run(run.id, timeout=30)
     bulk = service().bulk_results(run.id)
     assert bulk.label_column == "predicted_label" and bulk.model_column == "predicted_model"
@@ -148,7 +150,7 @@ def test_added_columns_are_named_by_the_results_record_when_the_input_has_them_a
 def test_cancelling_a_bulk_run_keeps_the_finished_rows() -> None:
     model = _trained(classify_delay_ms=300)
     frame = pd.DataFrame({"본문": [f"가나전자 뉴스 {i}" for i in range(20000)]})
-    run = service().start_bulk_run("mock", model, frame, "본문", "big.csv")
+    run = service().start_bulk_run(BulkRequest("mock", model, frame, "본문", "big.csv"))
     at = new_app()
     at.switch_page(page("classify")).run()
     assert_clean(at)
@@ -167,7 +169,7 @@ def test_blank_rows_are_counted_kept_and_left_out_of_the_charts() -> None:
     frame = pd.DataFrame(
         {"번호": range(6), "본문": ["가나전자 흑자 전환", "", "  ", None, "다라건설 적자", "주총 개최"]}
     )
-    run = service().start_bulk_run("mock", model, frame, "본문", "빈칸.csv")
+    run = service().start_bulk_run(BulkRequest("mock", model, frame, "본문", "빈칸.csv"))
     service().wait_bulk_run(run.id, timeout=30)
     at = new_app()
     at.switch_page(page("classify")).run()
@@ -184,7 +186,7 @@ def test_downloads_offer_korean_label_names_and_xlsx_keeps_text_unchanged() -> N
 
     model = _trained()
     frame = pd.read_csv(io.StringIO(BULK_CSV), dtype=str)
-    run = service().start_bulk_run("mock", model, frame, "본문", "뉴스.csv")
+    run = service().start_bulk_run(BulkRequest("mock", model, frame, "본문", "뉴스.csv"))
     service().wait_bulk_run(run.id, timeout=30)
     at = new_app()
     at.switch_page(page("classify")).run()

@@ -19,6 +19,8 @@ from app_helpers import (
     train_mock,
 )
 
+from finsent.service import BulkRequest
+
 pytestmark = pytest.mark.usefixtures("app_env")
 
 HOSTILE = "![pix](http://127.0.0.1:8799/pixel.png) **bold** :red[red]"
@@ -62,7 +64,7 @@ def _hostile_store() -> None:
     svc.rename_job(job.id, f"job {HOSTILE}")
     svc.rename_model("mock", str(job.fine_tuned_model), f"model {HOSTILE}")
     frame = pd.DataFrame({"본문": ["가나전자의 영업이익이 크게 증가했다.", HOSTILE]})
-    run = svc.start_bulk_run("mock", str(job.fine_tuned_model), frame, "본문", f"{HOSTILE}.xlsx")
+    run = svc.start_bulk_run(BulkRequest("mock", str(job.fine_tuned_model), frame, "본문", f"{HOSTILE}.xlsx"))
     svc.wait_bulk_run(run.id, timeout=30)
     svc.rename_bulk_run(run.id, f"run {HOSTILE}")
     # a model added by id (as a provider's fine-tune would be), newest: the sidebar selects it

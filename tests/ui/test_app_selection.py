@@ -19,6 +19,8 @@ from app_helpers import (
     service,
 )
 
+from finsent.service import BulkRequest
+
 pytestmark = pytest.mark.usefixtures("app_env")
 
 
@@ -114,7 +116,7 @@ def test_bulk_runs_say_their_model_and_the_same_input_is_not_started_twice() -> 
 
     older, _newer = two_models()
     frame = pd.DataFrame({"본문": [f"가나전자 영업이익 증가 {i}" for i in range(40)]})
-    old_run = service().start_bulk_run("mock", older.id, frame, "본문", "뉴스.csv")
+    old_run = service().start_bulk_run(BulkRequest("mock", older.id, frame, "본문", "뉴스.csv"))
     service().wait_bulk_run(old_run.id, timeout=30)
     at = new_app()  # the sidebar selects the newest model
     at.switch_page(page("classify")).run()
@@ -137,7 +139,7 @@ def test_the_start_button_is_disabled_while_that_input_is_running() -> None:
 
     model = str(train_mock(prepare_sample().id, classify_delay_ms=300).fine_tuned_model)
     frame = pd.DataFrame({"본문": [f"가나전자 뉴스 {i}" for i in range(20000)]})
-    run = service().start_bulk_run("mock", model, frame, "본문", "big.csv")
+    run = service().start_bulk_run(BulkRequest("mock", model, frame, "본문", "big.csv"))
     at = new_app()
     at.switch_page(page("classify")).run()
     data = frame.to_csv(index=False).encode("utf-8-sig")

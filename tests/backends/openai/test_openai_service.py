@@ -15,7 +15,7 @@ from openai_fake.server import TEST_KEY, FakeOpenAI
 from finsent.contract.backend import UNKNOWN_LABEL, JobStatus
 from finsent.ingest.corpus import sample_path
 from finsent.prep.pipeline import PrepareOptions
-from finsent.service import FinsentService
+from finsent.service import BulkRequest, FinsentService
 
 
 @pytest.mark.slow
@@ -57,9 +57,9 @@ def test_the_whole_workflow_through_the_service(openai_server: FakeOpenAI, monke
 
         with pytest.raises(KeyboardInterrupt):
             service.run_bulk(
-                "openai", job.fine_tuned_model, frame, "문장", "news.csv", api_key=TEST_KEY,
+                BulkRequest("openai", job.fine_tuned_model, frame, "문장", "news.csv", api_key=TEST_KEY),
                 on_progress=interrupt_after_two_chunks,
-            )  # fmt: skip
+            )
         run = service.bulk_runs()[0]
         assert run.status != "succeeded"
         sent_before = sum(openai_server.answered.values())
