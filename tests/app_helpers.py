@@ -110,4 +110,5 @@ def train_mock(dataset_id: str, **options: Any) -> Any:
     while not job.status.is_terminal and time.monotonic() < deadline:
         job = svc.refresh_job(job.id)
         time.sleep(0.02)
+    svc.wait_for_evaluation(job.id, timeout=30)  # it runs in the background once the job has succeeded
     return job

@@ -7,6 +7,7 @@ between browser sessions), so nothing per-user lives in it: API keys are passed 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +51,8 @@ from finsent.store.records import (
     ModelRecord,
 )
 
+log = logging.getLogger("finsent.service")
+
 
 class FinsentService:
     """The one API of the dashboard and the CLI, composed of parts: the backend pool, `files` (reading,
@@ -63,6 +66,8 @@ class FinsentService:
         self._lock = threading.RLock()
         self._pool = BackendPool(self.settings, self.registry)
         self._job_locks: dict[str, threading.Lock] = {}
+        self._evaluations: dict[str, threading.Thread] = {}
+        self._job_follower: threading.Thread | None = None
         self.files = DataFiles(self.settings, self.example_token_limit)
         self.bulk = BulkRuns(self.settings, self.store, self.usable_backend, self.model_ref, self._lock)
         # Runs left running by a process that is gone can never finish by themselves.
@@ -357,8 +362,80 @@ class FinsentService:
                 training.poll_once(self.store, self.usable_backend(job.backend, api_key), state)
                 state = self.store.job_state(job_id)
             if evaluate and state.record.status == JobStatus.SUCCEEDED and state.evaluation_state is None:
-                training.evaluate_job(self.store, self.usable_backend(job.backend, api_key), job_id)
+                self._evaluate_in_background(job_id, api_key)
         return self.store.get_job(job_id)
+
+    # -- evaluation after training: in the background, like bulk runs --------------------------------
+    def _evaluate_in_background(self, job_id: str, api_key: str | None) -> None:
+        """Evaluate a job that has just succeeded in a thread of its own, so no poll (the Monitor page's
+        refresh, a list of jobs) waits for a whole validation split to be classified. The store's claim
+        keeps it to one evaluation across threads and processes."""
+        with self._lock:
+            running = self._evaluations.get(job_id)
+            if running is not None and running.is_alive():
+                return
+            backend = self.usable_backend(self.store.get_job(job_id).backend, api_key)
+            thread = threading.Thread(
+                target=training.evaluate_job,
+                args=(self.store, backend, job_id),
+                name=f"finsent-evaluate-{job_id}",
+                daemon=True,
+            )
+            self._evaluations[job_id] = thread
+        thread.start()
+
+    def evaluation_pending(self, job_id: str) -> bool:
+        """A job that succeeded with a model whose evaluation has not ended (not started, or running)."""
+        state = self.store.job_state(job_id)
+        if state.record.status != JobStatus.SUCCEEDED or not state.record.fine_tuned_model:
+            return False
+        return state.evaluation_state is None or state.evaluation_state.startswith("running:")
+
+    def wait_for_evaluation(self, job_id: str, api_key: str | None = None, timeout: float = 3600.0) -> None:
+        """Evaluate here if nobody has started (the CLI's `follow`), else wait for whoever did."""
+        if self.store.job_state(job_id).evaluation_state is None:
+            job = self.store.get_job(job_id)
+            if job.status == JobStatus.SUCCEEDED:
+                training.evaluate_job(self.store, self.usable_backend(job.backend, api_key), job_id)
+        deadline = time.monotonic() + timeout
+        while self.evaluation_pending(job_id) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def keep_jobs_fresh(self, interval: float = 2.0) -> None:
+        """Poll unfinished jobs in one background thread per process until none is left, so pages that
+        only list jobs read the store and never wait for a backend. Jobs whose backend cannot be used
+        without a key typed in a session are left to that session's Monitor page."""
+        with self._lock:
+            if self._job_follower is not None and self._job_follower.is_alive():
+                return
+            self._job_follower = threading.Thread(
+                target=self._follow_unfinished, args=(interval,), name="finsent-jobs", daemon=True
+            )
+            self._job_follower.start()
+
+    def _follow_unfinished(self, interval: float) -> None:
+        skipped: set[str] = set()
+        while True:
+            due = [
+                s.record.id
+                for s in self.store.list_job_states()
+                if s.record.id not in skipped
+                and (
+                    not s.record.status.is_terminal
+                    or (s.record.status == JobStatus.SUCCEEDED and s.evaluation_state is None)
+                )
+            ]
+            if not due:
+                return
+            for job_id in due:
+                try:
+                    self.refresh_job(job_id)
+                except FinsentError:
+                    skipped.add(job_id)  # e.g. a backend needing a session's key: its page polls it
+                except Exception:  # a backend bug must not end the thread that keeps the others fresh
+                    log.exception("polling job %s failed", job_id)
+                    skipped.add(job_id)
+            time.sleep(interval)
 
     def follow_job(
         self,
@@ -372,6 +449,8 @@ class FinsentService:
         stop = stop or threading.Event()
         while True:
             job = self.refresh_job(job_id, api_key=api_key)
+            if job.status == JobStatus.SUCCEEDED:
+                self.wait_for_evaluation(job_id, api_key)  # what `finsent follow` prints at the end
             on_update(job)
             if job.status.is_terminal or stop.is_set():
                 return job

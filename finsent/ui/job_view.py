@@ -206,9 +206,14 @@ def live_job(job_id: str, backend: str, drawn_status: JobStatus) -> None:
     @st.fragment(run_every=POLL_SECONDS)
     def panel() -> None:
         with reported_errors():
-            job = state.get_service().refresh_job(job_id, api_key=state.api_key(backend))
+            service = state.get_service()
+            job = service.refresh_job(job_id, api_key=state.api_key(backend))
             if job.status is not drawn_status:
                 st.rerun()  # the whole page; a job that has ended is then drawn without polling
+            if job.status.is_terminal and not service.evaluation_pending(job.id):
+                st.rerun()  # its evaluation has just ended: drawn once more, without polling
             render_job(job)
+            if service.evaluation_pending(job.id):
+                st.caption(t("monitor.evaluating"))
 
     panel()

@@ -184,6 +184,7 @@ MESSAGES: dict[str, str] = {
     "monitor.go_train": "Start one on the Train page",
     "monitor.col_id": "Job id",
     "monitor.col_name": "Name",
+    "monitor.evaluating": "Evaluating the model on the validation split…",
     "monitor.not_selected_model": "This job's model is not the one selected in the sidebar. Press 'Use this model' to evaluate and classify with it.",
     "monitor.col_status": "Status",
     "monitor.col_backend": "Backend",

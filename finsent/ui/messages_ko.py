@@ -184,6 +184,7 @@ MESSAGES: dict[str, str] = {
     "monitor.go_train": "학습 페이지에서 시작하기",
     "monitor.col_id": "작업 id",
     "monitor.col_name": "이름",
+    "monitor.evaluating": "검증 데이터로 모델을 평가하는 중…",
     "monitor.not_selected_model": "이 작업의 모델은 사이드바에서 선택한 모델이 아닙니다. 평가와 분류에 쓰려면 '이 모델 사용하기'를 누르세요.",
     "monitor.col_status": "상태",
     "monitor.col_backend": "백엔드",

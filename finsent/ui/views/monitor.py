@@ -75,7 +75,9 @@ def main() -> None:
     st.title(t("monitor.title"))
     with reported_errors():
         _attach()
-        jobs = state.get_service().jobs()
+        service = state.get_service()
+        service.keep_jobs_fresh()  # a background poller: this list reads the store only
+        jobs = service.jobs(refresh=False)
         if not jobs:
             st.info(t("monitor.no_jobs"))
             st.page_link(
@@ -107,9 +109,9 @@ def main() -> None:
                 "mon_rename_job", job.title, lambda name: state.get_service().rename_job(job.id, name)
             )
         st.divider()
-        if job.status.is_terminal:
+        if job.status.is_terminal and not service.evaluation_pending(job.id):
             render_job(job)
-        else:
+        else:  # running, or evaluating after it succeeded: the panel follows until both are done
             live_job(job_id, job.backend, job.status)
 
 
