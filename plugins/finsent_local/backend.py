@@ -8,15 +8,10 @@ matches the one recorded at training time.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -33,22 +28,20 @@ from finsent.contract import (
     JobUpdate,
     ModelInfo,
     ModelRef,
-    NotFoundError,
     Prediction,
     PreparedDataset,
     StartedJob,
     Text,
     TrainingData,
 )
-from finsent.support.jobfolder import CANCELLED, LOG, STARTING, JobFolder, process_alive, worker_died
+from finsent.support.jobfolder import STARTING, JobFolder
+from finsent.support.workers import WorkerJobs, WorkerProcesses
 
 # model_file and training import scikit-learn and scipy (~1.5 s): they load on first use, so registering
 # the plugin (every CLI command, the dashboard's first page) stays fast.
 
-#: Popen handles of workers this process started, so finished ones are reaped (no zombies)
-_children: dict[str, subprocess.Popen[bytes]] = {}
-#: how long `cancel_job` waits for the worker to record the cancellation before killing it
-CANCEL_GRACE_SECONDS = 5.0
+#: workers this process started (reaped once they end)
+_processes = WorkerProcesses()
 
 
 class LocalOptions(BackendOptions):
@@ -214,20 +207,8 @@ class LocalBackend(Backend):
         )
         folder.write_status(status=JobStatus.VALIDATING_FILES.value, progress=0.0)
         folder.add_event(STARTING)
-        # finsent_local is importable wherever finsent is installed (the package finder includes
-        # plugins/). The worker runs in its job folder, which holds no Python files, so `-m` (which puts
-        # the current directory first on sys.path) cannot pick up a stray module from the caller's cwd.
-        with open(folder.path / LOG, "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "finsent_local.worker", str(folder.path)],
-                cwd=folder.path,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # its own process group: cancel stops it and anything it started
-            )
-        folder.write_pid(process.pid)
-        _children[job_id] = process
+        # finsent_local is importable wherever finsent is installed (the package finder includes plugins/).
+        _processes.start(folder, "finsent_local.worker")
         return StartedJob(job_id, JobStatus.VALIDATING_FILES, opts.base_model)
 
     def _options(self, options: BackendOptions) -> LocalOptions:
@@ -238,103 +219,22 @@ class LocalBackend(Backend):
         except ValueError as exc:
             raise InputError(f"Invalid options for the local backend: {exc}") from exc
 
-    # -- 3. monitoring ------------------------------------------------------------------------
-    def _folder(self, external_id: str) -> JobFolder:
-        # Job ids become folder names: accept only the shape we create, so "../x" can never escape.
-        token = external_id.removeprefix("localjob-")
-        folder = JobFolder(self.jobs_dir / external_id)
-        if token == external_id or not token.isalnum() or not (folder.path / "status.json").is_file():
-            raise NotFoundError(
-                f"Unknown local job {external_id!r}.",
-                hint="Check the job id (`finsent jobs` lists them).",
-                ko=f"알 수 없는 로컬 작업입니다: {external_id!r}.",
-                hint_ko="작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
-            )
-        return folder
-
-    def _worker_alive(self, folder: JobFolder) -> bool:
-        _reap_children()
-        pid = folder.read_pid()
-        return pid is not None and process_alive(pid, str(folder.path))
-
-    def _settle(self, folder: JobFolder) -> dict[str, object]:
-        """The status, turning a non-final status whose worker is gone into cancelled or interrupted."""
-        _reap_children()
-        status = folder.read_status()
-        if JobStatus(status["status"]).is_terminal or self._worker_alive(folder):
-            return status
-        status = folder.read_status()  # the worker may have finished between the two reads
-        if JobStatus(status["status"]).is_terminal:
-            return status
-        if folder.cancel_requested:
-            folder.add_event(CANCELLED, "warning")
-            return folder.write_status(status=JobStatus.CANCELLED.value)
-        message = worker_died(folder.read_pid())
-        folder.add_event(message, "error")
-        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message.en, error_ko=message.ko)
+    # -- 3. monitoring: the job folder its worker writes (finsent.support.workers) ---------------------
+    @property
+    def _jobs(self) -> WorkerJobs:
+        return WorkerJobs(
+            self.jobs_dir, "localjob-", Text("local", "로컬"), _processes,
+            detail_keys=("training_seconds", "n_features", "peak_memory_mb"),
+        )  # fmt: skip
 
     def poll_job(self, external_id: str, cursor: str | None = None) -> JobUpdate:
-        folder = self._folder(external_id)
-        status = self._settle(folder)
-        try:
-            offset = max(0, int(cursor or 0))
-        except ValueError:
-            offset = 0
-        events, metrics, offset = folder.read_progress(offset)
-        details: dict[str, object] = {}
-        model_file = status.get("model_file")
-        if isinstance(model_file, dict):
-            details["model_file"] = model_file
-        for key in ("training_seconds", "n_features", "peak_memory_mb"):
-            if key in status:
-                details[key] = status[key]
-        progress = status.get("progress")
-        error = status.get("error")
-        model = status.get("fine_tuned_model")
-        return JobUpdate(
-            status=JobStatus(status["status"]),
-            events=events,
-            metrics=metrics,
-            cursor=str(offset),
-            fine_tuned_model=str(model) if model else None,
-            error=_error(status),
-            progress=float(progress) if isinstance(progress, (int, float)) else None,
-            details=details,
-        )
+        return self._jobs.poll(external_id, cursor)
 
     def cancel_job(self, external_id: str) -> JobStatus:
-        folder = self._folder(external_id)
-        status = JobStatus(self._settle(folder)["status"])
-        if status.is_terminal:
-            return status  # nothing to cancel: it already ended
-        folder.request_cancel()
-        pid = folder.read_pid()
-        if pid is not None and self._worker_alive(folder):
-            _signal_group(pid, signal.SIGTERM)  # the worker records "cancelled" itself
-            deadline = time.monotonic() + CANCEL_GRACE_SECONDS
-            while time.monotonic() < deadline and self._worker_alive(folder):
-                time.sleep(0.05)
-            if self._worker_alive(folder):
-                _signal_group(pid, signal.SIGKILL)
-        return JobStatus(self._settle(folder)["status"])
+        return self._jobs.cancel(external_id)
 
     def list_models(self) -> list[ModelInfo]:
-        models: list[ModelInfo] = []
-        for status_file in sorted(self.jobs_dir.glob("localjob-*/status.json")):
-            folder = JobFolder(status_file.parent)
-            try:
-                status, job = folder.read_status(), folder.read_job()
-            except (OSError, ValueError):
-                continue
-            if status.get("status") == JobStatus.SUCCEEDED.value and status.get("fine_tuned_model"):
-                models.append(
-                    ModelInfo(
-                        str(status["fine_tuned_model"]),
-                        base_model=str(job.get("plan", {}).get("base_model", "")),
-                        created_at=float(status.get("updated_at", 0.0)),
-                    )
-                )
-        return models
+        return self._jobs.models(_plan_base_model)
 
     # -- 4. classification --------------------------------------------------------------------
     def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
@@ -365,24 +265,9 @@ class LocalBackend(Backend):
         ]
 
 
-def _reap_children() -> None:
-    """Collect the exit status of finished workers this process started, so none lingers as a zombie."""
-    for job_id, child in list(_children.items()):
-        if child.poll() is not None:
-            _children.pop(job_id, None)
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)  # the worker leads its own session, so its group id is its pid
+def _plan_base_model(job: Mapping[str, object]) -> str:
+    plan = job.get("plan")
+    return str(plan.get("base_model", "")) if isinstance(plan, dict) else ""
 
 
 __all__ = ["LocalBackend", "LocalOptions"]
-
-
-def _error(status: dict[str, object]) -> str | Text | None:
-    """The status file's error, with its Korean when the worker wrote one."""
-    error, korean = status.get("error"), status.get("error_ko")
-    if not error:
-        return None
-    return Text(str(error), str(korean)) if korean else str(error)

@@ -8,30 +8,20 @@ status.json, events and per-epoch metrics in progress.jsonl.
 from __future__ import annotations
 
 import resource
-import signal
 import sys
 import time
-import traceback
 from pathlib import Path
-from types import FrameType
 
 import pandas as pd
 
 from finsent.contract import JobStatus, MetricPoint, Text
-from finsent.support.jobfolder import CANCELLED, SUCCEEDED, JobFolder
+from finsent.support.jobfolder import SUCCEEDED, JobFolder
+from finsent.support.workers import worker_main
 from finsent_local.training import TrainingPlan, train_model
-
-
-class _Stop(Exception):
-    """Raised in the main thread by SIGTERM: the user cancelled the job."""
 
 
 class InvalidTrainingData(Exception):
     """The training files cannot be trained on; the job fails in validating_files."""
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise _Stop()
 
 
 def _read_split(path: str, labels: list[str], split: str) -> pd.DataFrame:
@@ -138,26 +128,7 @@ def run(folder: JobFolder) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m finsent_local.worker JOB_DIR", file=sys.stderr)
-        return 2
-    folder = JobFolder(Path(args[0]))
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        run(folder)
-    except _Stop:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the record short
-        folder.add_event(CANCELLED, "warning")
-        folder.write_status(status=JobStatus.CANCELLED.value)
-        return 0
-    except Exception as exc:  # a bug or a resource problem: the job fails with the reason, never hangs
-        traceback.print_exc()
-        message = f"training_error: {type(exc).__name__}: {exc}"
-        folder.add_event(message, "error")
-        folder.write_status(status=JobStatus.FAILED.value, error=message)
-        return 1
-    return 0
+    return worker_main(argv, "finsent_local.worker", run)
 
 
 if __name__ == "__main__":

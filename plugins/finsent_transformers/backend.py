@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import signal
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -31,22 +30,20 @@ from finsent.contract import (
     LabelSet,
     ModelInfo,
     ModelRef,
-    NotFoundError,
     Prediction,
     PreparedDataset,
     StartedJob,
     Text,
     TrainingData,
 )
+from finsent.support.workers import WorkerJobs
 from finsent_transformers.errors import INSTALL_COMMAND, INSTALL_SHORT, ModelFolderError, missing_extra
-from finsent_transformers.jobfiles import CANCELLED, JobFolder, process_alive, worker_died
+from finsent_transformers.jobfiles import JobFolder
 from finsent_transformers.options import TransformersOptions
-from finsent_transformers.process import reap_children, signal_group, start_worker
+from finsent_transformers.process import PROCESSES, start_worker
 
 #: what the extra installs; each is checked without importing it (torch alone takes seconds)
 REQUIRED_PACKAGES = ("torch", "transformers", "safetensors", "tokenizers", "huggingface_hub")
-#: how long `cancel_job` waits for the worker to record the cancellation before killing it
-CANCEL_GRACE_SECONDS = 5.0
 JOB_PREFIX = "tfjob-"
 
 BASE_MODELS = [
@@ -211,97 +208,29 @@ class TransformersBackend(Backend):
                 ko=f"transformers 백엔드의 옵션이 올바르지 않습니다: {exc}",
             ) from exc
 
-    # -- 3. monitoring ------------------------------------------------------------------------
+    # -- 3. monitoring: the job folder its worker writes (finsent.support.workers) ---------------------
+    @property
+    def _jobs(self) -> WorkerJobs:
+        return WorkerJobs(
+            self.jobs_dir, JOB_PREFIX, Text("transformers", "transformers"), PROCESSES,
+            detail_keys=("training_seconds", "peak_memory_mb", "best", "max_length", "device", "precision",
+                         "int8", "epochs_trained", "resumed"),
+            after_death=_after_death, extra_details=_checkpoint_details, folder_class=JobFolder,
+        )  # fmt: skip
+
     def _folder(self, external_id: str) -> JobFolder:
-        # Job ids become folder names: accept only the shape we create, so "../x" can never escape.
-        token = external_id.removeprefix(JOB_PREFIX)
-        folder = JobFolder(self.jobs_dir / external_id)
-        if token == external_id or not token.isalnum() or not (folder.path / "status.json").is_file():
-            raise NotFoundError(
-                f"Unknown transformers job {external_id!r}.",
-                hint="Check the job id (`finsent jobs` lists them).",
-                ko=f"알 수 없는 transformers 작업입니다: {external_id!r}.",
-                hint_ko="작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
-            )
+        folder = self._jobs.folder(external_id)
+        assert isinstance(folder, JobFolder)
         return folder
 
-    def _worker_alive(self, folder: JobFolder) -> bool:
-        reap_children()
-        pid = folder.read_pid()
-        return pid is not None and process_alive(pid, str(folder.path))
-
     def _settle(self, folder: JobFolder) -> dict[str, object]:
-        """The status, turning a non-final status whose worker is gone into cancelled or interrupted."""
-        status = folder.read_status()
-        if JobStatus(status["status"]).is_terminal or self._worker_alive(folder):
-            return status
-        status = folder.read_status()  # the worker may have finished between the two reads
-        if JobStatus(status["status"]).is_terminal:
-            return status
-        if folder.cancel_requested:
-            folder.add_event(CANCELLED, "warning")
-            return folder.write_status(status=JobStatus.CANCELLED.value)
-        checkpoint = _checkpoint_summary(folder)
-        resume = (
-            Text(
-                f"Resume it to continue from the checkpoint of epoch {checkpoint['epoch']}.",
-                f"재개하면 에포크 {checkpoint['epoch']}의 체크포인트부터 이어서 학습합니다.",
-            )
-            if checkpoint
-            else Text(
-                "Resume it to start it again (no epoch was completed).",
-                "재개하면 처음부터 다시 학습합니다(끝난 에포크가 없습니다).",
-            )
-        )
-        message = worker_died(folder.read_pid(), resume)
-        folder.add_event(message, "error")
-        return folder.write_status(status=JobStatus.INTERRUPTED.value, error=message.en, error_ko=message.ko)
+        return self._jobs.settle(folder)
 
     def poll_job(self, external_id: str, cursor: str | None = None) -> JobUpdate:
-        folder = self._folder(external_id)
-        status = self._settle(folder)
-        try:
-            offset = max(0, int(cursor or 0))
-        except ValueError:
-            offset = 0
-        events, metrics, offset = folder.read_progress(offset)
-        details: dict[str, object] = {}
-        if isinstance(status.get("model_file"), dict):
-            details["model_file"] = status["model_file"]
-        for key in ("training_seconds", "peak_memory_mb", "best", "max_length", "device", "precision", "int8",
-                    "epochs_trained", "resumed"):  # fmt: skip
-            if key in status:
-                details[key] = status[key]
-        checkpoint = _checkpoint_summary(folder)
-        if checkpoint:
-            details["checkpoint"] = checkpoint
-        progress, error, model = status.get("progress"), status.get("error"), status.get("fine_tuned_model")
-        return JobUpdate(
-            status=JobStatus(status["status"]),
-            events=events,
-            metrics=metrics,
-            cursor=str(offset),
-            fine_tuned_model=str(model) if model else None,
-            error=_error(status),
-            progress=float(progress) if isinstance(progress, (int, float)) else None,
-            details=details,
-        )
+        return self._jobs.poll(external_id, cursor)
 
     def cancel_job(self, external_id: str) -> JobStatus:
-        folder = self._folder(external_id)
-        status = JobStatus(self._settle(folder)["status"])
-        if status.is_terminal:
-            return status  # nothing to cancel: it already ended
-        folder.request_cancel()
-        pid = folder.read_pid()
-        if pid is not None and self._worker_alive(folder):
-            signal_group(pid, signal.SIGTERM)  # the worker records "cancelled" itself
-            deadline = time.monotonic() + CANCEL_GRACE_SECONDS
-            while time.monotonic() < deadline and self._worker_alive(folder):
-                time.sleep(0.05)
-            if self._worker_alive(folder):
-                signal_group(pid, signal.SIGKILL)
-        return JobStatus(self._settle(folder)["status"])
+        return self._jobs.cancel(external_id)
 
     def resume_interrupted(self, external_id: str) -> JobStatus:
         """Start a new worker on an interrupted job; it continues from the last epoch checkpoint."""
@@ -340,22 +269,7 @@ class TransformersBackend(Backend):
         return JobStatus.VALIDATING_FILES
 
     def list_models(self) -> list[ModelInfo]:
-        models: list[ModelInfo] = []
-        for status_file in sorted(self.jobs_dir.glob(f"{JOB_PREFIX}*/status.json")):
-            folder = JobFolder(status_file.parent)
-            try:
-                status, job = folder.read_status(), folder.read_job()
-            except (OSError, ValueError):
-                continue
-            if status.get("status") == JobStatus.SUCCEEDED.value and status.get("fine_tuned_model"):
-                models.append(
-                    ModelInfo(
-                        str(status["fine_tuned_model"]),
-                        base_model=str(job.get("base_model", "")),
-                        created_at=float(status.get("updated_at", 0.0)),
-                    )
-                )
-        return models
+        return self._jobs.models(lambda job: str(job.get("base_model", "")))
 
     # -- 4. classification --------------------------------------------------------------------
     def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
@@ -437,12 +351,23 @@ def _checkpoint_summary(folder: JobFolder) -> dict[str, int] | None:
     return folder.checkpoint_summary()
 
 
+def _checkpoint_details(folder: object) -> dict[str, object]:
+    checkpoint = folder.checkpoint_summary() if isinstance(folder, JobFolder) else None
+    return {"checkpoint": checkpoint} if checkpoint else {}
+
+
+def _after_death(folder: object) -> Text:
+    """What to do about a job whose worker died: resume it, from its last checkpoint if it has one."""
+    checkpoint = folder.checkpoint_summary() if isinstance(folder, JobFolder) else None
+    if checkpoint:
+        return Text(
+            f"Resume it to continue from the checkpoint of epoch {checkpoint['epoch']}.",
+            f"재개하면 에포크 {checkpoint['epoch']}의 체크포인트부터 이어서 학습합니다.",
+        )
+    return Text(
+        "Resume it to start it again (no epoch was completed).",
+        "재개하면 처음부터 다시 학습합니다(끝난 에포크가 없습니다).",
+    )
+
+
 __all__ = ["TransformersBackend"]
-
-
-def _error(status: dict[str, object]) -> str | Text | None:
-    """The status file's error, with its Korean when the worker wrote one."""
-    error, korean = status.get("error"), status.get("error_ko")
-    if not error:
-        return None
-    return Text(str(error), str(korean)) if korean else str(error)

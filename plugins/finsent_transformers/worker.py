@@ -12,28 +12,18 @@ import csv
 import json
 import os
 import resource
-import signal
 import sys
 import time
-import traceback
 from pathlib import Path
-from types import FrameType
 
 from finsent.contract import JobStatus, MetricPoint, Text
-from finsent_transformers.jobfiles import CANCELLED, PROGRESS, SUCCEEDED, JobFolder
+from finsent.support.workers import worker_main
+from finsent_transformers.jobfiles import PROGRESS, SUCCEEDED, JobFolder
 from finsent_transformers.options import TransformersOptions
-
-
-class _Stop(Exception):
-    """Raised in the main thread by SIGTERM: the user cancelled the job."""
 
 
 class InvalidTrainingData(Exception):
     """The training files cannot be trained on; the job fails in validating_files."""
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise _Stop()
 
 
 def read_split(path: str, labels: list[str], split: str) -> tuple[list[str], list[int]]:
@@ -155,35 +145,8 @@ def run(folder: JobFolder) -> None:
     folder.add_event(SUCCEEDED)
 
 
-def _fail(folder: JobFolder, message: str) -> None:
-    folder.add_event(message, "error")
-    folder.write_status(status=JobStatus.FAILED.value, error=message)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m finsent_transformers.worker JOB_DIR", file=sys.stderr)
-        return 2
-    folder = JobFolder(Path(args[0]))
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        run(folder)
-    except _Stop:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the record short
-        folder.add_event(CANCELLED, "warning")
-        folder.write_status(status=JobStatus.CANCELLED.value)
-        return 0
-    except Exception as exc:
-        from finsent.contract import FinsentError
-
-        if isinstance(exc, FinsentError):  # the user's to fix (model folder, download): said plainly
-            _fail(folder, f"model_error: {exc}")
-            return 1
-        traceback.print_exc()  # a bug or a resource problem: the job fails with the reason, never hangs
-        _fail(folder, f"training_error: {type(exc).__name__}: {exc}")
-        return 1
-    return 0
+    return worker_main(argv, "finsent_transformers.worker", run, folder_class=JobFolder)
 
 
 if __name__ == "__main__":
