@@ -364,7 +364,11 @@ def run_add_model(args: argparse.Namespace) -> int:
     dataset = dataset_for(svc, args.data) if args.data else None
     labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
     if args.label_map is not None:
-        record = svc.add_ready_model(args.backend, args.model, _label_map(args.label_map) or None, labels)
+        from finsent.service import parse_label_map
+
+        record = svc.add_ready_model(
+            args.backend, args.model, parse_label_map(args.label_map) or None, labels
+        )
         print(f"Recorded {record.backend} model {record.title!r} ({record.id}), used as it is"
               f" (labels: {', '.join(record.labels)}).")  # fmt: skip
         print(f"Classify with: finsent classify --model {record.id} TEXT")
@@ -395,20 +399,6 @@ def run_add_model(args: argparse.Namespace) -> int:
     )
     print(f"Recorded {record.backend} model {record.id} (labels: {', '.join(record.labels)}).")
     return 0
-
-
-def _label_map(text: str) -> dict[str, str]:
-    """ "LABEL_0=negative,LABEL_1=neutral" -> {"LABEL_0": "negative", ...}; empty: the model's own names."""
-    mapping: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        theirs, sep, ours = part.partition("=")
-        if not sep or not theirs.strip() or not ours.strip():
-            raise InputError(
-                f"--label-map: cannot read {part!r}; write their_label=our_label, separated by commas.",
-                ko=f"--label-map: {part!r}을(를) 읽을 수 없습니다. 모델라벨=우리라벨 형식으로 쉼표로 구분해 쓰세요.",
-            )
-        mapping[theirs.strip()] = ours.strip()
-    return mapping
 
 
 def run_rename(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from finsent.support.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from finsent.bulk.batch import CANCELLED_BATCH
-    from finsent.contract.backend import BATCH_DONE_STATUSES, BatchStatus, JobStatus
+    from finsent.contract.backend import BATCH_DONE_STATUSES, SHOT_MODES, BatchStatus, JobStatus
     from finsent.contract.costs import CostEstimate
     from finsent.contract.dataset import MANIFEST
     from finsent.contract.errors import FinsentError, InputError, NotFoundError
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from finsent.prep.pipeline import PreparationError, PrepareOptions
     from finsent.prep.report import Report
     from finsent.service.bulk_runs import BulkRequest
-    from finsent.service.facade import BackendInfo, FinsentService
+    from finsent.service.facade import BackendInfo, FinsentService, parse_label_map
     from finsent.service.files import DataFiles
     from finsent.settings import Settings
     from finsent.store.records import (
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 _WHERE: dict[str, str] = {
     "BATCH_DONE_STATUSES": "finsent.contract.backend",
+    "SHOT_MODES": "finsent.contract.backend",
     "BackendInfo": "finsent.service.facade",
     "BackendRegistry": "finsent.plugins",
     "BulkResults": "finsent.store.records",
@@ -57,6 +58,7 @@ _WHERE: dict[str, str] = {
     "EventRecord": "finsent.store.records",
     "FinsentError": "finsent.contract.errors",
     "FinsentService": "finsent.service.facade",
+    "parse_label_map": "finsent.service.facade",
     "InputError": "finsent.contract.errors",
     "JobRecord": "finsent.store.records",
     "JobStatus": "finsent.contract.backend",
@@ -87,6 +89,7 @@ __all__ = [
     "LICENCE",
     "MANIFEST",
     "SAMPLE_NOTE",
+    "SHOT_MODES",
     "BackendInfo",
     "BackendRegistry",
     "BatchStatus",
@@ -114,4 +117,5 @@ __all__ = [
     "Settings",
     "charts",
     "load_backends",
+    "parse_label_map",
 ]

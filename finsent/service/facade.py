@@ -54,6 +54,21 @@ from finsent.store.records import (
 log = logging.getLogger("finsent.service")
 
 
+def parse_label_map(text: str) -> dict[str, str]:
+    """ "LABEL_0=negative,LABEL_1=neutral" -> {"LABEL_0": "negative", ...}; empty: the model's own names
+    (the dashboard's label-map field and `finsent add-model --label-map`)."""
+    mapping: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        theirs, sep, ours = part.partition("=")
+        if not sep or not theirs.strip() or not ours.strip():
+            raise InputError(
+                f"Label map: cannot read {part!r}; write their_label=our_label, separated by commas.",
+                ko=f"라벨 매핑: {part!r}을(를) 읽을 수 없습니다. 모델라벨=우리라벨 형식으로 쉼표로 구분해 쓰세요.",
+            )
+        mapping[theirs.strip()] = ours.strip()
+    return mapping
+
+
 class FinsentService:
     """The one API of the dashboard and the CLI, composed of parts: the backend pool, `files` (reading,
     checking, preparing, exporting) and `bulk` (bulk runs); jobs, models and names are its own."""

@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from finsent.service import SHOT_MODES, parse_label_map
 from finsent.ui import state
 from finsent.ui.errors import reported_errors
 from finsent.ui.forms import options_inputs
@@ -86,9 +87,6 @@ def _training_section(service: Any, name: str, info: Any, dataset_id: str) -> No
         state.go_to("monitor")
 
 
-SHOT_MODES = ("zero_shot", "few_shot")
-
-
 def _shots_section(service: Any, name: str, info: Any, dataset_id: str) -> None:
     """For a backend that classifies untrained (Capability.SHOTS): record a model in zero/few-shot mode."""
     st.divider()
@@ -135,6 +133,39 @@ def _shots_section(service: Any, name: str, info: Any, dataset_id: str) -> None:
         st.rerun()
 
 
+def _ready_section(service: Any, name: str, info: Any) -> None:
+    """For a backend that can use a ready classifier as it is (Capability.READY): record one, its labels
+    mapped onto ours; it classifies and is evaluated with no training (`finsent add-model --label-map`)."""
+    st.divider()
+    st.subheader(t("train.ready_title"))
+    st.caption(t("train.ready_intro"))
+    added = st.session_state.pop("train_ready_added", None)
+    if added:
+        st.success(t("train.shots_added", model=plain(added)))
+    ready = [m.id for m in info.base_models if "ready" in getattr(m, "description", "").lower()]
+    a, b = st.columns([3, 3])
+    source = a.text_input(
+        t("train.ready_model"),
+        value=ready[0] if ready else "",
+        key=f"train_ready_model_{name}",
+        help=t("train.ready_model_help"),
+    )
+    mapping = b.text_input(
+        t("train.ready_label_map"),
+        key=f"train_ready_map_{name}",
+        placeholder="LABEL_0=negative,LABEL_1=neutral,LABEL_2=positive",
+        help=t("train.ready_label_map_help"),
+    )
+    if st.button(t("train.shots_add"), key=f"train_ready_add_{name}", disabled=not str(source).strip()):
+        with st.spinner(t("train.ready_loading")):
+            record = service.add_ready_model(
+                name, str(source), parse_label_map(str(mapping)) or None, api_key=state.api_key(name)
+            )
+        state.request_widget_value("model_id", record.id)
+        st.session_state["train_ready_added"] = record.title
+        st.rerun()
+
+
 def main() -> None:
     st.title(t("train.title"))
     st.caption(t("train.intro"))
@@ -161,6 +192,9 @@ def main() -> None:
     if "shots" in info.capabilities:
         with reported_errors():
             _shots_section(service, name, info, dataset_id)
+    if "ready" in info.capabilities:
+        with reported_errors():
+            _ready_section(service, name, info)
 
 
 main()
