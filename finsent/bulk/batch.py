@@ -26,6 +26,7 @@ from finsent.bulk.runs import BulkExecutor, encode_predictions, read_texts
 from finsent.contract.backend import Backend, BatchProgress, BatchStatus, ModelRef
 from finsent.contract.errors import FinsentError, InputError, NetworkError
 from finsent.contract.texts import Text
+from finsent.jobs.evaluation import checked
 from finsent.store import BulkRunState, Store
 from finsent.store.records import BulkRunRecord, BulkStatus
 from finsent.support.digests import texts_digest
@@ -160,13 +161,15 @@ class BatchExecutor(BulkExecutor):
                 hint_ko="실행을 재개해 새 배치를 제출하거나, 배치 API 없이 분류하세요.",
             )
         carried = answers.carried_texts()
-        predictions = self.backend.batch_results(batch_id, self.model, carried)
-        if len(predictions) != len(carried):
-            raise FinsentError(
-                f"The {self.backend.label} backend returned {len(predictions)} batch results for"
-                f" {len(carried)} texts.",
-                hint="This is a bug in the backend plugin; resume the run to read the batch again.",
-            )
+        predictions = checked(
+            self.backend,
+            self.backend.batch_results(batch_id, self.model, carried),
+            carried,
+            Text(
+                "This is a bug in the backend plugin; resume the run to read the batch again.",
+                "백엔드 플러그인의 버그입니다. 실행을 재개해 배치를 다시 읽으세요.",
+            ),
+        )
         answers.take(predictions)
         self._commit(state, answers)
         if self._pending_rows(state, len(texts)):  # never "succeeded" with rows left out
@@ -198,9 +201,9 @@ class BatchExecutor(BulkExecutor):
         returns how many rows it answered. Unreadable answers are sent again, never guessed."""
         batch_id, carried = progress.batch_id, answers.carried_texts()
         try:
-            found = self.backend.batch_partial_results(batch_id, self.model, carried)
-            if len(found) != len(carried):
-                raise FinsentError(f"{len(found)} answers for {len(carried)} texts (a backend bug)")
+            found = checked(
+                self.backend, self.backend.batch_partial_results(batch_id, self.model, carried), carried
+            )
         except NetworkError:
             raise  # the batch stays recorded: resuming later reads it again
         except FinsentError as exc:

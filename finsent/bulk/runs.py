@@ -24,6 +24,7 @@ from pyarrow.lib import ArrowException
 from finsent.contract.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
 from finsent.contract.errors import FinsentError, InputError
 from finsent.contract.texts import Text
+from finsent.jobs.evaluation import checked
 from finsent.store import BulkRunState, ChunkPredictions, Store
 from finsent.store.records import BulkResults, BulkRunRecord, BulkStatus
 
@@ -37,6 +38,12 @@ CLASH_PREFIX = "predicted_"
 # instances in one process (e.g. after a Streamlit cache clear) must not run the same run twice.
 _ACTIVE: dict[tuple[str, str], threading.Event] = {}
 _ACTIVE_LOCK = threading.Lock()
+
+#: the hint of a backend that broke its promise mid-run: what the run has kept
+KEPT = Text(
+    "This is a bug in the backend plugin; the finished chunks are kept.",
+    "백엔드 플러그인의 버그입니다. 끝난 묶음은 보관됩니다.",
+)
 
 
 def _process_start(pid: int) -> str:
@@ -328,12 +335,9 @@ class BulkExecutor:
             batch = texts[rows]
             # Blank cells are not texts: they are not sent, and come back without a label.
             sent = [text for text in batch if not is_blank(text)]
-            answers = self.backend.classify(self.model, sent) if sent else []
-            if len(answers) != len(sent):
-                raise FinsentError(
-                    f"The {self.backend.label} backend returned {len(answers)} predictions for {len(sent)} texts.",
-                    hint="This is a bug in the backend plugin; the finished chunks are kept.",
-                )
+            answers = checked(
+                self.backend, self.backend.classify(self.model, sent) if sent else [], sent, KEPT
+            )
             given = iter(answers)
             predictions = [BLANK if is_blank(text) else next(given) for text in batch]
             self.store.add_chunk(self.run_id, encode_predictions(index, predictions, state.labels))

@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ import pandas as pd
 from finsent.contract.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
 from finsent.contract.dataset import PreparedDataset
 from finsent.contract.errors import DataError, FinsentError
+from finsent.contract.texts import Text
 from finsent.store.records import EvaluationRecord
 
 
@@ -82,6 +84,26 @@ def chunk_size_for(backend: Backend) -> int:
     return max(1, min(int(backend.classify_batch_size or 1000), MAX_CHUNK))
 
 
+T = TypeVar("T")
+
+
+def checked(backend: Backend, answers: list[T], texts: Sequence[object], hint: Text | None = None) -> list[T]:
+    """`answers`, when the backend kept its promise of one answer per text (classify, batch results);
+    otherwise the error that says it did not (a bug in the plugin, not the user's)."""
+    if len(answers) != len(texts):
+        hint = hint or Text(
+            "This is a bug in the backend plugin; report it to its author.",
+            "백엔드 플러그인의 버그입니다. 작성자에게 알려 주세요.",
+        )
+        raise FinsentError(
+            f"The {backend.label} backend returned {len(answers)} answers for {len(texts)} texts.",
+            hint=hint.en,
+            ko=f"{backend.label_ko or backend.label} 백엔드가 {len(texts)}개 문장에 {len(answers)}개의 답을 돌려주었습니다.",
+            hint_ko=hint.ko,
+        )
+    return answers
+
+
 def classify_in_batches(
     backend: Backend,
     model: ModelRef,
@@ -93,14 +115,7 @@ def classify_in_batches(
     predictions: list[Prediction] = []
     for start in range(0, len(texts), size):
         batch = list(texts[start : start + size])
-        answer = backend.classify(model, batch)
-        if len(answer) != len(batch):
-            raise FinsentError(
-                f"The {backend.label} backend returned {len(answer)} predictions for {len(batch)} texts.",
-                hint="This is a bug in the backend plugin; report it to its author.",
-                ko=f"{backend.label} 백엔드가 {len(batch)}개 문장에 {len(answer)}개의 예측을 돌려주었습니다.",
-            )
-        predictions.extend(answer)
+        predictions.extend(checked(backend, backend.classify(model, batch), batch))
         if on_progress:
             on_progress(len(predictions), len(texts))
     return predictions

@@ -73,7 +73,7 @@ def test_backend_breaking_its_promise_is_a_clear_error(service: FinsentService) 
         def classify(self, model, texts):  # type: ignore[no-untyped-def]
             return [Prediction("positive", 1.0)] * (len(texts) - 1)
 
-    with pytest.raises(FinsentError, match="returned 9 predictions for 10 texts"):
+    with pytest.raises(FinsentError, match="returned 9 answers for 10 texts"):
         classify_in_batches(Short(backend.context), ModelRef("m", LabelSet()), ["x"] * 10)
 
 
@@ -90,3 +90,16 @@ def test_misclassified_view_through_the_service(service: FinsentService, tmp_pat
     assert len(wrong) == (valid["label"] == "neutral").sum()
     assert set(wrong["label"]) == {"neutral"} and set(wrong["predicted"]) == {"positive"}
     assert sorted(wrong["row"]) == sorted(valid.loc[valid["label"] == "neutral", "row"])
+
+
+def test_one_check_of_one_answer_per_text_for_every_caller(service: FinsentService) -> None:
+    """classify_in_batches, bulk runs and batch results all go through `checked`: one message, both languages."""
+    from finsent.contract.texts import Text
+    from finsent.jobs.evaluation import checked
+
+    backend = service.backend("scripted")
+    assert checked(backend, [1, 2], ["a", "b"]) == [1, 2]
+    with pytest.raises(FinsentError) as info:
+        checked(backend, [1], ["a", "b"], Text("Resume the run.", "실행을 재개하세요."))
+    assert "returned 1 answers for 2 texts" in info.value.text("en") and "Resume the run." in str(info.value)
+    assert "2개 문장에 1개의 답" in info.value.text("ko") and "실행을 재개하세요." in info.value.text("ko")
