@@ -51,6 +51,7 @@ def validate_options(backend_class: type[Backend], options: Mapping[str, Any]) -
             f"Invalid options for the {backend_class.label} backend: {problems}.",
             hint=f"See `finsent train --backend {backend_class.name} --help` for the allowed values.",
             ko=f"{backend_class.label} 백엔드 옵션이 올바르지 않습니다: {problems}.",
+            dashboard_hint=Text("Correct the values in the form above.", "위 양식의 값을 고치세요."),
         ) from None
 
 

@@ -314,6 +314,9 @@ class FinsentService:
     ) -> JobRecord:
         """Follow a job created elsewhere (or before a restart) by its external id."""
         instance = self.usable_backend(backend, api_key)
+        # Asked once before anything is stored: an unknown id is the user's error, not a job that can
+        # never be polled (the backend's NotFoundError says so).
+        instance.poll_job(external_id, None)
         input_format: dict[str, Any] = {}
         if dataset_id:
             input_format = PreparedDataset.open(

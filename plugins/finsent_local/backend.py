@@ -157,6 +157,9 @@ class LocalBackend(Backend):
                 hint="Prepare the data again with `finsent prepare`.",
                 ko=f"준비된 데이터셋 {dataset.directory} 에 train.csv 가 없습니다.",
                 hint_ko="`finsent prepare` 로 데이터를 다시 준비하세요.",
+                dashboard_hint=Text(
+                    "Prepare the data again on the Data page.", "데이터 페이지에서 데이터를 다시 준비하세요."
+                ),
             )
         # Read in place: the prepared files already are this backend's training files, and the job
         # takes its own copy in `start_training` (one copy, where the worker reads it).

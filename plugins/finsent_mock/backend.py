@@ -33,6 +33,7 @@ from finsent.contract import (
     Prediction,
     PreparedDataset,
     StartedJob,
+    Text,
     TrainingData,
 )
 from finsent.support import atomic_write_text
@@ -301,6 +302,10 @@ class MockBackend(Backend):
                 hint="Check the job id (`finsent jobs` lists them).",
                 ko=f"알 수 없는 모의 작업입니다: {job_id!r}.",
                 hint_ko="작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
+                dashboard_hint=Text(
+                    "Check the job id: the provider's console or the job list above shows it.",
+                    "작업 ID를 확인하세요. 제공자의 콘솔이나 위의 작업 목록에 있습니다.",
+                ),
             )
         return self.jobs_dir / f"{job_id}.json"
 
@@ -314,6 +319,10 @@ class MockBackend(Backend):
                 hint="Check the job id (`finsent jobs` lists them).",
                 ko=f"알 수 없는 모의 작업입니다: {job_id!r}.",
                 hint_ko="작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
+                dashboard_hint=Text(
+                    "Check the job id: the provider's console or the job list above shows it.",
+                    "작업 ID를 확인하세요. 제공자의 콘솔이나 위의 작업 목록에 있습니다.",
+                ),
             ) from None
         return MockJobSpec.from_dict(data)
 

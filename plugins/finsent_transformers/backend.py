@@ -142,6 +142,9 @@ class TransformersBackend(Backend):
                 hint="Prepare the data again with `finsent prepare`.",
                 ko=f"준비된 데이터셋 {dataset.directory} 에 train.csv 가 없습니다.",
                 hint_ko="`finsent prepare` 로 데이터를 다시 준비하세요.",
+                dashboard_hint=Text(
+                    "Prepare the data again on the Data page.", "데이터 페이지에서 데이터를 다시 준비하세요."
+                ),
             )
         workdir.mkdir(parents=True, exist_ok=True)
         files = {"train": Path(shutil.copyfile(train, workdir / "train.csv"))}

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from finsent.contract import InputError, InputFormat, LabelSet, ModelRef
+from finsent.contract import InputError, InputFormat, LabelSet, ModelRef, Text
 from finsent_transformers import sources
 from finsent_transformers.model_folder import folder_digest
 
@@ -75,6 +75,10 @@ def resolve_label_map(
             hint=f"Give one for every model label, e.g. --label-map {example}",
             ko=f"라벨 매핑이 모델과 맞지 않습니다 (모델 라벨: {list(model_labels)}): {problem}.",
             hint_ko=f"모델의 모든 라벨에 대해 지정하세요. 예: --label-map {example}",
+            dashboard_hint=Text(
+                f"Give one for every model label in the label map field, e.g. {example}",
+                f"라벨 매핑 칸에 모델의 모든 라벨을 지정하세요. 예: {example}",
+            ),
         )
     return mapping
 

@@ -7,6 +7,7 @@ import pytest
 from app_helpers import (
     app_env,  # noqa: F401  (fixture)
     new_app,
+    service,
     texts,
 )
 
@@ -42,3 +43,16 @@ def test_report_remedies_name_the_dashboard_controls(
     assert "--labels" not in shown and "--lowercase" not in shown
     assert labels_field in shown  # unknown_label and class_below_minimum point at the field
     assert lowercase_option in shown  # letter_case points at the option
+
+
+def test_errors_on_the_page_name_its_controls_not_finsent_commands() -> None:
+    from app_helpers import button, page
+
+    at = new_app()
+    at.switch_page(page("monitor")).run()
+    at.text_input(key="mon_attach_id").input("mockjob-doesnotexist")
+    button(at, "따라가기").click().run()
+    assert [e.value for e in at.exception] == []
+    [error] = [e.value for e in at.error]
+    assert "finsent jobs" not in error and "작업 목록" in error
+    assert service().jobs(refresh=False) == []  # an unknown id leaves no job behind
