@@ -96,16 +96,50 @@ class Finding:
         return cls(**values)
 
 
-def pair_codes(work: pd.DataFrame, names: tuple[str, ...]) -> None:
-    """Add integer columns identifying the model input (text_code) and the (model input, label) pair.
+def finding(
+    check: str,
+    *,
+    message: str,
+    count: int = 0,
+    rows: tuple[int, ...] = (),
+    remedy: str = "",
+    applied: bool = False,
+    message_ko: str = "",
+    remedy_ko: str = "",
+    details: dict[str, Any] | None = None,
+    severity: str | None = None,
+) -> Finding:
+    """A finding of `check` (an id of CHECKS), with the catalogue's severity unless this one differs
+    (unknown labels are an error when they are most of the rows)."""
+    return Finding(
+        check,
+        severity or CHECKS[check][0],
+        message,
+        count,
+        rows,
+        remedy,
+        applied,
+        message_ko,
+        remedy_ko,
+        details if details is not None else {},
+    )
 
-    Duplicate and conflict checks then hash integers instead of strings (fast on 200,000 rows)."""
+
+@dataclass(frozen=True)
+class PairCodes:
+    """Integers identifying each row's model input (`text`, 0, 1, 2... in order of first appearance) and
+    its (model input, label) pair (`pair` = text * slots + label code), so the duplicate and conflict
+    checks hash integers instead of strings (fast on 200,000 rows)."""
+
+    text: np.ndarray
+    pair: np.ndarray
+    slots: int
+
+
+def pair_codes(work: pd.DataFrame, names: tuple[str, ...]) -> PairCodes:
     slots = len(names) + 1  # label_code: 1..k in label-set order, 0 for none
-    label_code = work["label_code"].to_numpy()
     text_code = first_appearance_codes(work["text"].tolist())
-    work["text_code"] = text_code
-    work["pair_code"] = text_code * slots + label_code
-    work.attrs["label_slots"] = slots
+    return PairCodes(text_code, text_code * slots + work["label_code"].to_numpy(), slots)
 
 
 def first_of_code(codes: np.ndarray) -> np.ndarray:
@@ -157,16 +191,15 @@ def empty_text(work: pd.DataFrame) -> tuple[Finding | None, pd.Series]:
     count = int(mask.sum())
     if not count:
         return None, mask
-    return Finding(
+    return finding(
         "empty_text",
-        "warning",
-        f"{_n(count)} rows have no text.",
-        count,
-        example_rows(work["row"], mask),
-        "Dropped these rows.",
-        True,
-        f"{_n(count)}개 행에 문장이 없습니다.",
-        "이 행들을 제외했습니다.",
+        message=f"{_n(count)} rows have no text.",
+        count=count,
+        rows=example_rows(work["row"], mask),
+        remedy="Dropped these rows.",
+        applied=True,
+        message_ko=f"{_n(count)}개 행에 문장이 없습니다.",
+        remedy_ko="이 행들을 제외했습니다.",
     ), mask
 
 
@@ -176,16 +209,15 @@ def empty_label(work: pd.DataFrame, active: pd.Series) -> tuple[Finding | None, 
     count = int(mask.sum())
     if not count:
         return None, mask
-    return Finding(
+    return finding(
         "empty_label",
-        "warning",
-        f"{_n(count)} rows have no label.",
-        count,
-        example_rows(work["row"], mask),
-        "Dropped these rows; label them and prepare again to use them.",
-        True,
-        f"{_n(count)}개 행에 라벨이 없습니다.",
-        "이 행들을 제외했습니다. 라벨을 붙여 다시 준비하면 사용할 수 있습니다.",
+        message=f"{_n(count)} rows have no label.",
+        count=count,
+        rows=example_rows(work["row"], mask),
+        remedy="Dropped these rows; label them and prepare again to use them.",
+        applied=True,
+        message_ko=f"{_n(count)}개 행에 라벨이 없습니다.",
+        remedy_ko="이 행들을 제외했습니다. 라벨을 붙여 다시 준비하면 사용할 수 있습니다.",
     ), mask
 
 
@@ -201,26 +233,28 @@ def unknown_label(
     listing = ", ".join(f"{k!r} ({v:,})" for k, v in shown.items())
     severity = "error" if count * 2 > int(active.sum()) else "warning"
     label_list = ",".join(names)
-    return Finding(
+    return finding(
         "unknown_label",
-        severity,
-        f"{_n(count)} rows have a label outside the label set ({', '.join(names)}): {listing}.",
-        count,
-        example_rows(work["row"], mask),
-        f"Dropped these rows. If these are your labels, pass them with --labels (now {label_list}).",
-        True,
-        f"{_n(count)}개 행의 라벨이 라벨 목록({', '.join(map(korean_name, names))})에 없습니다: {listing}.",
-        f"이 행들을 제외했습니다. 이것이 실제 라벨이라면 --labels 로 지정하세요(현재 {label_list}).",
-        {"values": shown},
+        severity=severity,
+        message=f"{_n(count)} rows have a label outside the label set ({', '.join(names)}): {listing}.",
+        count=count,
+        rows=example_rows(work["row"], mask),
+        remedy=f"Dropped these rows. If these are your labels, pass them with --labels (now {label_list}).",
+        applied=True,
+        message_ko=f"{_n(count)}개 행의 라벨이 라벨 목록({', '.join(map(korean_name, names))})에 없습니다: {listing}.",
+        remedy_ko=f"이 행들을 제외했습니다. 이것이 실제 라벨이라면 --labels 로 지정하세요(현재 {label_list}).",
+        details={"values": shown},
     ), mask
 
 
-def conflicting_labels(work: pd.DataFrame, active: pd.Series) -> tuple[Finding | None, pd.Series]:
+def conflicting_labels(
+    work: pd.DataFrame, active: pd.Series, codes: PairCodes
+) -> tuple[Finding | None, pd.Series]:
     # Integer codes (see pair_codes) instead of strings: one hash table pass over ints, not two over text.
     # Text codes are 0..n-1, so counting the distinct (text, label) pairs per text is one bincount.
-    text_code = work["text_code"].to_numpy()
-    keys = pd.unique(work["pair_code"].to_numpy()[active.to_numpy()])
-    labels_per_text = np.bincount(keys // work.attrs["label_slots"], minlength=len(text_code))
+    text_code = codes.text
+    keys = pd.unique(codes.pair[active.to_numpy()])
+    labels_per_text = np.bincount(keys // codes.slots, minlength=len(text_code))
     conflicting = labels_per_text > 1
     mask = active & pd.Series(conflicting[text_code], index=work.index)
     if not conflicting.any():
@@ -232,25 +266,26 @@ def conflicting_labels(work: pd.DataFrame, active: pd.Series) -> tuple[Finding |
         str(text)[:80]: sorted(set(dropped.loc[dropped["text"] == text, "label"].astype(str)))
         for text in list(texts)[:5]
     }
-    return Finding(
+    return finding(
         "conflicting_labels",
-        "warning",
-        f"{_n(len(texts))} texts appear with different labels ({_n(rows)} rows).",
-        len(texts),
-        example_rows(work["row"], mask),
-        "Dropped every row of these texts: a model cannot learn two answers for one text. "
+        message=f"{_n(len(texts))} texts appear with different labels ({_n(rows)} rows).",
+        count=len(texts),
+        rows=example_rows(work["row"], mask),
+        remedy="Dropped every row of these texts: a model cannot learn two answers for one text. "
         "Decide the right label and prepare again to keep them.",
-        True,
-        f"같은 문장에 서로 다른 라벨이 붙은 경우가 {_n(len(texts))}건 있습니다({_n(rows)}개 행).",
-        "이 문장들의 행을 모두 제외했습니다. 올바른 라벨을 정해 다시 준비하면 사용할 수 있습니다.",
-        {"texts": examples, "rows_dropped": rows},
+        applied=True,
+        message_ko=f"같은 문장에 서로 다른 라벨이 붙은 경우가 {_n(len(texts))}건 있습니다({_n(rows)}개 행).",
+        remedy_ko="이 문장들의 행을 모두 제외했습니다. 올바른 라벨을 정해 다시 준비하면 사용할 수 있습니다.",
+        details={"texts": examples, "rows_dropped": rows},
     ), mask
 
 
-def duplicates(work: pd.DataFrame, active: pd.Series, lowercase: bool) -> tuple[list[Finding], pd.Series]:
+def duplicates(
+    work: pd.DataFrame, active: pd.Series, lowercase: bool, pairs: PairCodes
+) -> tuple[list[Finding], pd.Series]:
     """Exact repeats (same raw text and label) and near repeats (same model input and label)."""
     positions = np.flatnonzero(active.to_numpy())
-    codes = pd.factorize(work["pair_code"].to_numpy()[positions])[0]
+    codes = pd.factorize(pairs.pair[positions])[0]
     first = first_of_code(codes)
     repeated = np.flatnonzero(~first)
     # A repeat is exact when its raw text equals that of the first row of its (model input, label) pair.
@@ -267,16 +302,15 @@ def duplicates(work: pd.DataFrame, active: pd.Series, lowercase: bool) -> tuple[
     if int(exact.sum()):
         count = int(exact.sum())
         findings.append(
-            Finding(
+            finding(
                 "duplicate_rows",
-                "warning",
-                f"{_n(count)} rows repeat an earlier row (same text and label).",
-                count,
-                example_rows(rows, exact),
-                "Kept the first of each, dropped the repeats, so no text is in both training and validation.",
-                True,
-                f"{_n(count)}개 행이 앞의 행과 같습니다(문장과 라벨이 동일).",
-                "처음 행만 남기고 나머지는 제외했습니다. 학습/검증에 같은 문장이 들어가지 않습니다.",
+                message=f"{_n(count)} rows repeat an earlier row (same text and label).",
+                count=count,
+                rows=example_rows(rows, exact),
+                remedy="Kept the first of each, dropped the repeats, so no text is in both training and validation.",
+                applied=True,
+                message_ko=f"{_n(count)}개 행이 앞의 행과 같습니다(문장과 라벨이 동일).",
+                remedy_ko="처음 행만 남기고 나머지는 제외했습니다. 학습/검증에 같은 문장이 들어가지 않습니다.",
             )
         )
     if int(near.sum()):
@@ -284,16 +318,15 @@ def duplicates(work: pd.DataFrame, active: pd.Series, lowercase: bool) -> tuple[
         how = "spacing, Unicode form or letter case" if lowercase else "spacing or Unicode form"
         how_ko = "띄어쓰기, 유니코드 형태 또는 대소문자" if lowercase else "띄어쓰기 또는 유니코드 형태"
         findings.append(
-            Finding(
+            finding(
                 "near_duplicates",
-                "warning",
-                f"{_n(count)} rows differ from an earlier row only in {how}.",
-                count,
-                example_rows(rows, near),
-                "Kept the first of each, dropped the rest (they are the same model input).",
-                True,
-                f"{_n(count)}개 행이 앞의 행과 {how_ko}만 다릅니다.",
-                "처음 행만 남기고 나머지는 제외했습니다(모델 입력이 같습니다).",
+                message=f"{_n(count)} rows differ from an earlier row only in {how}.",
+                count=count,
+                rows=example_rows(rows, near),
+                remedy="Kept the first of each, dropped the rest (they are the same model input).",
+                applied=True,
+                message_ko=f"{_n(count)}개 행이 앞의 행과 {how_ko}만 다릅니다.",
+                remedy_ko="처음 행만 남기고 나머지는 제외했습니다(모델 입력이 같습니다).",
             )
         )
     dropped = np.zeros(len(work), dtype=bool)
@@ -313,35 +346,33 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
     listing_ko = ", ".join(f"{_with_id(k)} {v:,}" for k, v in tiny.items())
     if tiny:
         findings.append(
-            Finding(
+            finding(
                 "class_below_minimum",
-                "error",
-                f"Fewer than {MIN_PER_CLASS} examples for: {listing}.",
-                len(tiny),
-                (),
-                f"Add examples until every label has at least {MIN_PER_CLASS} (fine-tuning services refuse fewer), or leave "
+                message=f"Fewer than {MIN_PER_CLASS} examples for: {listing}.",
+                count=len(tiny),
+                rows=(),
+                remedy=f"Add examples until every label has at least {MIN_PER_CLASS} (fine-tuning services refuse fewer), or leave "
                 "unused labels out with --labels.",
-                False,
-                f"예시가 {MIN_PER_CLASS}개 미만인 라벨: {listing_ko}.",
-                f"라벨마다 최소 {MIN_PER_CLASS}개가 되도록 예시를 더하거나, 쓰지 않는 라벨은 --labels 에서 빼세요.",
-                {"counts": tiny},
+                applied=False,
+                message_ko=f"예시가 {MIN_PER_CLASS}개 미만인 라벨: {listing_ko}.",
+                remedy_ko=f"라벨마다 최소 {MIN_PER_CLASS}개가 되도록 예시를 더하거나, 쓰지 않는 라벨은 --labels 에서 빼세요.",
+                details={"counts": tiny},
             )
         )
     if small:
         listing = ", ".join(f"{k} {v:,}" for k, v in small.items())
         listing_ko = ", ".join(f"{_with_id(k)} {v:,}" for k, v in small.items())
         findings.append(
-            Finding(
+            finding(
                 "class_below_recommended",
-                "warning",
-                f"Fewer than {RECOMMENDED_PER_CLASS} examples for: {listing}.",
-                len(small),
-                (),
-                f"The model may do poorly on these labels; aim for {RECOMMENDED_PER_CLASS} or more each.",
-                False,
-                f"예시가 {RECOMMENDED_PER_CLASS}개 미만인 라벨: {listing_ko}.",
-                f"이 라벨들은 성능이 낮을 수 있습니다. 라벨마다 {RECOMMENDED_PER_CLASS}개 이상을 권장합니다.",
-                {"counts": small},
+                message=f"Fewer than {RECOMMENDED_PER_CLASS} examples for: {listing}.",
+                count=len(small),
+                rows=(),
+                remedy=f"The model may do poorly on these labels; aim for {RECOMMENDED_PER_CLASS} or more each.",
+                applied=False,
+                message_ko=f"예시가 {RECOMMENDED_PER_CLASS}개 미만인 라벨: {listing_ko}.",
+                remedy_ko=f"이 라벨들은 성능이 낮을 수 있습니다. 라벨마다 {RECOMMENDED_PER_CLASS}개 이상을 권장합니다.",
+                details={"counts": small},
             )
         )
     present = {k: v for k, v in counts.items() if v > 0}
@@ -353,45 +384,53 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
         shares_ko = ", ".join(f"{korean_name(k)} {v / sum(present.values()):.1%}" for k, v in present.items())
         warn = ratio > IMBALANCE_RATIO
         findings.append(
-            Finding(
+            finding(
                 "class_imbalance",
-                "warning" if warn else "info",
-                f"The largest label ({largest}) has {ratio:.1f}x the examples of the smallest ({smallest}): {shares}."
+                severity="warning" if warn else "info",
+                message=f"The largest label ({largest}) has {ratio:.1f}x the examples of the smallest ({smallest}): {shares}."
                 if ratio > 1
                 else f"Every label has the same number of examples: {shares}.",
-                len(present),
-                (),
-                "Kept as is. Judge the model by macro-F1 and per-label scores, not accuracy alone; more "
+                count=len(present),
+                rows=(),
+                remedy="Kept as is. Judge the model by macro-F1 and per-label scores, not accuracy alone; more "
                 f"examples of {smallest} help most."
                 if warn
                 else "Balanced enough; nothing to do.",
-                False,
-                f"가장 많은 라벨({korean_name(largest)})이 가장 적은 라벨({korean_name(smallest)})의 "
+                applied=False,
+                message_ko=f"가장 많은 라벨({korean_name(largest)})이 가장 적은 라벨({korean_name(smallest)})의 "
                 f"{ratio:.1f}배입니다: {shares_ko}."
                 if ratio > 1
                 else f"모든 라벨의 예시 수가 같습니다: {shares_ko}.",
-                "그대로 두었습니다. 정확도만 보지 말고 macro-F1 과 라벨별 점수로 평가하세요."
+                remedy_ko="그대로 두었습니다. 정확도만 보지 말고 macro-F1 과 라벨별 점수로 평가하세요."
                 if warn
                 else "라벨 균형이 충분해 조치가 필요 없습니다.",
-                {"ratio": round(ratio, 3), "largest": largest, "smallest": smallest},
+                details={"ratio": round(ratio, 3), "largest": largest, "smallest": smallest},
             )
         )
     return findings
 
 
 def no_rows(rows_read: int) -> Finding:
-    return Finding(
+    return finding(
         "no_rows",
-        "error",
-        f"No usable row is left of the {rows_read:,} rows read.",
-        0,
-        (),
-        "See the findings above: fill in texts and labels, or pass the labels your file uses with --labels.",
-        False,
-        f"읽은 {rows_read:,}개 행 가운데 사용할 수 있는 행이 없습니다.",
-        "위의 항목을 확인하세요. 문장과 라벨을 채우거나 파일의 라벨을 --labels 로 지정하세요.",
+        message=f"No usable row is left of the {rows_read:,} rows read.",
+        count=0,
+        rows=(),
+        remedy="See the findings above: fill in texts and labels, or pass the labels your file uses with --labels.",
+        applied=False,
+        message_ko=f"읽은 {rows_read:,}개 행 가운데 사용할 수 있는 행이 없습니다.",
+        remedy_ko="위의 항목을 확인하세요. 문장과 라벨을 채우거나 파일의 라벨을 --labels 로 지정하세요.",
     )
 
 
 def required_columns(message: str, remedy: str, message_ko: str = "", remedy_ko: str = "") -> Finding:
-    return Finding("required_columns", "error", message, 0, (), remedy, False, message_ko, remedy_ko)
+    return finding(
+        "required_columns",
+        message=message,
+        count=0,
+        rows=(),
+        remedy=remedy,
+        applied=False,
+        message_ko=message_ko,
+        remedy_ko=remedy_ko,
+    )

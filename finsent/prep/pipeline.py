@@ -226,11 +226,11 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
         else None,
         textchecks.completion_format(options.formats),
     ]
-    checks.pair_codes(work, options.labels.names)
-    finding, mask = checks.conflicting_labels(work, active)
+    pairs = checks.pair_codes(work, options.labels.names)
+    finding, mask = checks.conflicting_labels(work, active, pairs)
     found.append(finding)
     active &= ~mask
-    dup_findings, mask = checks.duplicates(work, active, options.lowercase)
+    dup_findings, mask = checks.duplicates(work, active, options.lowercase, pairs)
     found.extend(dup_findings)
     active &= ~mask
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from finsent.contract.modelinput import COMPLETION_SEPARATOR
-from finsent.prep.checks import KNOWN_SEPARATORS, LONG_TEXT_CHARS, Finding, example_rows
+from finsent.prep.checks import KNOWN_SEPARATORS, LONG_TEXT_CHARS, Finding, example_rows, finding
 
 
 def _n(value: int) -> str:
@@ -28,16 +28,15 @@ def text_whitespace(changed: pd.Series, rows: pd.Series) -> Finding | None:
     count = int(mask.sum())
     if not count:
         return None
-    return Finding(
+    return finding(
         "text_whitespace",
-        "info",
-        f"{_n(count)} texts had extra spaces, line breaks or non-standard Unicode forms.",
-        count,
-        example_rows(rows, mask),
-        "Normalised them (NFC, one space between words, trimmed); classification applies the same rule.",
-        True,
-        f"{_n(count)}개 문장에 불필요한 공백, 줄바꿈 또는 비표준 유니코드가 있었습니다.",
-        "정규화했습니다(NFC, 단어 사이 공백 하나, 앞뒤 공백 제거). 분류할 때도 같은 규칙을 씁니다.",
+        message=f"{_n(count)} texts had extra spaces, line breaks or non-standard Unicode forms.",
+        count=count,
+        rows=example_rows(rows, mask),
+        remedy="Normalised them (NFC, one space between words, trimmed); classification applies the same rule.",
+        applied=True,
+        message_ko=f"{_n(count)}개 문장에 불필요한 공백, 줄바꿈 또는 비표준 유니코드가 있었습니다.",
+        remedy_ko="정규화했습니다(NFC, 단어 사이 공백 하나, 앞뒤 공백 제거). 분류할 때도 같은 규칙을 씁니다.",
     )
 
 
@@ -54,17 +53,16 @@ def label_variants(
     pairs = pd.DataFrame({"raw": raw[mask], "label": label[mask]}).drop_duplicates().head(20)
     mapping = {str(r): str(lab) for r, lab in zip(pairs["raw"], pairs["label"], strict=True)}
     listing = ", ".join(f"{k!r} -> {v}" for k, v in mapping.items())
-    return Finding(
+    return finding(
         "label_variants",
-        "info",
-        f"{_n(count)} labels were written another way and mapped: {listing}.",
-        count,
-        example_rows(rows, mask),
-        "Mapped onto the label set (trimmed, case-folded, synonyms such as 긍정/부정/중립).",
-        True,
-        f"{_n(count)}개 라벨을 표준 이름으로 바꿨습니다: {listing}.",
-        "앞뒤 공백 제거, 대소문자 통일, 긍정/부정/중립 같은 동의어를 라벨 목록에 맞췄습니다.",
-        {"mapping": mapping},
+        message=f"{_n(count)} labels were written another way and mapped: {listing}.",
+        count=count,
+        rows=example_rows(rows, mask),
+        remedy="Mapped onto the label set (trimmed, case-folded, synonyms such as 긍정/부정/중립).",
+        applied=True,
+        message_ko=f"{_n(count)}개 라벨을 표준 이름으로 바꿨습니다: {listing}.",
+        remedy_ko="앞뒤 공백 제거, 대소문자 통일, 긍정/부정/중립 같은 동의어를 라벨 목록에 맞췄습니다.",
+        details={"mapping": mapping},
     )
 
 
@@ -74,18 +72,17 @@ def separator_in_text(arrow: pd.Series, rows: pd.Series) -> Finding | None:
     count = int(mask.sum())
     if not count:
         return None
-    return Finding(
+    return finding(
         "separator_in_text",
-        "warning",
-        f"{_n(count)} texts contain {COMPLETION_SEPARATOR.strip()!r}, the separator completion models see "
+        message=f"{_n(count)} texts contain {COMPLETION_SEPARATOR.strip()!r}, the separator completion models see "
         "at the end of every prompt.",
-        count,
-        example_rows(rows, mask),
-        "Kept as is. For babbage-002/davinci-002, replace the arrow in these texts (e.g. with '→') if "
+        count=count,
+        rows=example_rows(rows, mask),
+        remedy="Kept as is. For babbage-002/davinci-002, replace the arrow in these texts (e.g. with '→') if "
         "predictions look cut short.",
-        False,
-        f"{_n(count)}개 문장에 완성형 모델의 구분자 {COMPLETION_SEPARATOR.strip()!r} 가 들어 있습니다.",
-        "그대로 두었습니다. babbage-002/davinci-002 에서 예측이 이상하면 이 화살표를 바꾸세요.",
+        applied=False,
+        message_ko=f"{_n(count)}개 문장에 완성형 모델의 구분자 {COMPLETION_SEPARATOR.strip()!r} 가 들어 있습니다.",
+        remedy_ko="그대로 두었습니다. babbage-002/davinci-002 에서 예측이 이상하면 이 화살표를 바꾸세요.",
     )
 
 
@@ -97,45 +94,42 @@ def letter_case(capital: pd.Series, rows: pd.Series, lowercase: bool) -> Finding
     if not count:
         return None
     if lowercase:
-        return Finding(
+        return finding(
             "letter_case",
-            "info",
-            f"{_n(count)} texts contain capital letters.",
-            count,
-            example_rows(rows, mask),
-            "Lower-cased them (--lowercase); texts you classify with this model are lower-cased the same way.",
-            True,
-            f"{_n(count)}개 문장에 대문자가 있습니다.",
-            "소문자로 바꿨습니다(--lowercase). 이 모델로 분류하는 문장도 똑같이 소문자로 바뀝니다.",
+            message=f"{_n(count)} texts contain capital letters.",
+            count=count,
+            rows=example_rows(rows, mask),
+            remedy="Lower-cased them (--lowercase); texts you classify with this model are lower-cased the same way.",
+            applied=True,
+            message_ko=f"{_n(count)}개 문장에 대문자가 있습니다.",
+            remedy_ko="소문자로 바꿨습니다(--lowercase). 이 모델로 분류하는 문장도 똑같이 소문자로 바뀝니다.",
         )
-    return Finding(
+    return finding(
         "letter_case",
-        "info",
-        f"{_n(count)} texts contain capital letters (e.g. company names).",
-        count,
-        example_rows(rows, mask),
-        "Kept as written, and classification sees the same form (the legacy tool lower-cased training "
+        message=f"{_n(count)} texts contain capital letters (e.g. company names).",
+        count=count,
+        rows=example_rows(rows, mask),
+        remedy="Kept as written, and classification sees the same form (the legacy tool lower-cased training "
         "texts only). Use --lowercase to fold case for training and classification alike.",
-        False,
-        f"{_n(count)}개 문장에 대문자(회사 이름 등)가 있습니다.",
-        "그대로 두었고 분류할 때도 같은 형태를 씁니다. 대소문자를 무시하려면 --lowercase 를 쓰세요.",
+        applied=False,
+        message_ko=f"{_n(count)}개 문장에 대문자(회사 이름 등)가 있습니다.",
+        remedy_ko="그대로 두었고 분류할 때도 같은 형태를 씁니다. 대소문자를 무시하려면 --lowercase 를 쓰세요.",
     )
 
 
 def completion_format(formats: tuple[str, ...]) -> Finding | None:
     if "completion" not in formats:
         return None
-    return Finding(
+    return finding(
         "completion_format",
-        "info",
-        f"Completion files: prompts end in {COMPLETION_SEPARATOR!r} and completions are ' <label>' with one "
+        message=f"Completion files: prompts end in {COMPLETION_SEPARATOR!r} and completions are ' <label>' with one "
         "leading space and no other ending, as OpenAI's completion models expect.",
-        0,
-        (),
-        "Applied when writing train/valid.completion.jsonl.",
-        True,
-        f"완성형 파일: 프롬프트는 {COMPLETION_SEPARATOR!r} 로 끝나고 답은 앞에 공백 하나를 둔 ' <라벨>' 입니다.",
-        "train/valid.completion.jsonl 을 쓸 때 적용했습니다.",
+        count=0,
+        rows=(),
+        remedy="Applied when writing train/valid.completion.jsonl.",
+        applied=True,
+        message_ko=f"완성형 파일: 프롬프트는 {COMPLETION_SEPARATOR!r} 로 끝나고 답은 앞에 공백 하나를 둔 ' <라벨>' 입니다.",
+        remedy_ko="train/valid.completion.jsonl 을 쓸 때 적용했습니다.",
     )
 
 
@@ -145,17 +139,16 @@ def long_text(size: pd.Series, rows: pd.Series) -> Finding | None:
     count = int(mask.sum())
     if not count:
         return None
-    return Finding(
+    return finding(
         "long_text",
-        "warning",
-        f"{_n(count)} texts are longer than {LONG_TEXT_CHARS:,} characters (longest {int(size.max()):,}).",
-        count,
-        example_rows(rows, mask),
-        "Kept. Check they are single news items and not several pasted together; long examples cost more "
+        message=f"{_n(count)} texts are longer than {LONG_TEXT_CHARS:,} characters (longest {int(size.max()):,}).",
+        count=count,
+        rows=example_rows(rows, mask),
+        remedy="Kept. Check they are single news items and not several pasted together; long examples cost more "
         "to train and the local model reads only their start.",
-        False,
-        f"{_n(count)}개 문장이 {LONG_TEXT_CHARS:,}자를 넘습니다(가장 긴 문장 {int(size.max()):,}자).",
-        "그대로 두었습니다. 기사 여러 개가 붙어 있지 않은지 확인하세요. 긴 예시는 학습 비용이 큽니다.",
+        applied=False,
+        message_ko=f"{_n(count)}개 문장이 {LONG_TEXT_CHARS:,}자를 넘습니다(가장 긴 문장 {int(size.max()):,}자).",
+        remedy_ko="그대로 두었습니다. 기사 여러 개가 붙어 있지 않은지 확인하세요. 긴 예시는 학습 비용이 큽니다.",
     )
 
 
@@ -174,17 +167,16 @@ def over_token_limit(
         return None
     mask = texts.index.isin(over.index)
     mask_series = pd.Series(mask, index=texts.index)
-    return Finding(
+    return finding(
         "over_token_limit",
-        "warning",
-        f"{_n(len(over))} texts are estimated at more than {limit:,} tokens, the limit of {model}.",
-        len(over),
-        example_rows(rows, mask_series),
-        "Kept. Fine-tuning services truncate or reject such examples: shorten them or split them into sentences.",
-        False,
-        f"{_n(len(over))}개 문장이 {model} 의 한도 {limit:,} 토큰을 넘는 것으로 추정됩니다.",
-        "그대로 두었습니다. 파인튜닝 서비스는 이런 예시를 잘라내거나 거부합니다. 짧게 나누세요.",
-        {"max_tokens": int(over.max())},
+        message=f"{_n(len(over))} texts are estimated at more than {limit:,} tokens, the limit of {model}.",
+        count=len(over),
+        rows=example_rows(rows, mask_series),
+        remedy="Kept. Fine-tuning services truncate or reject such examples: shorten them or split them into sentences.",
+        applied=False,
+        message_ko=f"{_n(len(over))}개 문장이 {model} 의 한도 {limit:,} 토큰을 넘는 것으로 추정됩니다.",
+        remedy_ko="그대로 두었습니다. 파인튜닝 서비스는 이런 예시를 잘라내거나 거부합니다. 짧게 나누세요.",
+        details={"max_tokens": int(over.max())},
     )
 
 
@@ -194,17 +186,16 @@ def formula_like(formula: pd.Series, rows: pd.Series) -> Finding | None:
     count = int(mask.sum())
     if not count:
         return None
-    return Finding(
+    return finding(
         "formula_like",
-        "info",
-        f"{_n(count)} texts start with =, +, - or @, which spreadsheets treat as formulas.",
-        count,
-        example_rows(rows, mask),
-        "Kept as text, exactly as written. Files finsent exports for spreadsheets prefix such cells with an "
+        message=f"{_n(count)} texts start with =, +, - or @, which spreadsheets treat as formulas.",
+        count=count,
+        rows=example_rows(rows, mask),
+        remedy="Kept as text, exactly as written. Files finsent exports for spreadsheets prefix such cells with an "
         "apostrophe so Excel does not run them.",
-        False,
-        f"{_n(count)}개 문장이 =, +, -, @ 로 시작합니다(스프레드시트가 수식으로 취급하는 문자).",
-        "글자 그대로 유지했습니다. 스프레드시트용으로 내보낼 때는 앞에 작은따옴표를 붙여 수식 실행을 막습니다.",
+        applied=False,
+        message_ko=f"{_n(count)}개 문장이 =, +, -, @ 로 시작합니다(스프레드시트가 수식으로 취급하는 문자).",
+        remedy_ko="글자 그대로 유지했습니다. 스프레드시트용으로 내보낼 때는 앞에 작은따옴표를 붙여 수식 실행을 막습니다.",
     )
 
 
@@ -257,33 +248,31 @@ def common_affixes(
     separator = next((known for known in KNOWN_SEPARATORS if suffix.endswith(known)), "")
     if separator:
         findings.append(
-            Finding(
+            finding(
                 "separator_suffix",
-                "info",
-                f"Every text ends in {separator.strip()!r}, a separator from the legacy prompt format.",
-                len(values),
-                (),
-                "Removed it; finsent adds the separator itself for completion models.",
-                True,
-                f"모든 문장이 예전 프롬프트 구분자 {separator.strip()!r} 로 끝납니다.",
-                "구분자를 지웠습니다. 완성형 모델용 구분자는 finsent 가 직접 붙입니다.",
+                message=f"Every text ends in {separator.strip()!r}, a separator from the legacy prompt format.",
+                count=len(values),
+                rows=(),
+                remedy="Removed it; finsent adds the separator itself for completion models.",
+                applied=True,
+                message_ko=f"모든 문장이 예전 프롬프트 구분자 {separator.strip()!r} 로 끝납니다.",
+                remedy_ko="구분자를 지웠습니다. 완성형 모델용 구분자는 finsent 가 직접 붙입니다.",
             )
         )
     word_prefix = prefix if prefix.endswith(" ") else prefix[: prefix.rfind(" ") + 1]
     if len(word_prefix.strip()) >= 2:
         findings.append(
-            Finding(
+            finding(
                 "common_prefix",
-                "warning",
-                f"Every text starts with {word_prefix.strip()!r}.",
-                len(values),
-                (),
-                "Kept as is. Remove it from the file if it is not part of the news text: the model learns "
+                message=f"Every text starts with {word_prefix.strip()!r}.",
+                count=len(values),
+                rows=(),
+                remedy="Kept as is. Remove it from the file if it is not part of the news text: the model learns "
                 "nothing from it and every text you classify would need it too.",
-                False,
-                f"모든 문장이 {word_prefix.strip()!r} 로 시작합니다.",
-                "그대로 두었습니다. 기사 내용이 아니라면 파일에서 지우세요.",
-                {"prefix": word_prefix.strip()},
+                applied=False,
+                message_ko=f"모든 문장이 {word_prefix.strip()!r} 로 시작합니다.",
+                remedy_ko="그대로 두었습니다. 기사 내용이 아니라면 파일에서 지우세요.",
+                details={"prefix": word_prefix.strip()},
             )
         )
     if not separator:
@@ -292,17 +281,16 @@ def common_affixes(
         )
         if len(word_suffix.strip()) >= 2:
             findings.append(
-                Finding(
+                finding(
                     "common_suffix",
-                    "warning",
-                    f"Every text ends with {word_suffix.strip()!r}.",
-                    len(values),
-                    (),
-                    "Kept as is. Remove it from the file if it is not part of the news text.",
-                    False,
-                    f"모든 문장이 {word_suffix.strip()!r} 로 끝납니다.",
-                    "그대로 두었습니다. 기사 내용이 아니라면 파일에서 지우세요.",
-                    {"suffix": word_suffix.strip()},
+                    message=f"Every text ends with {word_suffix.strip()!r}.",
+                    count=len(values),
+                    rows=(),
+                    remedy="Kept as is. Remove it from the file if it is not part of the news text.",
+                    applied=False,
+                    message_ko=f"모든 문장이 {word_suffix.strip()!r} 로 끝납니다.",
+                    remedy_ko="그대로 두었습니다. 기사 내용이 아니라면 파일에서 지우세요.",
+                    details={"suffix": word_suffix.strip()},
                 )
             )
     return findings, separator
