@@ -140,7 +140,21 @@ def split_valid(labels: np.ndarray, names: Iterable[object], fraction: float, se
 
 
 def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
+    """The checks in their order: the columns, one table of per-row facts, the checks that drop rows, the
+    checks that only report, the repeats, then the class counts and the split."""
     report = Report(source=_source_info(table), options=options.to_dict(), rows_read=table.rows)
+    columns = _columns(table, options, report)
+    if columns is None:
+        return _Analysis(report)
+    work, variants, found = _work_table(table, columns, options)
+    active = _drop_unusable(work, options, found)
+    found += _reporting_checks(work, active, options, variants)
+    active = _drop_repeats(work, active, options, found)
+    return _split(table, work, active, options, report, found)
+
+
+def _columns(table: LoadedTable, options: PrepareOptions, report: Report) -> tuple[str, str] | None:
+    """The text and label columns, or None with the required_columns finding in the report."""
     try:
         cols = resolve_columns(
             table.frame,
@@ -153,13 +167,21 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
         report.findings.append(
             checks.required_columns(exc.message, exc.hint or "", exc.ko or "", exc.hint_ko or "")
         )
-        return _Analysis(report)
+        return None
     assert cols.text is not None and cols.label is not None
     report.columns = {"text": cols.text, "label": cols.label}
+    return cols.text, cols.label
+
+
+def _work_table(
+    table: LoadedTable, columns: tuple[str, str], options: PrepareOptions
+) -> tuple[pd.DataFrame, set[str], list[Finding | None]]:
+    """One row per input row: the raw and model-input text, the label and its code, and the per-row facts
+    the checks report on (from the one fast column scan); the label variants; the affix findings."""
     # Plain Python str objects from here on: the checks and writers run over every row, and object
     # arrays avoid a conversion to and from Arrow strings at each step.
-    raw_texts = table.frame[cols.text].tolist()
-    raw_labels = table.frame[cols.label].tolist()
+    raw_texts = table.frame[columns[0]].tolist()
+    raw_labels = table.frame[columns[1]].tolist()
     # build_model_input of every text (without separator) and the per-row facts the checks report on.
     column = normalise_column(raw_texts)
     changed = column.changed  # by whitespace/NFC normalisation, kept if a legacy separator is cut below
@@ -198,8 +220,11 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
             "csv_quote": column.csv_quote,
         }
     )
-    found: list[Finding | None] = [*affix_findings]
+    return work, variants, [*affix_findings]
 
+
+def _drop_unusable(work: pd.DataFrame, options: PrepareOptions, found: list[Finding | None]) -> pd.Series:
+    """Rows without text, without a label or with a label outside the set: the rows still active."""
     active = pd.Series(True, index=work.index)
     finding, mask = checks.empty_text(work)
     found.append(finding)
@@ -208,13 +233,19 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
         finding, mask = check(work, active)
         found.append(finding)
         active &= ~mask
+    return active
 
+
+def _reporting_checks(
+    work: pd.DataFrame, active: pd.Series, options: PrepareOptions, variants: set[str]
+) -> list[Finding | None]:
+    """The checks that drop nothing, over the rows still active."""
     live = work if active.all() else work[active]
     rows = live["row"]
     limit, limit_model = (options.token_limit, "the configured limit") if options.token_limit else (None, "")
     if limit is None and options.backend_limit:
         limit, limit_model = options.backend_limit
-    found += [
+    return [
         textchecks.text_whitespace(live["changed"], rows),
         textchecks.label_variants(live["raw_label"], live["label"], rows, variants),
         textchecks.separator_in_text(live["arrow"], rows),
@@ -226,14 +257,30 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
         else None,
         textchecks.completion_format(options.formats),
     ]
+
+
+def _drop_repeats(
+    work: pd.DataFrame, active: pd.Series, options: PrepareOptions, found: list[Finding | None]
+) -> pd.Series:
+    """Texts with two labels (all their rows), then exact and near repeats (all but the first)."""
     pairs = checks.pair_codes(work, options.labels.names)
     finding, mask = checks.conflicting_labels(work, active, pairs)
     found.append(finding)
-    active &= ~mask
+    active = active & ~mask
     dup_findings, mask = checks.duplicates(work, active, options.lowercase, pairs)
     found.extend(dup_findings)
-    active &= ~mask
+    return active & ~mask
 
+
+def _split(
+    table: LoadedTable,
+    work: pd.DataFrame,
+    active: pd.Series,
+    options: PrepareOptions,
+    report: Report,
+    found: list[Finding | None],
+) -> _Analysis:
+    """The rows kept, the class-count findings and the stratified train/validation split."""
     kept = work.loc[active, ["row", "text", "label", "json_escape", "csv_quote"]].reset_index(drop=True)
     names = options.labels.names
     codes = work["label_code"].to_numpy()[active.to_numpy()]
