@@ -154,6 +154,9 @@ def first_of_code(codes: np.ndarray) -> np.ndarray:
 def first_appearance_codes(texts: list[str]) -> np.ndarray:
     """0, 1, 2... for each distinct text in order of first appearance (what pd.factorize gives).
 
+    Fast path. Oracle: tests/prep/test_textscan.py::test_first_appearance_codes_equal_factorize (and its
+    hash-collision twin). Gain: a third of pd.factorize's time on 200,000 rows.
+
     Numbers the texts' str hashes instead of the texts (integers in numpy's hash table, not strings in a
     dict: a third of the time on 200,000 rows), then confirms that every repeated hash is a repeated text;
     a hash collision between different texts sends the column the exact way."""

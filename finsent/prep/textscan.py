@@ -94,6 +94,8 @@ class NormalisedColumn:
 
 def normalise_column(values: Sequence[object]) -> NormalisedColumn:
     """`normalise_text` of every value, and the facts of `NormalisedColumn`, computed in bulk."""
+    # Fast path. Oracle: tests/prep/test_textscan.py::test_random_columns_match_the_per_row_functions.
+    # Gain: 0.18 s for 200k corpus rows with all ten facts, vs 0.22 s for per-row normalise_text alone.
     texts: list[str] = list(values)  # type: ignore[arg-type]  # checked by the join just below
     try:
         # One "\n" after every row: row i is units[starts[i] : ends[i]], its separator sits at ends[i].

@@ -70,7 +70,9 @@ def csv_field(value: str) -> str:
 
 
 def csv_lines(rows: Iterable[int], texts: Iterable[str], labels: Iterable[str]) -> str:
-    """`row,text,label` with a header; byte-identical to csv.writer(lineterminator="\\n"), three times faster."""
+    """`row,text,label` with a header; byte-identical to csv.writer(lineterminator="\\n"), three times faster.
+
+    Fast path. Oracle: tests/prep/test_prepare.py::test_bulk_training_files_equal_the_per_row_formats."""
     label_fields: dict[str, str] = {}
     out = ["row,text,label\n"]
     out += [
