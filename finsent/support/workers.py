@@ -65,6 +65,24 @@ class WorkerProcesses:
         pid = folder.read_pid()
         return pid is not None and process_alive(pid, str(folder.path))
 
+    def wait(self, folder: JobFolder, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the worker to end; whether it did. A worker of ours is
+        waited for (and so reaped); one another process started is watched through /proc."""
+        child = self._children.get(folder.path.name)
+        if child is not None:
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return False
+            self._children.pop(folder.path.name, None)
+            return True
+        deadline = time.monotonic() + timeout
+        while self.alive(folder):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
 
 def signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -110,6 +128,7 @@ class WorkerJobs:
 
     def settle(self, folder: JobFolder) -> dict[str, object]:
         """The status, turning a non-final status whose worker is gone into cancelled or interrupted."""
+        self.processes.reap()  # a worker that ended after writing its final status is not left a zombie
         status = folder.read_status()
         if JobStatus(status["status"]).is_terminal or self.processes.alive(folder):
             return status
@@ -159,11 +178,9 @@ class WorkerJobs:
         pid = folder.read_pid()
         if pid is not None and self.processes.alive(folder):
             signal_group(pid, signal.SIGTERM)  # the worker records "cancelled" itself
-            deadline = time.monotonic() + CANCEL_GRACE_SECONDS
-            while time.monotonic() < deadline and self.processes.alive(folder):
-                time.sleep(0.05)
-            if self.processes.alive(folder):
+            if not self.processes.wait(folder, CANCEL_GRACE_SECONDS):
                 signal_group(pid, signal.SIGKILL)
+                self.processes.wait(folder, CANCEL_GRACE_SECONDS)  # reap it, so no zombie stays behind
         return JobStatus(self.settle(folder)["status"])
 
     def models(self, base_model_of: Callable[[Mapping[str, object]], str]) -> list[ModelInfo]:
