@@ -6,6 +6,7 @@ finsent/ui/views/ (not `pages/`, which would trigger Streamlit's legacy auto-dis
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import streamlit as st
@@ -25,6 +26,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("classify", "nav.classify", ":material/label:"),
 )
 
+os.umask(0o077)  # what finsent writes is its user's alone: see finsent/support/private.py
 st.set_page_config(page_title="finsent", page_icon=":material/insights:", layout="wide")
 
 settings = state.get_settings()

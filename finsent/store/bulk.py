@@ -3,6 +3,10 @@
 A chunk row holds one `classify` call's predictions: label codes (int16 indexes into the run's labels,
 the last code being "unknown"), confidences (float64) and the scores matrix (float64, rows x labels).
 Chunks are written once (INSERT OR IGNORE), so a resumed run can never store a row twice.
+
+The raw answers of "unknown" predictions come from a server: they are stored scrubbed of API keys and cut
+to RAW_KEEP characters, and dropped when the run succeeds (nothing reads them after that). Errors and the
+provider batch record are scrubbed too.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from finsent.contract.texts import Text
 from finsent.store.db import Database
 from finsent.store.jobs import dumps, loads
 from finsent.store.records import BulkRunRecord, BulkStatus
+from finsent.support.secrets import scrub, scrub_optional, scrub_value
 
 ACTIVE_STATUSES = tuple(s for s in BulkStatus if s.is_active)
 RESUMABLE_STATUSES = tuple(s for s in BulkStatus if s.is_resumable)
@@ -28,6 +33,14 @@ ORPHANED = Text(
     "The process running it stopped; resume it to finish the remaining rows.",
     "분류하던 프로세스가 멈췄습니다. 재개하면 남은 행을 마저 분류합니다.",
 )
+
+
+#: characters of a raw answer kept while its run is unfinished (enough to see what a model said)
+RAW_KEEP = 200
+
+
+def _kept_raw(raw: dict[int, str]) -> str | None:
+    return dumps({str(k): scrub(str(v))[:RAW_KEEP] for k, v in raw.items()}) if raw else None
 
 
 @dataclass(frozen=True)
@@ -138,7 +151,7 @@ class BulkRepository:
         with self.db.write() as conn:
             conn.execute(
                 "UPDATE bulk_runs SET batch = ?, updated_at = ? WHERE id = ?",
-                (dumps(batch) if batch is not None else None, time.time(), run_id),
+                (dumps(scrub_value(batch)) if batch is not None else None, time.time(), run_id),
             )
 
     def bulk_run_for_input(self, input_key: str) -> BulkRunState | None:
@@ -194,7 +207,7 @@ class BulkRepository:
                     np.ascontiguousarray(chunk.codes, dtype="<i2").tobytes(),
                     np.ascontiguousarray(chunk.confidence, dtype="<f8").tobytes(),
                     np.ascontiguousarray(chunk.scores, dtype="<f8").tobytes(),
-                    dumps({str(k): v for k, v in chunk.raw.items()}) if chunk.raw else None,
+                    _kept_raw(chunk.raw),
                     now,
                 ),
             )
@@ -243,8 +256,8 @@ class BulkRepository:
         query = "UPDATE bulk_runs SET status = ?, error = ?, error_ko = ?, updated_at = ?, finished_at = ? WHERE id = ?"
         params: list[object] = [
             status,
-            text.en if text else None,
-            text.ko if text else None,
+            scrub(text.en) if text else None,
+            scrub_optional(text.ko) if text else None,
             now,
             now if status not in ACTIVE_STATUSES else None,
             run_id,
@@ -256,7 +269,10 @@ class BulkRepository:
             query += f" AND status IN ({', '.join('?' for _ in only_from)})"
             params.extend(only_from)
         with self.db.write() as conn:
-            return conn.execute(query, params).rowcount > 0
+            changed = conn.execute(query, params).rowcount > 0
+            if changed and status == BulkStatus.SUCCEEDED:
+                conn.execute("UPDATE bulk_chunks SET raw = NULL WHERE run_id = ?", (run_id,))
+            return changed
 
     def interrupt_orphaned_runs(self, owner_alive: Callable[[str, str], bool]) -> list[str]:
         """Runs left `running`/`queued` by a process that is gone become `interrupted` (resumable)."""

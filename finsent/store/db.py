@@ -4,6 +4,10 @@ Why this shape: the dashboard (several browser sessions, background threads) and
 same file at once. WAL lets readers run beside a writer; `BEGIN IMMEDIATE` takes the write lock up front so
 a transaction never has to upgrade a read lock (which SQLite refuses with "database is locked" without
 waiting); `busy_timeout` makes writers queue instead of failing.
+
+Opening the database is the first thing every process does, so it is also where FINSENT_HOME is made
+private (0700) and the database file 0600 before SQLite first opens it: SQLite gives the -wal and -shm
+files it adds the database file's mode.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from finsent.store.schema import migrate
+from finsent.support.private import create_private_file, private_dir, private_file
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -23,7 +28,10 @@ BUSY_TIMEOUT_S = 30.0
 class Database:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        create_private_file(self.path)
+        for companion in ("-wal", "-shm", "-journal"):  # left 0644 by an older finsent
+            private_file(f"{self.path}{companion}")
         self._ready = False
         self._ready_lock = threading.Lock()
         self._ensure_ready()

@@ -16,6 +16,7 @@ from finsent.contract.errors import NotFoundError
 from finsent.contract.texts import Text
 from finsent.store.db import Database
 from finsent.store.records import DatasetRecord, EventRecord, JobRecord
+from finsent.support.secrets import scrub, scrub_optional, scrub_value
 
 METRIC_COLUMNS = ("step", "epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy")
 #: jobs columns a caller may change with `update_job`
@@ -107,6 +108,12 @@ def _error_columns(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _scrubbed(values: dict[str, Any]) -> dict[str, Any]:
+    """No API key reaches the jobs table in any form (backends scrub what servers send; this is the
+    second line): every text, ids and the poll cursor included, since a hostile server chooses them too."""
+    return {k: scrub(v) if type(v) is str else v for k, v in values.items()}  # statuses stay enums
+
+
 def _event(r: sqlite3.Row) -> EventRecord:
     return EventRecord(r["job_id"], r["seq"], r["created_at"], r["level"], r["message"], r["message_ko"])
 
@@ -185,7 +192,7 @@ class JobsRepository:
                     dumps(dict(training or {})),
                     record.status.value,
                     record.fine_tuned_model,
-                    record.error,
+                    scrub_optional(record.error),
                     record.progress,
                     record.created_at,
                     record.updated_at,
@@ -224,8 +231,13 @@ class JobsRepository:
         unknown = set(fields) - _JOB_FIELDS
         if unknown:
             raise ValueError(f"not job fields: {sorted(unknown)}")
-        values = _error_columns(
-            {k: (dumps(v) if k in ("input_format", "training") else v) for k, v in fields.items()}
+        values = _scrubbed(
+            _error_columns(
+                {
+                    k: (dumps(scrub_value(v)) if k in ("input_format", "training") else v)
+                    for k, v in fields.items()
+                }
+            )
         )
         if "status" in values and isinstance(values["status"], JobStatus):
             values["status"] = values["status"].value
@@ -257,7 +269,15 @@ class JobsRepository:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO events (job_id, seq, created_at, level, message, message_ko, external_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job_id, seq + 1, event.created_at, event.level, event.text.en, event.text.ko, event.id),
+                (
+                    job_id,
+                    seq + 1,
+                    event.created_at,
+                    event.level,
+                    scrub(event.text.en),
+                    scrub_optional(event.text.ko),
+                    scrub_optional(event.id),
+                ),
             )
             if cur.rowcount:
                 seq += 1
@@ -313,8 +333,8 @@ class JobsRepository:
                 return False
             self._append_events(conn, job_id, events)
             self._upsert_metrics(conn, job_id, metrics)
-            values = _error_columns(
-                {**fields, "poll_cursor": new_cursor, "polled_at": now, "updated_at": now}
+            values = _scrubbed(
+                _error_columns({**fields, "poll_cursor": new_cursor, "polled_at": now, "updated_at": now})
             )
             if isinstance(values.get("status"), JobStatus):
                 values["status"] = values["status"].value

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from finsent.contract.errors import InputError
+from finsent.support.private import PRIVATE_DIR_MODE
 
 
 def _fsync_dir(path: Path) -> None:
@@ -28,9 +29,11 @@ def _fsync_dir(path: Path) -> None:
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
-    """Write `data` to `path` atomically; the parent folder is created when missing."""
+    """Write `data` to `path` atomically; the parent folder is created when missing (0700).
+
+    The file is 0600 whatever the umask: mkstemp creates it so and the rename keeps the mode."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

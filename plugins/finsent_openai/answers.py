@@ -1,6 +1,8 @@
 """From a model's answer and its log-probabilities to a Prediction on the label set.
 
-An answer outside the label set becomes `unknown` with the raw text kept: never a crash.
+An answer outside the label set becomes `unknown` with the raw text kept: never a crash. The raw text is
+a server's, so what is kept is scrubbed of the API key (`finsent.support.secrets`) and cut to RAW_LIMIT
+characters: enough to see what the model said, before it goes to a ledger, a batch file or the store.
 """
 
 from __future__ import annotations
@@ -10,8 +12,16 @@ import unicodedata
 from collections.abc import Mapping
 
 from finsent.contract import UNKNOWN_LABEL, LabelSet, Prediction
+from finsent.support.secrets import scrub
 
 _STRIP = " \t\r\n\"'`.,:;!?()[]{}<>*_-"
+#: characters of an answer outside the label set that are kept with its "unknown" prediction
+RAW_LIMIT = 200
+
+
+def kept_raw(answer: str | None) -> str | None:
+    """What is kept of a server's answer: scrubbed first (a cut could split a key), then cut."""
+    return None if answer is None else scrub(answer)[:RAW_LIMIT]
 
 
 def _fold(text: str) -> str:
@@ -72,7 +82,7 @@ class AnswerMapper:
             # The confidence of "unknown" is the probability the model put outside the label set.
             outside = max(0.0, 1.0 - total) if top_logprobs else 0.0
             return Prediction(
-                UNKNOWN_LABEL, round(outside, 6), {k: round(v, 6) for k, v in mass.items()}, answer
+                UNKNOWN_LABEL, round(outside, 6), {k: round(v, 6) for k, v in mass.items()}, kept_raw(answer)
             )
         if total > 0 and mass[label] > 0:
             scores = {k: v / total for k, v in mass.items()}

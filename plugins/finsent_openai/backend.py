@@ -47,7 +47,7 @@ from finsent.contract import (
 
 from . import costs
 from . import data as openai_data
-from .client import ClientConfig, build_client, effective_config, openai_errors
+from .client import ClientConfig, build_client, effective_config, expect_object, openai_errors
 from .notices import fine_tuning_notice
 from .prompts import shot_details
 from .results import merge_points, parse_results, point_from_metrics
@@ -262,6 +262,7 @@ class OpenAIBackend(Backend):
                 seed=opts.seed,
                 **extra,
             )
+        job = expect_object(job, "fine_tuning.job", self.config, "fine-tune")
         return StartedJob(external_id=job.id, status=_status(job.status), base_model=job.model)
 
     # -- 3. monitoring -----------------------------------------------------------------------------
@@ -269,7 +270,9 @@ class OpenAIBackend(Backend):
         state = _Cursor(cursor)
         subject = f"fine-tuning job '{external_id}'"
         with openai_errors(self.config, "follow", subject=subject):
-            job = self.client.fine_tuning.jobs.retrieve(external_id)
+            job = expect_object(
+                self.client.fine_tuning.jobs.retrieve(external_id), "fine_tuning.job", self.config, "follow"
+            )
             # Checkpoints before events: every step a checkpoint names then has its event in this poll,
             # so no step is reported ahead of an earlier one.
             checkpoints = []
@@ -342,7 +345,7 @@ class OpenAIBackend(Backend):
                 {"step": c.step_number, "model": c.fine_tuned_model_checkpoint} for c in checkpoints
             ]
         if job.error is not None and job.error.code:
-            details["error_code"] = job.error.code
+            details["error_code"] = self.config.scrub(str(job.error.code), 100)
         return details
 
     def _results_points(
@@ -370,7 +373,7 @@ class OpenAIBackend(Backend):
     def _job_action(self, action: str, external_id: str) -> JobStatus:
         with openai_errors(self.config, action, subject=f"fine-tuning job '{external_id}'"):
             job = getattr(self.client.fine_tuning.jobs, action)(external_id)
-        return _status(job.status)
+        return _status(expect_object(job, "fine_tuning.job", self.config, action).status)
 
     # -- 4. classification -------------------------------------------------------------------------
     def classify(self, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:

@@ -27,7 +27,7 @@ from finsent.support import texts_digest
 
 from .answers import AnswerMapper
 from .classify import Classifier, chat_body, chat_prediction, completion_body, completion_predictions
-from .client import ClientConfig, openai_errors
+from .client import ClientConfig, expect_object, openai_errors
 from .data import COMPLETION, AccountLedger, model_kind
 
 _DEAD = ("failed", "expired", "cancelled", "cancelling")
@@ -160,18 +160,29 @@ class BatchRunner:
                 ),
                 purpose="batch",
             )
+            uploaded = expect_object(uploaded, "file", self.config, "batch", status=False)
             batch = self.client.batches.create(
                 input_file_id=uploaded.id,
                 endpoint="/v1/completions" if completion else "/v1/chat/completions",
                 completion_window="24h",
                 metadata={"finsent": "bulk classification", "model": model.id[:500]},
             )
+        batch = self._checked(batch, "batch")
         self.ledger.remember(digest, batch.id)
         return batch.id
 
+    def _checked(self, batch: Any, action: str) -> Batch:
+        """A batch, or a clear error: a server answering with another object would be followed forever."""
+        checked: Batch = expect_object(batch, "batch", self.config, action)
+        return checked
+
+    def _status(self, batch: Batch) -> str:
+        """The batch's status as put in a message: a server's text."""
+        return self.config.scrub(str(batch.status), 60)
+
     def progress(self, batch_id: str) -> BatchProgress:
         with openai_errors(self.config, "batch", subject=f"batch '{batch_id}'"):
-            batch = self.client.batches.retrieve(batch_id)
+            batch = self._checked(self.client.batches.retrieve(batch_id), "batch")
         return _progress(batch)
 
     def cancel(self, batch_id: str) -> BatchProgress:
@@ -179,7 +190,7 @@ class BatchRunner:
         requests it finished are billed, no more. The ledger forgets it, so the same texts submitted again
         make a new batch instead of finding this one."""
         with openai_errors(self.config, "cancel-batch", subject=f"batch '{batch_id}'"):
-            batch = self.client.batches.cancel(batch_id)
+            batch = self._checked(self.client.batches.cancel(batch_id), "cancel-batch")
         self.ledger.forget(batch_id)
         return _progress(batch)
 
@@ -190,11 +201,12 @@ class BatchRunner:
         that completed), by position in `texts`; None for the rest. Nothing is classified live here: the
         core sends the rows without an answer in its next batch."""
         with openai_errors(self.config, "batch", subject=f"batch '{batch_id}'"):
-            batch = self.client.batches.retrieve(batch_id)
+            batch = self._checked(self.client.batches.retrieve(batch_id), "batch")
             if batch.status not in ("cancelled", "expired"):
+                status = self._status(batch)
                 raise errors.InputError(
-                    f"Batch {batch_id} is {batch.status}: only a cancelled or expired batch has partial results.",
-                    ko=f"배치 {batch_id}의 상태가 {batch.status}입니다. 취소되었거나 만료된 배치만 일부 결과가 있습니다.",
+                    f"Batch {batch_id} is {status}: only a cancelled or expired batch has partial results.",
+                    ko=f"배치 {batch_id}의 상태가 {status}입니다. 취소되었거나 만료된 배치만 일부 결과가 있습니다.",
                 )
             if not batch.output_file_id:
                 log.info(
@@ -207,13 +219,14 @@ class BatchRunner:
     def results(self, batch_id: str, model: ModelRef, texts: Sequence[str]) -> list[Prediction]:
         """One prediction per text, in order; rows the batch did not answer are classified live."""
         with openai_errors(self.config, "batch", subject=f"batch '{batch_id}'"):
-            batch = self.client.batches.retrieve(batch_id)
+            batch = self._checked(self.client.batches.retrieve(batch_id), "batch")
             output = self.client.files.content(batch.output_file_id).content if batch.output_file_id else b""
         if batch.status != "completed":
+            status = self._status(batch)
             raise errors.InputError(
-                f"Batch {batch_id} is {batch.status}, not completed: its results cannot be read yet.",
+                f"Batch {batch_id} is {status}, not completed: its results cannot be read yet.",
                 hint="Wait until it completes (OpenAI allows up to 24 hours), or classify without the Batch API.",
-                ko=f"배치 {batch_id}의 상태가 {batch.status}입니다. 아직 결과를 읽을 수 없습니다.",
+                ko=f"배치 {batch_id}의 상태가 {status}입니다. 아직 결과를 읽을 수 없습니다.",
                 hint_ko="완료될 때까지 기다리거나(최대 24시간), 배치 API 없이 분류하세요.",
             )
         results = read_answers(output, model, texts)

@@ -1,9 +1,11 @@
 """Building the OpenAI client from finsent's configuration, and turning SDK errors into finsent errors.
 
 The key comes from `BackendContext.api_key` (typed in the UI for one session, or read by the UI from
-.streamlit/secrets.toml) or from OPENAI_API_KEY. It is handed to the SDK and nowhere else: every message
-this module builds is scrubbed of it, and SDK exceptions are never chained (their request objects carry
-the Authorization header).
+.streamlit/secrets.toml) or from OPENAI_API_KEY. It is handed to the SDK and nowhere else: a ClientConfig
+registers it with `finsent.support.secrets` as soon as it holds it, every text a server sends is scrubbed
+of it (`ClientConfig.scrub`: every form an echoing server returns, see that module) before it goes into an
+error, an event or a stored answer, and SDK exceptions are never chained (their request objects carry the
+Authorization header).
 """
 
 from __future__ import annotations
@@ -13,18 +15,24 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # openai is imported where it is used: it costs ~1 s at start-up
     import openai
 
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from finsent.contract import BackendContext, errors
+from finsent.support.secrets import register_secret, scrub
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 6
 # Anything that looks like an OpenAI key, in case a server echoes one back in an error message.
 _KEY_PATTERN = re.compile(r"\b(sk|sess|org|proj)-[A-Za-z0-9_\-*.]{8,}")
+#: characters of a server's text kept in a message: an error stays one line a person reads
+SERVER_TEXT_LIMIT = 500
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 FINE_TUNING_CUTOFF = "2027-01-06"
 
 
@@ -85,6 +93,9 @@ class ClientConfig:
             max_retries=int(_first(cfg, "max_retries") or DEFAULT_MAX_RETRIES),
         )
 
+    def __post_init__(self) -> None:
+        register_secret(self.api_key)
+
     def __repr__(self) -> str:
         return (
             f"ClientConfig(key={self.key_hint}, base_url={self.base_url!r}, azure={self.azure_endpoint!r}, "
@@ -105,11 +116,17 @@ class ClientConfig:
         """The only form of the key finsent ever shows: its last four characters."""
         return f"…{self.api_key[-4:]}" if self.api_key and len(self.api_key) >= 8 else "(none)"
 
-    def scrub(self, text: str) -> str:
-        """Remove the key (and anything shaped like a key) from a message before anyone sees it."""
-        if self.api_key:
-            text = text.replace(self.api_key, self.key_hint)
-        return _KEY_PATTERN.sub("[redacted key]", text)
+    def scrub(self, text: str, limit: int = SERVER_TEXT_LIMIT) -> str:
+        """A server's text made fit to store, print or show: every form of the key (and anything shaped
+        like a key) removed, control characters (line breaks) made spaces, at most `limit` characters."""
+        text = _KEY_PATTERN.sub("[redacted key]", scrub(str(text)))
+        text = _CONTROL.sub(" ", text).strip()
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    @property
+    def target(self) -> str:
+        """The server this configuration talks to, as named in messages."""
+        return self.base_url or self.azure_endpoint or "api.openai.com"
 
 
 def build_client(config: ClientConfig) -> openai.OpenAI:
@@ -249,7 +266,7 @@ def translate_error(
             hint_ko="모델과 옵션을 확인하세요.",
         )
     if isinstance(exc, openai.APIConnectionError):  # includes timeouts
-        target = config.base_url or config.azure_endpoint or "api.openai.com"
+        target = config.target
         return errors.NetworkError(
             f"Could not reach {target} to {action} (after retries).",
             hint="Check the network connection, proxy and base_url, then retry; finished work is kept.",
@@ -273,6 +290,58 @@ def translate_error(
     return exc
 
 
+class ServerAnswerError(errors.FinsentError):
+    """The server answered, but not with what the OpenAI API answers: not JSON, or the wrong object."""
+
+    code = "server_answer"
+
+
+def wrong_answer(config: ClientConfig, action: str, what: str, what_ko: str) -> ServerAnswerError:
+    """The error for an answer finsent cannot use; `what`/`what_ko` say what came back (e.g. "a 'list'
+    object instead of a batch") and hold a server's text only after `config.scrub`."""
+    action, action_ko = ACTIONS.get(action, (action, action))
+    return ServerAnswerError(
+        f"{config.target} answered the request to {action} with {what}, not what the OpenAI API answers.",
+        hint="Check base_url: it must point at an OpenAI-compatible API (usually ending in /v1). If it does, "
+        "that server does not support this request, or is failing: retry later.",
+        ko=f"{action_ko} 요청에 {config.target}이(가) OpenAI API의 답이 아닌 {what_ko}을(를) 보냈습니다.",
+        hint_ko="base_url이 OpenAI 호환 API(보통 /v1로 끝남)를 가리키는지 확인하세요. 맞다면 그 서버가 이 요청을 "
+        "지원하지 않거나 장애 중입니다. 나중에 다시 시도하세요.",
+    )
+
+
+_KINDS = {
+    "batch": ("batch", "배치"),
+    "fine_tuning.job": ("fine-tuning job", "파인튜닝 작업"),
+    "file": ("file", "파일"),
+}
+
+
+def expect_object(value: Any, kind: str, config: ClientConfig, action: str, *, status: bool = True) -> Any:
+    """`value` when the server answered an object of `kind` (an OpenAI "object" name) with an id (and a
+    status); otherwise a ServerAnswerError saying what came instead. The SDK builds its objects from
+    whatever JSON arrives, so a server answering a batch request with a chat completion or a list would
+    otherwise give a "batch" without status that is followed forever."""
+    found = getattr(value, "object", None)
+    ok = found in (kind, None) and isinstance(getattr(value, "id", None), str) and bool(value.id)
+    if ok and status:
+        ok = isinstance(getattr(value, "status", None), str) and bool(value.status)
+    if ok:
+        return value
+    name, name_ko = _KINDS.get(kind, (kind, kind))
+    if isinstance(found, str) and found != kind:
+        shown = config.scrub(found, 60)
+        raise wrong_answer(
+            config, action, f"a '{shown}' object instead of a {name}", f"{name_ko}이(가) 아닌 '{shown}' 객체"
+        )
+    raise wrong_answer(
+        config,
+        action,
+        f"something that is not a {name} (no id or status)",
+        f"id나 상태가 없는 응답({name_ko} 아님)",
+    )
+
+
 @contextmanager
 def openai_errors(config: ClientConfig, action: str, subject: str | None = None) -> Iterator[None]:
     """Run SDK calls; re-raise their errors as finsent errors, never chained to the SDK exception."""
@@ -283,3 +352,6 @@ def openai_errors(config: ClientConfig, action: str, subject: str | None = None)
     except openai.OpenAIError as exc:
         translated = translate_error(exc, config, action=action, subject=subject)
         raise translated from None
+    except json.JSONDecodeError:
+        # The SDK lets a 200 answer that is not JSON through as is; its text (`exc.doc`) is the server's.
+        raise wrong_answer(config, action, "something that is not JSON", "JSON이 아닌 내용") from None

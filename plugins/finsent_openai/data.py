@@ -22,7 +22,7 @@ from finsent.contract import COMPLETION_SEPARATOR, BaseModelInfo, PreparedDatase
 from finsent.support import atomic_write_text
 from finsent_openai.costs import openai_base_models
 
-from .client import ClientConfig, openai_errors
+from .client import ClientConfig, expect_object, openai_errors
 
 COMPLETION = "completion"
 CHAT = "chat"
@@ -146,6 +146,7 @@ class Uploader:
             created = self.client.files.create(
                 file=(path.name, data, "application/jsonl"), purpose="fine-tune"
             )
+            created = expect_object(created, "file", self.config, "upload", status=False)
         self.ledger.remember(digest, created.id)
         return self.wait_processed(created.id, path.name, timeout)
 
@@ -153,7 +154,9 @@ class Uploader:
         delay, deadline = 0.05, time.monotonic() + timeout
         while True:
             with openai_errors(self.config, "upload"):
-                info = self.client.files.retrieve(file_id)
+                info = expect_object(
+                    self.client.files.retrieve(file_id), "file", self.config, "upload", status=False
+                )
             if info.status == "processed":
                 return file_id
             if info.status == "error":

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .echo import echo_forms, echo_payload
 from .jobs import TERMINAL, FakeBatch, FakeJob, JobTiming
 from .model import SEPARATOR
 
@@ -334,6 +335,8 @@ class Handlers:
             else:
                 handler = self.chat_completions if template == "/chat/completions" else self.completions
                 status, payload = handler(body, {})
+            if fake.faults.echo:  # a batch answers with the key that created it
+                payload = echo_payload(payload, echo_forms(fake.api_key or ""))
             item = {
                 "id": fake.new_id("batch_req_"),
                 "custom_id": request.get("custom_id"),

@@ -7,6 +7,11 @@ request/response pair so that tests/test_openai_schema.py can check them against
 Faults (see `Faults`): latency on every response, scripted failures for the next matching requests,
 an outage after a number of requests, a random failure rate with a seed, 401 for a wrong key, 403 on job
 creation, failed jobs, base64 results.
+
+Hostile servers (test behaviours, outside the API description; see `echo.py`): a server that echoes the
+key it received into every text it writes and into its response headers, answers 200 with a body that is
+not JSON, or answers the Batch API with another object. Echoing keeps every answer valid against the
+document; the other two are not recorded for the schema check (they are not the API by design).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import routes
+from .echo import echo_forms, echo_payload
 from .jobs import FakeBatch, FakeJob, JobTiming, encode_results, results_csv
 from .model import ScriptedModel
 from .routes import ROUTES, Handlers
@@ -52,6 +58,16 @@ class Faults:
     forbid_fine_tuning: bool = False
     fail_jobs: tuple[str, str] | None = None  # (error code, message) for jobs created from now on
     base64_results: bool = False
+    # -- hostile servers ---------------------------------------------------------------------------
+    #: every text the server writes (error messages, answers, job events and errors, file details,
+    #: batch output lines) starts with the key it received, in the forms echoing servers use
+    echo: bool = False
+    #: the key it received comes back in response headers (x-request-id, x-echo-authorization)
+    echo_headers: bool = False
+    #: endpoint templates answered 200 with a body that is not JSON (it quotes the key, echoed)
+    invalid_json: tuple[str, ...] = ()
+    #: the object the /batches endpoints answer with (200) instead of a batch, e.g. a chat completion
+    non_batch_answer: dict[str, Any] | None = None
 
 
 @dataclass
@@ -117,7 +133,7 @@ class FakeOpenAI:
         class Handler(_Handler):
             fake = app
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
@@ -232,6 +248,16 @@ FAULT_RESPONSES: dict[str, tuple[int, dict[str, Any]]] = {
 routes.FAULT_RESPONSES.update(FAULT_RESPONSES)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (its timeout, Ctrl-C) closes the connection before the answer is written:
+        # the normal end of a slow-server test, not a traceback on the test's stderr.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms to each.
@@ -301,6 +327,7 @@ class _Handler(BaseHTTPRequestHandler):
         sent = self.headers.get("Authorization", "").removeprefix("Bearer ") or self.headers.get(
             "api-key", ""
         )
+        self._sent_key = sent
         if fake.api_key and sent != fake.api_key:
             # Worst case on purpose: the whole key echoed back (OpenAI masks most of it); finsent must hide it.
             payload = error_body(
@@ -320,6 +347,11 @@ class _Handler(BaseHTTPRequestHandler):
             if kind == "quota":
                 headers["x-should-retry"] = "false"
             return self._send(status, payload, template, method, body, headers, query=query)
+        if template in fake.faults.invalid_json:
+            body_text = f'{{"id": "x", "echo": {echo_forms(sent)}'  # cut short: not JSON
+            return self._send(200, body_text.encode("utf-8"), template, method, body, record=False)
+        if fake.faults.non_batch_answer is not None and template.startswith("/batches"):
+            return self._send(200, fake.faults.non_batch_answer, template, method, body, record=False)
         fake.advance_all()
         handler: Callable[..., tuple[int, Any]] = getattr(fake.handlers, route[1])
         status, payload = handler(body, query, **route[2].groupdict())
@@ -334,13 +366,22 @@ class _Handler(BaseHTTPRequestHandler):
         request: Any,
         headers: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
+        record: bool = True,
     ) -> None:
+        fake = self.fake
+        sent = getattr(self, "_sent_key", "")
+        if fake.faults.echo and not isinstance(payload, bytes):
+            payload = echo_payload(payload, echo_forms(sent))
+        headers = dict(headers or {})
+        if fake.faults.echo_headers:
+            headers["x-echo-authorization"] = self.headers.get("Authorization", "")
         if isinstance(payload, bytes):
-            data, ctype = payload, "application/octet-stream"
+            # a body that is not JSON (invalid_json) still says it is, as a broken server does
+            data = payload
+            ctype = "application/json" if template in fake.faults.invalid_json else "application/octet-stream"
         else:
             data, ctype = json.dumps(payload).encode("utf-8"), "application/json"
-        fake = self.fake
-        if fake.record:
+        if fake.record and record:
             recorded = (
                 {k: ("<binary>" if isinstance(v, tuple) else v) for k, v in request.items()}
                 if isinstance(request, dict)
@@ -360,8 +401,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-request-id", f"req_{uuid.uuid4().hex[:16]}")
-        for name, value in (headers or {}).items():
+        request_id = f"req_{uuid.uuid4().hex[:16]}"
+        if fake.faults.echo_headers:  # the SDK logs this header at debug level and keeps it on its errors
+            request_id += " " + echo_forms(sent)
+        self.send_header("x-request-id", request_id)
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
