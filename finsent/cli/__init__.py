@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,7 +12,12 @@ from finsent import __version__
 from finsent.service import FinsentError
 
 # Each module adds its sub-commands with `add_commands(subparsers)`; a sub-command sets `func(args) -> int`.
-COMMAND_MODULES = ("finsent.cli.data_cmds", "finsent.cli.job_cmds", "finsent.cli.classify_cmds")
+COMMAND_MODULES = (
+    "finsent.cli.data_cmds",
+    "finsent.cli.job_cmds",
+    "finsent.cli.classify_cmds",
+    "finsent.cli.gc_cmds",
+)
 
 DESCRIPTION = """\
 Turn labelled financial news into a sentiment classifier, and use it.
@@ -36,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # what finsent writes is its user's alone: see finsent/support/private.py
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

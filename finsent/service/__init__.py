@@ -26,6 +26,15 @@ if TYPE_CHECKING:
     from finsent.service.bulk_runs import BulkRequest
     from finsent.service.facade import BackendInfo, FinsentService, parse_label_map
     from finsent.service.files import DataFiles
+    from finsent.service.housekeeping import (
+        FreedSpace,
+        Housekeeping,
+        StorageItem,
+        StorageKind,
+        StoragePart,
+        StorageUsage,
+        size_text,
+    )
     from finsent.settings import Settings
     from finsent.store.records import (
         BulkResults,
@@ -75,6 +84,13 @@ _WHERE: dict[str, str] = {
     "SAMPLE_NOTE": "finsent.ingest.corpus",
     "Settings": "finsent.settings",
     "charts": "finsent.output.charts:",
+    "FreedSpace": "finsent.service.housekeeping",
+    "Housekeeping": "finsent.service.housekeeping",
+    "StorageItem": "finsent.service.housekeeping",
+    "StorageKind": "finsent.service.housekeeping",
+    "StoragePart": "finsent.service.housekeeping",
+    "StorageUsage": "finsent.service.housekeeping",
+    "size_text": "finsent.service.housekeeping",
     "load_backends": "finsent.plugins",
 }
 
@@ -104,6 +120,8 @@ __all__ = [
     "EventRecord",
     "FinsentError",
     "FinsentService",
+    "FreedSpace",
+    "Housekeeping",
     "InputError",
     "JobRecord",
     "JobStatus",
@@ -115,7 +133,12 @@ __all__ = [
     "PrepareOptions",
     "Report",
     "Settings",
+    "StorageItem",
+    "StorageKind",
+    "StoragePart",
+    "StorageUsage",
     "charts",
     "load_backends",
     "parse_label_map",
+    "size_text",
 ]

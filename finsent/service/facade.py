@@ -38,6 +38,7 @@ from finsent.plugins import BackendRegistry, get_plugin_manager
 from finsent.plugins.pool import BackendInfo, BackendPool
 from finsent.service.bulk_runs import BulkRequest, BulkRuns
 from finsent.service.files import DataFiles, declared_token_limit
+from finsent.service.housekeeping import Housekeeping
 from finsent.service.naming import checked_name, default_name, find_one, short_label, unique_name
 from finsent.settings import Settings
 from finsent.store import Store
@@ -87,6 +88,9 @@ class FinsentService:
         self.bulk = BulkRuns(self.settings, self.store, self.usable_backend, self.model_ref, self._lock)
         # Runs left running by a process that is gone can never finish by themselves.
         self.store.interrupt_orphaned_runs(bulk_runs.owner_alive(self.store.path))
+        # `finsent gc` and the storage panel use it; at start it frees killed writes and long-stopped runs.
+        self.housekeeping = Housekeeping(self.settings, self.store)
+        self.housekeeping.clean_on_start()
 
     def close(self) -> None:
         self._pool.close()

@@ -1,8 +1,16 @@
-"""Models (trained in finsent or added by hand) and evaluations with their per-example predictions."""
+"""Models (trained in finsent or added by hand) and evaluations with their per-example predictions.
+
+A model's file (or a ready model's folder, `details["path"]`) is stored relative to FINSENT_HOME when it
+lies there, and handed out as a path under the home the database is in now: a moved or copied home keeps
+its models, and a folder elsewhere that the user pointed to keeps its absolute path.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -10,11 +18,22 @@ from finsent.contract.errors import NotFoundError
 from finsent.store.db import Database
 from finsent.store.jobs import dumps, loads
 from finsent.store.records import EvaluationRecord, ModelRecord
+from finsent.store.schema import home_path, stored_path
 
 PREDICTION_COLUMNS = ("row", "text", "label", "predicted", "confidence")
 
 
-def _model(row: sqlite3.Row) -> ModelRecord:
+def _details(
+    details: Mapping[str, Any], convert: Callable[[str, Path], str | None], home: Path
+) -> dict[str, Any]:
+    """The details with a ready model's folder converted (stored relative, or read back under `home`)."""
+    found = dict(details)
+    if isinstance(found.get("path"), str):
+        found["path"] = convert(found["path"], home)
+    return found
+
+
+def _model(row: sqlite3.Row, home: Path) -> ModelRecord:
     return ModelRecord(
         id=row["id"],
         backend=row["backend"],
@@ -23,9 +42,9 @@ def _model(row: sqlite3.Row) -> ModelRecord:
         labels=tuple(loads(row["labels"], [])),
         input_format=loads(row["input_format"], {}),
         created_at=row["created_at"],
-        path=row["path"],
+        path=home_path(row["path"], home),
         sha256=row["sha256"],
-        details=loads(row["details"], {}),
+        details=_details(loads(row["details"], {}), home_path, home),
         name=row["name"],
     )
 
@@ -60,9 +79,13 @@ def model_not_found(backend: str, model_id: str) -> NotFoundError:
 class ModelsRepository:
     db: Database
 
-    @staticmethod
+    @property
+    def home(self) -> Path:
+        """FINSENT_HOME: the folder the database is in."""
+        return self.db.path.parent
+
     def insert_model(
-        conn: sqlite3.Connection, record: ModelRecord, dataset_id: str | None, replace: bool
+        self, conn: sqlite3.Connection, record: ModelRecord, dataset_id: str | None, replace: bool
     ) -> None:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         conn.execute(
@@ -76,9 +99,9 @@ class ModelsRepository:
                 record.base_model,
                 dumps(list(record.labels)),
                 dumps(dict(record.input_format)),
-                record.path,
+                stored_path(record.path, self.home),
                 record.sha256,
-                dumps(dict(record.details)),
+                dumps(_details(record.details, stored_path, self.home)),
                 record.created_at,
                 record.name,
             ),
@@ -101,7 +124,7 @@ class ModelsRepository:
             row = conn.execute(
                 "SELECT * FROM models WHERE backend = ? AND id = ?", (backend, model_id)
             ).fetchone()
-        return _model(row) if row else None
+        return _model(row, self.home) if row else None
 
     def get_model(self, backend: str, model_id: str) -> ModelRecord:
         record = self.find_model(backend, model_id)
@@ -124,7 +147,7 @@ class ModelsRepository:
                 ).fetchall()
             else:
                 rows = conn.execute("SELECT * FROM models ORDER BY created_at DESC").fetchall()
-        return [_model(r) for r in rows]
+        return [_model(r, self.home) for r in rows]
 
     # -- evaluations ---------------------------------------------------------------------------
     def add_evaluation(self, record: EvaluationRecord, predictions: pd.DataFrame) -> None:

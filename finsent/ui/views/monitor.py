@@ -12,6 +12,7 @@ from finsent.ui.errors import reported_errors
 from finsent.ui.i18n import moment_text, t
 from finsent.ui.job_view import live_job, render_job, status_colour, status_text
 from finsent.ui.rename import rename_control
+from finsent.ui.storage_panel import render_storage_panel
 
 
 def _jobs_table(jobs: list[Any]) -> pd.DataFrame:
@@ -63,6 +64,12 @@ def _attach() -> None:
                 st.rerun()
 
 
+def _storage() -> None:
+    """Where the space goes and the button that frees what is no longer needed (`finsent gc`)."""
+    with st.expander(t("storage.title"), icon=":material/storage:"):
+        render_storage_panel(state.get_service(), t)
+
+
 def _capabilities(info: Any) -> set[str]:
     return set(info.capabilities)  # BackendInfo lists capability values
 
@@ -75,44 +82,47 @@ def main() -> None:
     st.title(t("monitor.title"))
     with reported_errors():
         _attach()
-        service = state.get_service()
-        service.keep_jobs_fresh()  # a background poller: this list reads the store only
-        jobs = service.jobs(refresh=False)
-        if not jobs:
-            st.info(t("monitor.no_jobs"))
-            st.page_link(
-                state.page_file("train"), label=t("monitor.go_train"), icon=":material/model_training:"
-            )
-            return
-        st.dataframe(
-            _styled(_jobs_table(jobs), jobs),
-            hide_index=True,
-            width="stretch",
-            height=min(38 + 35 * len(jobs), 260),
-        )
-        ids = [j.id for j in jobs]
-        by_id = {j.id: j for j in jobs}
-        state.follow("mon_pick", st.session_state.get("job_id"), ids)
-        state.refresh_label("mon_pick")  # the job's status (in its label) may have changed
-        pick, rename = st.columns([3, 1], vertical_alignment="bottom")
-        job_id = pick.selectbox(
-            t("monitor.pick"),
-            ids,
-            format_func=lambda i: f"{by_id[i].title} · {status_text(by_id[i].status)}",
-            key="mon_pick",
-            on_change=_picked,
-        )
-        state.remember_choice("mon_pick", "job_id", job_id)
-        job = by_id[job_id]
-        with rename:
-            rename_control(
-                "mon_rename_job", job.title, lambda name: state.get_service().rename_job(job.id, name)
-            )
-        st.divider()
-        if job.status.is_terminal and not service.evaluation_pending(job.id):
-            render_job(job)
-        else:  # running, or evaluating after it succeeded: the panel follows until both are done
-            live_job(job_id, job.backend, job.status)
+        _jobs()
+    with reported_errors():
+        _storage()  # below the jobs: housekeeping, not what the page is for
+
+
+def _jobs() -> None:
+    """The job table, the job picked and its panel (live while it runs)."""
+    service = state.get_service()
+    service.keep_jobs_fresh()  # a background poller: this list reads the store only
+    jobs = service.jobs(refresh=False)
+    if not jobs:
+        st.info(t("monitor.no_jobs"))
+        st.page_link(state.page_file("train"), label=t("monitor.go_train"), icon=":material/model_training:")
+        return
+    st.dataframe(
+        _styled(_jobs_table(jobs), jobs),
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * len(jobs), 260),
+    )
+    ids = [j.id for j in jobs]
+    by_id = {j.id: j for j in jobs}
+    state.follow("mon_pick", st.session_state.get("job_id"), ids)
+    state.refresh_label("mon_pick")  # the job's status (in its label) may have changed
+    pick, rename = st.columns([3, 1], vertical_alignment="bottom")
+    job_id = pick.selectbox(
+        t("monitor.pick"),
+        ids,
+        format_func=lambda i: f"{by_id[i].title} · {status_text(by_id[i].status)}",
+        key="mon_pick",
+        on_change=_picked,
+    )
+    state.remember_choice("mon_pick", "job_id", job_id)
+    job = by_id[job_id]
+    with rename:
+        rename_control("mon_rename_job", job.title, lambda name: state.get_service().rename_job(job.id, name))
+    st.divider()
+    if job.status.is_terminal and not service.evaluation_pending(job.id):
+        render_job(job)
+    else:  # running, or evaluating after it succeeded: the panel follows until both are done
+        live_job(job_id, job.backend, job.status)
 
 
 main()
