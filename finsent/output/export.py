@@ -1,15 +1,23 @@
 """Tables out: CSV (UTF-8 with BOM, so Excel shows Korean), XLSX and JSONL, written atomically.
 
-CSV and TSV exports neutralise cells that a spreadsheet would run as a formula (they start with =, +, -,
-@, a tab or a carriage return) by prefixing a single quote; plain numbers such as "-3.5" are left alone
-(`formula_guard=False` turns it off for programs that read the file). XLSX needs no such prefix: every
-text is written as a string cell, which Excel never runs, so the text stays exactly as it was.
+CSV and TSV exports neutralise cells that a spreadsheet would run as a formula by prefixing a single quote
+(`formula_guard=False` turns it off for programs that read the file). A cell is risky when it starts with
+=, +, -, @, a tab or a carriage return, also when those are written full width (＝＋－＠, which a CJK
+spreadsheet folds to ASCII) and when invisible characters come first: control characters, zero-width
+spaces, a BOM, direction marks. Spreadsheets drop those on import, so "\x01=1+1" or "\ufeff=1+1" would
+arrive as =1+1. Plain numbers such as "-3.5" are left alone, however they are written.
+
+XLSX needs no such prefix: every text is written as a string cell, which Excel never runs. The only change
+is forced by XML, which cannot hold most control characters: each of them becomes a space. A space and not
+nothing: deleting it would join two words, or turn the harmless "\x01=1+1" into "=1+1", which becomes a
+live formula as soon as someone edits the cell or saves the sheet as CSV.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -17,11 +25,31 @@ import pandas as pd
 from finsent.contract.errors import InputError
 from finsent.support.atomic import atomic_write_bytes
 
-FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+#: what a spreadsheet drops before reading a cell: control characters (tab and carriage return start a
+#: formula themselves), and the invisible format characters (zero-width, BOM, direction marks, soft hyphen)
+INVISIBLE = (
+    "\x00-\x08\n\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\ufeff\ufff9-\ufffb"
+)
+#: the characters that start a formula, ASCII and full width
+FORMULA_CHARS = "=+\\-@\t\r\uff1d\uff0b\uff0d\uff20"
+FORMULA_START = re.compile(f"^[{INVISIBLE}]*[{FORMULA_CHARS}]")
+_INVISIBLE_PREFIX = re.compile(f"^[{INVISIBLE}]+")
 PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)*|\.\d+)([eE][+-]?\d+)?%?$")
 XLSX_MAX_ROWS = 1_048_575  # one row is the header
 XLSX_MAX_CELL = 32_767
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".jsonl": "jsonl"}
+
+
+def _plain_number(text: str) -> bool:
+    """A number as a spreadsheet would read it once the invisible prefix is gone and the width folded."""
+    visible = unicodedata.normalize("NFKC", _INVISIBLE_PREFIX.sub("", text))
+    return PLAIN_NUMBER.match(visible) is not None
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet could run `text` as a formula (see the module's docstring)."""
+    return FORMULA_START.match(text) is not None and not _plain_number(text)
 
 
 def _neutralise_series(series: pd.Series) -> pd.Series:
@@ -30,7 +58,11 @@ def _neutralise_series(series: pd.Series) -> pd.Series:
     text = series.astype("object")
     is_str = text.map(lambda v: isinstance(v, str))
     as_str = text.where(is_str, "").astype(str)
-    risky = is_str & as_str.str.match(FORMULA_START) & ~as_str.str.match(PLAIN_NUMBER)
+    risky = is_str & as_str.str.match(FORMULA_START)
+    if not risky.any():
+        return series
+    # Only the few cells that start like a formula pay for the per-cell number check.
+    risky[risky] = ~as_str[risky].map(_plain_number).astype(bool)
     if not risky.any():
         return series
     result = text.copy()
@@ -58,14 +90,15 @@ def to_csv_bytes(frame: pd.DataFrame, sep: str = ",", formula_guard: bool = True
     return buffer.getvalue()
 
 
-_ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: what XML 1.0 cannot hold (lone surrogates cannot even be encoded)
+_ILLEGAL_XLSX = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _xlsx_cell(value: object) -> object:
     if value is None or (isinstance(value, float) and value != value):  # NaN
         return None
     if isinstance(value, str):
-        value = _ILLEGAL_XLSX.sub("", value)
+        value = _ILLEGAL_XLSX.sub(" ", value)  # a space, never nothing: see the module's docstring
         return value[:XLSX_MAX_CELL]
     if value is pd.NA or value is pd.NaT:
         return None

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,7 @@ from openpyxl import load_workbook
 
 from finsent.contract.errors import InputError
 from finsent.output.export import (
+    is_formula_like,
     neutralise_formulas,
     to_csv_bytes,
     to_jsonl_bytes,
@@ -63,7 +67,8 @@ def test_xlsx_keeps_columns_and_never_holds_a_formula() -> None:
     sheet = book.active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == ("문장", "amount", "label", "confidence")
-    assert len(rows) == 8 and rows[1][0] == "삼성전자 영업이익 증가" and rows[1][2] == "badchar"
+    # a control character XML cannot hold becomes a space: the two words stay two words
+    assert len(rows) == 8 and rows[1][0] == "삼성전자 영업이익 증가" and rows[1][2] == "bad char"
     assert rows[1][3] == 0.91 and rows[3][3] is None
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 
@@ -86,3 +91,67 @@ def test_unknown_extension_is_refused_and_nothing_is_written(tmp_path: Path) -> 
     with pytest.raises(InputError, match=r"\.csv, \.tsv, \.xlsx or \.jsonl"):
         write_table(tmp_path / "out.pdf", sample())
     assert list(tmp_path.iterdir()) == []
+
+
+# -- cells that only look harmless ----------------------------------------------------------------------
+# What a spreadsheet may drop before it reads a cell, and the ways of writing a formula's first character.
+INVISIBLE_PREFIXES = ["\x01", "\x00", "\x1f", "\x7f", "\x85", "\n", "\u200b", "\u200d", "\u2060", "\ufeff",
+                      "\u202e", "\u200e", "\u00ad", "\x01\u200b\ufeff"]  # fmt: skip
+FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"]
+BODIES = ["1+1", 'HYPERLINK("http://x","y")', "cmd|' /C calc'!A0"]
+SPREADSHEET_DROPS = re.compile(
+    "^[\x00-\x08\n\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]+"
+)
+
+
+def as_a_spreadsheet_reads_it(cell: str) -> str:
+    """The invisible start dropped and the full-width forms folded, as a spreadsheet importing a CSV may."""
+    return unicodedata.normalize("NFKC", SPREADSHEET_DROPS.sub("", cell))
+
+
+def test_invisible_characters_and_full_width_forms_never_hide_a_formula() -> None:
+    cells = [
+        prefix + start + body
+        for prefix, start, body in itertools.product(["", *INVISIBLE_PREFIXES], FORMULA_STARTS, BODIES)
+    ]
+    data = to_csv_bytes(pd.DataFrame({"text": cells}))
+    back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", keep_default_na=False, dtype=str)["text"]
+    # every cell comes back quoted and otherwise unchanged
+    for original, written in zip(cells, back.tolist(), strict=True):
+        assert written.startswith("'"), repr(original)
+        assert written[1:] == original and as_a_spreadsheet_reads_it(original)[0] in "=+-@\t\r"
+    assert all(is_formula_like(cell) for cell in cells)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "\ufeff+1", "\x01-3.5", "\uff0d\uff13", "\u200b-1,000", "5%", "삼성전자 =1+1", "a\x01=1", "plain text",
+        "\x01삼성", "\u200b주가",
+    ],
+)  # fmt: skip
+def test_plain_numbers_and_text_stay_as_they_are_however_they_start(cell: str) -> None:
+    assert neutralise_formulas(pd.DataFrame({"c": [cell]}))["c"].tolist() == [cell]
+    assert not is_formula_like(cell)
+
+
+def test_the_guard_can_be_turned_off_for_programs(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"text": ["\x01=1+1", "\uff1dSUM(A1)"]})
+    path = write_table(tmp_path / "raw.csv", frame, formula_guard=False)
+    back = pd.read_csv(path, encoding="utf-8-sig", dtype=str)["text"].tolist()
+    assert back == ["\x01=1+1", "\uff1dSUM(A1)"]
+    path = write_table(tmp_path / "guarded.tsv", frame)
+    back = pd.read_csv(path, sep="\t", encoding="utf-8-sig", dtype=str)["text"].tolist()
+    assert back == ["'\x01=1+1", "'\uff1dSUM(A1)"]
+
+
+def test_xlsx_never_turns_a_harmless_cell_into_one_that_looks_like_a_formula(tmp_path: Path) -> None:
+    """XML cannot hold most control characters; deleting one would make "\x01=1+1" read "=1+1"."""
+    cells = [prefix + "=1+1" for prefix in ("\x01", "\x00\x1f", "\x0b")] + ["a\x0cb", "x\ufffey", "=1+1"]
+    path = write_table(tmp_path / "out.xlsx", pd.DataFrame({"text": cells}))
+    sheet = load_workbook(path).active
+    written = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert written == [" =1+1", "  =1+1", " =1+1", "a b", "x y", "=1+1"]  # same length, nothing joined
+    for original, cell in zip(cells, written, strict=True):
+        assert cell[0] != "=" or original[0] == "=", repr(original)  # a formula look only where there was one
+    assert all(c.data_type == "s" for row in sheet.iter_rows(min_row=2) for c in row)  # string cells
