@@ -4,7 +4,10 @@ finsent never unpickles a model. A model file holds the featurizer (settings, vo
 one linear scorer per label, a small calibrator that turns the scores into probabilities and one
 decision bias per label (see `decision`; files written before biases existed load with zero biases). Loading
 checks that the file lies under FINSENT_HOME/models and that its sha256 is the one recorded when it was
-trained, so a file someone swapped or edited is refused before a single byte of it is used.
+trained, so a file someone swapped or edited is refused before a single byte of it is used. A file that
+passes its checksum can still be unusable (written by a finsent that crashed half-way, or recorded with the
+checksum of a damaged copy): it is read whole and every array checked against the others before the model
+is used, so a damaged file is a ModelFileError that says so, never a crash half-way through classifying.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import hashlib
 import io
 import json
 import threading
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from finsent.contract import FinsentError, InputError, NotFoundError
+from finsent.contract import FinsentError, NotFoundError
 from finsent.support import atomic_write_bytes
 from finsent_local.decision import decide
 from finsent_local.features import Featurizer
@@ -108,11 +113,12 @@ class LinearModel:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LinearModel:
+        """The model in `data`; ValueError (or what numpy raises for a damaged archive) if it is not whole."""
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             header = json.loads(arrays["header"].tobytes().decode("utf-8"))
             if header.get("format") != FORMAT:
                 raise ValueError(f"unknown model format {header.get('format')!r}")
-            return cls(
+            model = cls(
                 labels=list(header["labels"]),
                 featurizer=Featurizer.from_arrays(header["channels"], arrays),
                 weights=arrays["weights"],
@@ -123,6 +129,35 @@ class LinearModel:
                 # absent from files written before decision biases existed: plain argmax, as then
                 decision_bias=arrays["decision_bias"] if "decision_bias" in arrays.files else np.zeros(0),
             )
+            vocabulary = [len(arrays[f"vocab_{i}"]) for i in range(len(model.featurizer.channels))]
+            idf = [len(arrays[f"idf_{i}"]) for i in range(len(model.featurizer.channels))]
+        model.check(vocabulary, idf)
+        return model
+
+    def check(self, vocabulary: Sequence[int], idf: Sequence[int]) -> None:
+        """Every array fits the others (labels x features, labels x labels...) and holds finite numbers;
+        ValueError naming the first that does not. `vocabulary` and `idf`: their lengths per channel."""
+        n = len(self.labels)
+        if n < 2 or len(set(self.labels)) != n or not all(isinstance(label, str) for label in self.labels):
+            raise ValueError(f"the labels {self.labels!r} are not a set of two or more names")
+        if list(vocabulary) != list(idf):
+            raise ValueError(f"vocabulary sizes {list(vocabulary)} do not match idf sizes {list(idf)}")
+        expected = {
+            "weights": (n, sum(vocabulary)),
+            "bias": (n,),
+            "calib": (n, n),
+            "calib_bias": (n,),
+            "decision_bias": (n,),
+        }
+        for name, shape in expected.items():
+            array = np.asarray(getattr(self, name))
+            if array.shape != shape:
+                raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
+            if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+                raise ValueError(f"{name} holds values that are not finite numbers")
+        for vectorizer, size in zip(self.featurizer._vectorizers, vocabulary, strict=True):
+            if len(vectorizer.vocabulary) != size:  # a term twice: columns would shift
+                raise ValueError("a vocabulary lists the same term twice")
 
 
 def sha256_file(path: Path) -> str:
@@ -132,6 +167,13 @@ def sha256_file(path: Path) -> str:
             digest.update(block)
     return digest.hexdigest()
 
+
+#: what reading a damaged or foreign .npz raises (a cut archive, a bad member, a header that is not JSON,
+#: arrays of the wrong kind); ValueError covers UnicodeDecodeError and json's errors
+_DAMAGED = (
+    ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, EOFError, zipfile.BadZipFile,
+    zlib.error,
+)  # fmt: skip
 
 _cache: dict[tuple[str, str], LinearModel] = {}
 _cache_lock = threading.Lock()
@@ -180,8 +222,15 @@ def load_model(path: Path | str, sha256: str | None, models_dir: Path) -> Linear
         )
     try:
         model = LinearModel.from_bytes(data)
-    except (ValueError, KeyError, OSError) as exc:
-        raise InputError(f"The model file {resolved} cannot be read: {exc}") from exc
+    except _DAMAGED as exc:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise ModelFileError(
+            f"The model file {resolved} is damaged or is not a finsent model file ({reason}); it will not be "
+            "loaded.",
+            hint="Train the model again with the local backend.",
+            ko=f"모델 파일 {resolved} 이(가) 손상되었거나 finsent 모델 파일이 아닙니다({reason}). 불러오지 않습니다.",
+            hint_ko="로컬 백엔드로 모델을 다시 학습하세요.",
+        ) from None
     with _cache_lock:
         while len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
