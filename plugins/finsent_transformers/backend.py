@@ -146,10 +146,11 @@ class TransformersBackend(Backend):
                     "Prepare the data again on the Data page.", "데이터 페이지에서 데이터를 다시 준비하세요."
                 ),
             )
-        workdir.mkdir(parents=True, exist_ok=True)
-        files = {"train": Path(shutil.copyfile(train, workdir / "train.csv"))}
+        # Read in place: the prepared files already are this backend's training files, and the job
+        # takes its own copy in `start_training` (one copy, where the worker reads it).
+        files = {"train": train}
         if dataset.path("valid").is_file():
-            files["valid"] = Path(shutil.copyfile(dataset.path("valid"), workdir / "valid.csv"))
+            files["valid"] = dataset.path("valid")
         return TrainingData(
             dataset=dataset,
             files=files,

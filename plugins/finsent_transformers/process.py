@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from finsent.support.workers import WorkerProcesses
 from finsent_transformers.jobfiles import JobFolder
@@ -14,9 +13,7 @@ PROCESSES = WorkerProcesses()
 
 def start_worker(folder: JobFolder, offline: bool) -> int:
     """Start `python -m finsent_transformers.worker JOB_DIR`; its pid, also written to the job folder."""
-    env = dict(os.environ)
-    plugins_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (plugins_root, env.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ)  # finsent_transformers is installed with finsent: `-m` finds it without PYTHONPATH
     env["TOKENIZERS_PARALLELISM"] = "false"  # the worker never forks; silences the tokenizers warning
     if offline:
         env["HF_HUB_OFFLINE"] = "1"  # the model is on disk: no library may reach for the network
