@@ -50,16 +50,20 @@ class BatchCancelled(InputError):
 def batch_cancelled(run_id: str, batch_id: str | None) -> BatchCancelled:
     """What a run whose batch was cancelled says, and what to do next."""
     return BatchCancelled(
-        f"Batch {batch_id} of bulk run {run_id} was cancelled: the requests it had finished are billed, "
-        "nothing more will be. Their answers are kept when the run resumes.",
-        hint=f"To classify the other rows, resume the run (a new batch for the rows without an answer, billed): "
-        f"the Resume button on the Classify page, or `finsent classify --resume {run_id} --output FILE`. Or "
-        "classify without the batch API (live requests).",
-        ko=f"일괄 분류 {run_id}의 배치 {batch_id}이(가) 취소되었습니다. 이미 끝난 요청만 과금되고 더는 "
-        "과금되지 않습니다. 끝난 요청의 답은 실행을 재개할 때 그대로 씁니다.",
-        hint_ko=f"나머지 행을 분류하려면 실행을 재개하세요(답이 없는 행만 새 배치로, 과금됨): 분류 페이지의 재개 "
-        f"버튼 또는 `finsent classify --resume {run_id} --output FILE`. 또는 배치 API 없이(실시간 요청) "
-        "분류하세요.",
+        Text(
+            f"Batch {batch_id} of bulk run {run_id} was cancelled: the requests it had finished are billed, "
+            "nothing more will be. Their answers are kept when the run resumes.",
+            f"일괄 분류 {run_id}의 배치 {batch_id}이(가) 취소되었습니다. 이미 끝난 요청만 과금되고 더는 "
+            "과금되지 않습니다. 끝난 요청의 답은 실행을 재개할 때 그대로 씁니다.",
+        ),
+        hint=Text(
+            f"To classify the other rows, resume the run (a new batch for the rows without an answer, billed): "
+            f"the Resume button on the Classify page, or `finsent classify --resume {run_id} --output FILE`. Or "
+            "classify without the batch API (live requests).",
+            f"나머지 행을 분류하려면 실행을 재개하세요(답이 없는 행만 새 배치로, 과금됨): 분류 페이지의 재개 "
+            f"버튼 또는 `finsent classify --resume {run_id} --output FILE`. 또는 배치 API 없이(실시간 요청) "
+            "분류하세요.",
+        ),
         dashboard_hint=Text(
             "To classify the other rows, resume the run with the Resume button (a new batch for the rows without "
             "an answer, billed), or classify without the batch API (live requests).",
@@ -147,18 +151,26 @@ class BatchExecutor(BulkExecutor):
             if not left:  # it expired while finishing: every row has its answer
                 return BulkStatus.SUCCEEDED, None
             raise FinsentError(
-                f"Batch {batch_id} expired before it finished: {kept} rows it answered are kept, {left} are left.",
-                hint="Resume the run to submit a new batch for the rows left, or classify without the batch API.",
-                ko=f"배치 {batch_id}이(가) 끝나기 전에 만료되었습니다. 답한 {kept}행은 보관했고 {left}행이 남았습니다.",
-                hint_ko="실행을 재개해 남은 행만 새 배치로 제출하거나, 배치 API 없이 분류하세요.",
+                Text(
+                    f"Batch {batch_id} expired before it finished: {kept} rows it answered are kept, {left} are left.",
+                    f"배치 {batch_id}이(가) 끝나기 전에 만료되었습니다. 답한 {kept}행은 보관했고 {left}행이 남았습니다.",
+                ),
+                hint=Text(
+                    "Resume the run to submit a new batch for the rows left, or classify without the batch API.",
+                    "실행을 재개해 남은 행만 새 배치로 제출하거나, 배치 API 없이 분류하세요.",
+                ),
             )
         if progress.status != BatchStatus.COMPLETED:
             self.store.set_bulk_batch(self.run_id, None)  # a resume submits a new batch
             raise FinsentError(
-                f"Batch {batch_id} ended as {progress.status} without results.",
-                hint="Resume the run to submit a new batch, or classify without the batch API.",
-                ko=f"배치 {batch_id}이(가) 결과 없이 {progress.status} 상태로 끝났습니다.",
-                hint_ko="실행을 재개해 새 배치를 제출하거나, 배치 API 없이 분류하세요.",
+                Text(
+                    f"Batch {batch_id} ended as {progress.status} without results.",
+                    f"배치 {batch_id}이(가) 결과 없이 {progress.status} 상태로 끝났습니다.",
+                ),
+                hint=Text(
+                    "Resume the run to submit a new batch, or classify without the batch API.",
+                    "실행을 재개해 새 배치를 제출하거나, 배치 API 없이 분류하세요.",
+                ),
             )
         carried = answers.carried_texts()
         predictions = checked(
@@ -175,10 +187,14 @@ class BatchExecutor(BulkExecutor):
         if self._pending_rows(state, len(texts)):  # never "succeeded" with rows left out
             self.store.set_bulk_batch(self.run_id, None)
             raise FinsentError(
-                f"Batch {batch_id} did not answer every row the run still needs.",
-                hint="Resume the run to submit a new batch for the rows left.",
-                ko=f"배치 {batch_id}이(가) 실행에 필요한 행 전부에 답하지 않았습니다.",
-                hint_ko="실행을 재개해 남은 행을 새 배치로 제출하세요.",
+                Text(
+                    f"Batch {batch_id} did not answer every row the run still needs.",
+                    f"배치 {batch_id}이(가) 실행에 필요한 행 전부에 답하지 않았습니다.",
+                ),
+                hint=Text(
+                    "Resume the run to submit a new batch for the rows left.",
+                    "실행을 재개해 남은 행을 새 배치로 제출하세요.",
+                ),
             )
         return BulkStatus.SUCCEEDED, None
 

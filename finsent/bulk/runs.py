@@ -91,10 +91,12 @@ def store_input(frame: pd.DataFrame, directory: Path) -> Path:
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise InputError(
-            f"The table has duplicate column names {dupes}.",
-            hint="Rename the columns so each name appears once.",
-            ko=f"표에 같은 이름의 열이 있습니다: {dupes}.",
-            hint_ko="열 이름이 겹치지 않도록 바꿔 주세요.",
+            Text(
+                f"The table has duplicate column names {dupes}.", f"표에 같은 이름의 열이 있습니다: {dupes}."
+            ),
+            hint=Text(
+                "Rename the columns so each name appears once.", "열 이름이 겹치지 않도록 바꿔 주세요."
+            ),
         )
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / INPUT_FILE
@@ -117,10 +119,11 @@ def input_path(state: BulkRunState) -> Path:
     path = Path(state.directory) / INPUT_FILE
     if not path.is_file():
         raise FinsentError(
-            f"The stored input of bulk run {state.record.id} is missing ({path}).",
-            hint="Start a new run with the file.",
-            ko=f"일괄 분류 {state.record.id}의 입력 파일이 없습니다.",
-            hint_ko="파일로 새 실행을 시작하세요.",
+            Text(
+                f"The stored input of bulk run {state.record.id} is missing ({path}).",
+                f"일괄 분류 {state.record.id}의 입력 파일이 없습니다.",
+            ),
+            hint=Text("Start a new run with the file.", "파일로 새 실행을 시작하세요."),
         )
     return path
 
@@ -255,13 +258,15 @@ class BulkExecutor:
         with _ACTIVE_LOCK:
             if key in _ACTIVE:
                 raise BulkRunBusy(
-                    f"Bulk run {self.run_id} is already running.", ko="이미 실행 중인 일괄 분류입니다."
+                    Text(f"Bulk run {self.run_id} is already running.", "이미 실행 중인 일괄 분류입니다.")
                 )
             if not self.store.claim_bulk_run(self.run_id, OWNER, owner_alive(self.store.path)):
                 state = self.store.bulk_run_state(self.run_id)
                 raise BulkRunBusy(
-                    f"Bulk run {self.run_id} is {state.record.status} (held by another process).",
-                    ko=f"일괄 분류 {self.run_id}은(는) 다른 프로세스에서 실행 중이거나 이미 끝났습니다.",
+                    Text(
+                        f"Bulk run {self.run_id} is {state.record.status} (held by another process).",
+                        f"일괄 분류 {self.run_id}은(는) 다른 프로세스에서 실행 중이거나 이미 끝났습니다.",
+                    )
                 )
             _ACTIVE[key] = self.cancel
 

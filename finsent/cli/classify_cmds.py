@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from finsent.cli.output import ProgressBar, service
-from finsent.service import InputError
+from finsent.service import InputError, Text
 
 if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
     from finsent.service import BulkRunRecord, FinsentService
@@ -119,32 +119,37 @@ def run_classify(args: argparse.Namespace) -> int:
     if args.cancel:
         if args.resume or args.input or args.texts:
             raise InputError(
-                "--cancel RUN takes no TEXT, --input or --resume.",
-                ko="--cancel RUN에는 문장, --input, --resume을 함께 줄 수 없습니다.",
+                Text(
+                    "--cancel RUN takes no TEXT, --input or --resume.",
+                    "--cancel RUN에는 문장, --input, --resume을 함께 줄 수 없습니다.",
+                )
             )
         return cancel(args.cancel)
     if args.resume:
         if not args.output:
-            raise InputError("--resume needs --output FILE.", ko="--resume에는 --output FILE이 필요합니다.")
+            raise InputError(
+                Text("--resume needs --output FILE.", "--resume에는 --output FILE이 필요합니다.")
+            )
         return resume(args)
     if args.batch_api and not args.input:
-        raise InputError("--batch-api needs --input FILE.", ko="--batch-api에는 --input FILE이 필요합니다.")
+        raise InputError(
+            Text("--batch-api needs --input FILE.", "--batch-api에는 --input FILE이 필요합니다.")
+        )
     if args.input:
         if args.texts:
             raise InputError("Give either TEXT arguments or --input FILE, not both.")
         if not args.output:
             raise InputError(
-                "--input needs --output FILE (.csv, .xlsx or .jsonl).",
-                ko="--input에는 --output FILE(.csv, .xlsx, .jsonl)이 필요합니다.",
+                Text(
+                    "--input needs --output FILE (.csv, .xlsx or .jsonl).",
+                    "--input에는 --output FILE(.csv, .xlsx, .jsonl)이 필요합니다.",
+                )
             )
     elif not args.texts:
-        raise InputError(
-            "Nothing to classify.", hint="Give TEXT arguments, --input FILE, or --resume RUN.",
-            ko="분류할 문장이 없습니다.", hint_ko="문장, --input FILE 또는 --resume RUN을 주세요.",
-        )  # fmt: skip
+        raise InputError(Text("Nothing to classify.", "분류할 문장이 없습니다."), hint=Text("Give TEXT arguments, --input FILE, or --resume RUN.", "문장, --input FILE 또는 --resume RUN을 주세요."))  # fmt: skip
     if not args.model:
         raise InputError(
-            "--model M is required.", hint="`finsent models` lists the models.", ko="--model이 필요합니다."
+            Text("--model M is required.", "--model이 필요합니다."), hint="`finsent models` lists the models."
         )
     svc = service()
     # --model takes an id or a model's unique name; the name also tells the backend when --backend is left out
@@ -216,10 +221,14 @@ def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
     column = args.text_col or svc.files.guess_columns(table.frame).text
     if not column:
         raise InputError(
-            f"Could not tell which column of {table.source_name} holds the text.",
-            hint=f"Pass --text-col (columns: {', '.join(map(str, table.frame.columns))}).",
-            ko=f"{table.source_name}에서 문장 열을 찾지 못했습니다.",
-            hint_ko="--text-col 로 열을 지정하세요.",
+            Text(
+                f"Could not tell which column of {table.source_name} holds the text.",
+                f"{table.source_name}에서 문장 열을 찾지 못했습니다.",
+            ),
+            hint=Text(
+                f"Pass --text-col (columns: {', '.join(map(str, table.frame.columns))}).",
+                "--text-col 로 열을 지정하세요.",
+            ),
         )
     bar = ProgressBar()
     created: list[BulkRunRecord] = []
@@ -302,9 +311,11 @@ def cancel(run_id: str) -> int:
     run_id = run.id
     if run.status is BulkStatus.SUCCEEDED:
         raise InputError(
-            f"Bulk run {run_id} has finished: there is nothing to cancel.",
+            Text(
+                f"Bulk run {run_id} has finished: there is nothing to cancel.",
+                f"일괄 분류 {run_id}은(는) 이미 끝나 취소할 것이 없습니다.",
+            ),
             hint=f"Its results: finsent classify --resume {run_id} --output FILE",
-            ko=f"일괄 분류 {run_id}은(는) 이미 끝나 취소할 것이 없습니다.",
         )
     resume_cmd = f"finsent classify --resume {run_id} --output FILE"
     if not run.batch_api:

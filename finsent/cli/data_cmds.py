@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from finsent.service import InputError
+from finsent.service import InputError, Text
 
 if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
     from finsent.service import DataFiles, Report
@@ -114,10 +114,13 @@ def run_prepare(args: argparse.Namespace) -> int:
             labels = LabelSet.from_names(args.labels.split(","))
         except ValueError as exc:
             raise InputError(
-                f"--labels {args.labels!r}: {exc}.",
-                hint="Give at least two different labels, e.g. --labels positive,negative.",
-                ko=f"--labels {args.labels!r}: 라벨이 잘못되었습니다.",
-                hint_ko="서로 다른 라벨을 두 개 이상 주세요(예: --labels positive,negative).",
+                Text(
+                    f"--labels {args.labels!r}: {exc}.", f"--labels {args.labels!r}: 라벨이 잘못되었습니다."
+                ),
+                hint=Text(
+                    "Give at least two different labels, e.g. --labels positive,negative.",
+                    "서로 다른 라벨을 두 개 이상 주세요(예: --labels positive,negative).",
+                ),
             ) from None
     formats = {"all": ("completion", "chat"), "csv": (), "completion": ("completion",), "chat": ("chat",)}
     options = PrepareOptions(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finsent.cli.output import print_evaluation, print_table, service, warn_plugin_problems
-from finsent.service import InputError
+from finsent.service import InputError, Text
 
 if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
     from finsent.service import DatasetRecord, FinsentService, JobRecord
@@ -357,8 +357,10 @@ def run_models(args: argparse.Namespace) -> int:
 def run_add_model(args: argparse.Namespace) -> int:
     if args.mode == "few-shot" and not args.data:
         raise InputError(
-            "--mode few-shot needs --data DIR: the examples come from its training split.",
-            ko="--mode few-shot에는 --data DIR이 필요합니다. 예시를 학습 분할에서 뽑습니다.",
+            Text(
+                "--mode few-shot needs --data DIR: the examples come from its training split.",
+                "--mode few-shot에는 --data DIR이 필요합니다. 예시를 학습 분할에서 뽑습니다.",
+            )
         )
     svc = service()
     dataset = dataset_for(svc, args.data) if args.data else None

@@ -357,10 +357,11 @@ class Backend(ABC):
         """Continue a job whose worker died (status `interrupted`) from its last checkpoint, under the same
         external id; the core then polls it as before (Capability.RESUME). Returns the new status."""
         raise UnsupportedOperation(
-            f"The {self.label} backend cannot resume interrupted jobs.",
-            hint="Start a new training job.",
-            ko=f"{self.label_ko or self.label} 백엔드는 중단된 작업을 이어서 학습할 수 없습니다.",
-            hint_ko="새 학습 작업을 시작하세요.",
+            Text(
+                f"The {self.label} backend cannot resume interrupted jobs.",
+                f"{self.label_ko or self.label} 백엔드는 중단된 작업을 이어서 학습할 수 없습니다.",
+            ),
+            hint=Text("Start a new training job.", "새 학습 작업을 시작하세요."),
         )
 
     def list_models(self) -> list[ModelInfo]:
@@ -385,8 +386,10 @@ class Backend(ABC):
         `per_label` examples of each label from `dataset`'s training split). No network call needed:
         the core records the ref's id, labels, input format and details like a trained model's."""
         raise UnsupportedOperation(
-            f"The {self.label} backend cannot classify without training.",
-            ko=f"{self.label} 백엔드는 학습 없이 분류할 수 없습니다.",
+            Text(
+                f"The {self.label} backend cannot classify without training.",
+                f"{self.label} 백엔드는 학습 없이 분류할 수 없습니다.",
+            )
         )
 
     # -- a ready classifier used as it is (Capability.READY) -----------------------------------
@@ -399,20 +402,22 @@ class Backend(ABC):
         """A ModelRef for a model that already is a sentiment classifier (a hub id or a folder), with a
         map from its label names to ours; the core records it like a trained model, with no training."""
         raise UnsupportedOperation(
-            f"The {self.label} backend cannot use a ready model as it is.",
-            hint="Train a model with it instead.",
-            ko=f"{self.label_ko or self.label} 백엔드는 준비된 모델을 그대로 쓸 수 없습니다.",
-            hint_ko="이 백엔드로 모델을 학습하세요.",
+            Text(
+                f"The {self.label} backend cannot use a ready model as it is.",
+                f"{self.label_ko or self.label} 백엔드는 준비된 모델을 그대로 쓸 수 없습니다.",
+            ),
+            hint=Text("Train a model with it instead.", "이 백엔드로 모델을 학습하세요."),
         )
 
     # -- provider-side batches (Capability.BATCH) -----------------------------------------------
     def no_batch_api(self) -> UnsupportedOperation:
         """The error for a batch call to a backend without Capability.BATCH (the service raises it too)."""
         return UnsupportedOperation(
-            f"The {self.label} backend has no batch API.",
-            hint="Run without the batch API option.",
-            ko=f"{self.label_ko or self.label} 백엔드는 배치 API가 없습니다.",
-            hint_ko="배치 API 옵션 없이 실행하세요.",
+            Text(
+                f"The {self.label} backend has no batch API.",
+                f"{self.label_ko or self.label} 백엔드는 배치 API가 없습니다.",
+            ),
+            hint=Text("Run without the batch API option.", "배치 API 옵션 없이 실행하세요."),
         )
 
     def submit_batch(self, model: ModelRef, texts: Sequence[str]) -> str:

@@ -9,28 +9,48 @@ from finsent.contract.texts import Text
 
 
 class FinsentError(Exception):
-    """Base of every user-facing error. `message` says what went wrong and what to do."""
+    """Base of every user-facing error. `message` says what went wrong, `hint` what to do.
+
+    Both are a `Text` (English, and Korean where the raise site wrote it) or a plain English string; the
+    Korean dashboard shows the Korean where there is one. `dashboard_hint` replaces the hint in the browser
+    when the hint names CLI commands or flags.
+    """
 
     #: machine-readable kind, also the key for translated UI messages
     code = "error"
 
     def __init__(
         self,
-        message: str,
+        message: str | Text,
         *,
-        hint: str | None = None,
-        ko: str | None = None,
-        hint_ko: str | None = None,
+        hint: str | Text | None = None,
         dashboard_hint: Text | None = None,
+        ko: str | None = None,  # TEMPORARY: removed once the last raise sites are rewritten
+        hint_ko: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        # The Korean UI shows `ko`/`hint_ko` where the raise site wrote them; English otherwise.
-        self.ko = ko
-        self.hint_ko = hint_ko
-        # Hints naming CLI commands or flags do not help in the browser: the dashboard shows this one instead.
+        self.what = Text(str(message), ko) if ko is not None else Text.of(message)
+        if hint_ko is not None and hint is not None:
+            hint = Text(str(hint), hint_ko)
+        self.what_to_do = Text.of(hint) if hint is not None else None
+        super().__init__(self.what.en)
         self.dashboard_hint = dashboard_hint
+
+    # The English (and Korean) parts, for readers that want one of them.
+    @property
+    def message(self) -> str:
+        return self.what.en
+
+    @property
+    def ko(self) -> str | None:
+        return self.what.ko
+
+    @property
+    def hint(self) -> str | None:
+        return self.what_to_do.en if self.what_to_do else None
+
+    @property
+    def hint_ko(self) -> str | None:
+        return self.what_to_do.ko if self.what_to_do else None
 
     def __str__(self) -> str:
         return self.text("en")
@@ -42,11 +62,13 @@ class FinsentError(Exception):
     def text(self, lang: str = "en", *, dashboard: bool = False) -> str:
         """The message and hint in `lang` ("ko" or "en"), falling back to English; `dashboard` prefers the
         hint that names the dashboard's controls."""
-        message = self.ko if lang == "ko" and self.ko else self.message
+        message = self.what.get(lang)
         if dashboard and self.dashboard_hint is not None:
             hint: str | None = self.dashboard_hint.get(lang)
-        else:
-            hint = (self.hint_ko or self.hint) if lang == "ko" and self.ko else self.hint
+        elif self.what_to_do is None:
+            hint = None
+        else:  # a Korean message keeps an English-only hint; an English-only message keeps English throughout
+            hint = self.what_to_do.get(lang) if self.ko else self.what_to_do.en
         return f"{message} {hint}" if hint else message
 
 

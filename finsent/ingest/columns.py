@@ -156,12 +156,16 @@ def resolve_columns(
         from finsent.ingest.sniffing import delimiter_name
 
         raise InputError(
-            f"{source_name} was read with the {delimiter_name(delimiter)} delimiter and has only one column: "
-            f"{found}. A text column and a label column are needed.",
-            hint="Save the file with commas, tabs, semicolons or pipes between the columns (CSV UTF-8 in Excel).",
-            ko=f"{source_name} 을(를) {delimiter_name(delimiter)} 구분자로 읽었더니 열이 하나뿐입니다: {found}. "
-            "문장 열과 라벨 열이 필요합니다.",
-            hint_ko="열 사이를 쉼표, 탭, 세미콜론 또는 | 로 구분해 저장하세요(엑셀: CSV UTF-8).",
+            Text(
+                f"{source_name} was read with the {delimiter_name(delimiter)} delimiter and has only one column: "
+                f"{found}. A text column and a label column are needed.",
+                f"{source_name} 을(를) {delimiter_name(delimiter)} 구분자로 읽었더니 열이 하나뿐입니다: {found}. "
+                "문장 열과 라벨 열이 필요합니다.",
+            ),
+            hint=Text(
+                "Save the file with commas, tabs, semicolons or pipes between the columns (CSV UTF-8 in Excel).",
+                "열 사이를 쉼표, 탭, 세미콜론 또는 | 로 구분해 저장하세요(엑셀: CSV UTF-8).",
+            ),
         )
     guess = guess_columns(frame)
     chosen: dict[str, str | None] = {}
@@ -176,10 +180,11 @@ def resolve_columns(
             match = _match(columns, given)
             if match is None:
                 raise InputError(
-                    f"{source_name} has no column {given!r}. Columns found: {found}.",
-                    hint=f"Pass one of these with {flag}.",
-                    ko=f"{source_name} 에 {given!r} 열이 없습니다. 있는 열: {found}.",
-                    hint_ko=f"{flag} 로 이 중 하나를 지정하세요.",
+                    Text(
+                        f"{source_name} has no column {given!r}. Columns found: {found}.",
+                        f"{source_name} 에 {given!r} 열이 없습니다. 있는 열: {found}.",
+                    ),
+                    hint=Text(f"Pass one of these with {flag}.", f"{flag} 로 이 중 하나를 지정하세요."),
                     dashboard_hint=Text(
                         "Pick one of these in the column box.", "열 선택 상자에서 이 중 하나를 고르세요."
                     ),
@@ -188,19 +193,21 @@ def resolve_columns(
         elif guessed is None:
             kind_ko = "문장(텍스트)" if role == "text" else "라벨"
             raise InputError(
-                f"Could not tell which column of {source_name} holds the {role}. Columns found: {found}.",
-                hint=f"Name it with {flag}.",
-                ko=f"{source_name} 에서 {kind_ko} 열을 찾지 못했습니다. 있는 열: {found}.",
-                hint_ko=f"{flag} 로 열 이름을 지정하세요.",
+                Text(
+                    f"Could not tell which column of {source_name} holds the {role}. Columns found: {found}.",
+                    f"{source_name} 에서 {kind_ko} 열을 찾지 못했습니다. 있는 열: {found}.",
+                ),
+                hint=Text(f"Name it with {flag}.", f"{flag} 로 열 이름을 지정하세요."),
                 dashboard_hint=Text("Pick it in the column box.", "열 선택 상자에서 고르세요."),
             )
         else:
             chosen[role] = guessed
     if chosen["text"] is not None and chosen["text"] == chosen["label"]:
         raise InputError(
-            f"The text and the label column are both {chosen['text']!r}.",
-            hint="Choose two different columns.",
-            ko=f"문장 열과 라벨 열이 모두 {chosen['text']!r} 입니다.",
-            hint_ko="서로 다른 두 열을 고르세요.",
+            Text(
+                f"The text and the label column are both {chosen['text']!r}.",
+                f"문장 열과 라벨 열이 모두 {chosen['text']!r} 입니다.",
+            ),
+            hint=Text("Choose two different columns.", "서로 다른 두 열을 고르세요."),
         )
     return ColumnGuess(text=chosen["text"], label=chosen["label"])

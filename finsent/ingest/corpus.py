@@ -82,12 +82,16 @@ def _reason(exc: BaseException) -> tuple[str, str]:
 
 def _offline(url: str, dest: Path, reason: tuple[str, str]) -> NetworkError:
     return NetworkError(
-        f"Could not download the corpus from {url} ({reason[0]}).",
-        hint=f"Check the internet connection, or download the file by hand in a browser and save it as {dest} "
-        f"(or pass it to `finsent prepare` directly). Its sha256 must be {CORPUS_SHA256}.",
-        ko=f"{url} 에서 말뭉치를 내려받지 못했습니다({reason[1]}).",
-        hint_ko=f"인터넷 연결을 확인하거나, 브라우저로 파일을 직접 받아 {dest} 에 저장하세요"
-        f"(또는 `finsent prepare` 에 바로 넘기세요). sha256 은 {CORPUS_SHA256} 이어야 합니다.",
+        Text(
+            f"Could not download the corpus from {url} ({reason[0]}).",
+            f"{url} 에서 말뭉치를 내려받지 못했습니다({reason[1]}).",
+        ),
+        hint=Text(
+            f"Check the internet connection, or download the file by hand in a browser and save it as {dest} "
+            f"(or pass it to `finsent prepare` directly). Its sha256 must be {CORPUS_SHA256}.",
+            f"인터넷 연결을 확인하거나, 브라우저로 파일을 직접 받아 {dest} 에 저장하세요"
+            f"(또는 `finsent prepare` 에 바로 넘기세요). sha256 은 {CORPUS_SHA256} 이어야 합니다.",
+        ),
         # A browser user cannot save into the server's folders: they download elsewhere and upload it.
         dashboard_hint=Text(
             "Open the link on a computer with internet access, save the file, then choose "
@@ -134,11 +138,15 @@ def fetch_corpus(
             os.fsync(out.fileno())
         if digest.hexdigest() != sha256:
             raise InputError(
-                f"The file downloaded from {url} is not the expected corpus (sha256 {digest.hexdigest()}, "
-                f"expected {sha256}); it was not kept.",
-                hint="The published file may have changed. Download it by hand and check it before using it.",
-                ko=f"{url} 에서 받은 파일이 예상한 말뭉치가 아닙니다(sha256 불일치). 저장하지 않았습니다.",
-                hint_ko="공개 파일이 바뀌었을 수 있습니다. 직접 받아 확인한 뒤 사용하세요.",
+                Text(
+                    f"The file downloaded from {url} is not the expected corpus (sha256 {digest.hexdigest()}, "
+                    f"expected {sha256}); it was not kept.",
+                    f"{url} 에서 받은 파일이 예상한 말뭉치가 아닙니다(sha256 불일치). 저장하지 않았습니다.",
+                ),
+                hint=Text(
+                    "The published file may have changed. Download it by hand and check it before using it.",
+                    "공개 파일이 바뀌었을 수 있습니다. 직접 받아 확인한 뒤 사용하세요.",
+                ),
             )
         os.replace(tmp_name, target)
     except BaseException:

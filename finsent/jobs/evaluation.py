@@ -96,10 +96,11 @@ def checked(backend: Backend, answers: list[T], texts: Sequence[object], hint: T
             "백엔드 플러그인의 버그입니다. 작성자에게 알려 주세요.",
         )
         raise FinsentError(
-            f"The {backend.label} backend returned {len(answers)} answers for {len(texts)} texts.",
-            hint=hint.en,
-            ko=f"{backend.label_ko or backend.label} 백엔드가 {len(texts)}개 문장에 {len(answers)}개의 답을 돌려주었습니다.",
-            hint_ko=hint.ko,
+            Text(
+                f"The {backend.label} backend returned {len(answers)} answers for {len(texts)} texts.",
+                f"{backend.label_ko or backend.label} 백엔드가 {len(texts)}개 문장에 {len(answers)}개의 답을 돌려주었습니다.",
+            ),
+            hint=Text(hint.en, hint.ko),
         )
     return answers
 
@@ -136,10 +137,14 @@ def evaluate_model(
     frame = dataset.frame(split)
     if frame.empty:
         raise DataError(
-            f"The {split} split of {dataset.directory} is empty; nothing to evaluate on.",
-            hint="Prepare the data again with a validation fraction above 0.",
-            ko="검증 데이터가 비어 있어 평가할 수 없습니다.",
-            hint_ko="검증 비율을 0보다 크게 하여 데이터를 다시 준비하세요.",
+            Text(
+                f"The {split} split of {dataset.directory} is empty; nothing to evaluate on.",
+                "검증 데이터가 비어 있어 평가할 수 없습니다.",
+            ),
+            hint=Text(
+                "Prepare the data again with a validation fraction above 0.",
+                "검증 비율을 0보다 크게 하여 데이터를 다시 준비하세요.",
+            ),
         )
     texts = frame["text"].astype(str).tolist()
     predictions = classify_in_batches(backend, model, texts, on_progress)

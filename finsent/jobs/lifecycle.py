@@ -48,9 +48,11 @@ def validate_options(backend_class: type[Backend], options: Mapping[str, Any]) -
             f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}" for err in exc.errors()
         )
         raise InputError(
-            f"Invalid options for the {backend_class.label} backend: {problems}.",
+            Text(
+                f"Invalid options for the {backend_class.label} backend: {problems}.",
+                f"{backend_class.label} 백엔드 옵션이 올바르지 않습니다: {problems}.",
+            ),
             hint=f"See `finsent train --backend {backend_class.name} --help` for the allowed values.",
-            ko=f"{backend_class.label} 백엔드 옵션이 올바르지 않습니다: {problems}.",
             dashboard_hint=Text("Correct the values in the form above.", "위 양식의 값을 고치세요."),
         ) from None
 
@@ -275,7 +277,7 @@ def evaluate_job(
             on_progress=on_progress,
         )  # fmt: skip
         store.add_evaluation(record, predictions)
-        store.update_job(job_id, evaluation_state="done")
+        # The event before "done": whoever sees the evaluation done also sees what it said.
         store.add_event(
             job_id,
             Text(
@@ -284,6 +286,7 @@ def evaluate_job(
                 f"검증 예제 {record.n}개로 평가: 정확도 {record.accuracy:.3f}, 매크로 F1 {record.macro_f1:.3f}.",
             ),
         )
+        store.update_job(job_id, evaluation_state="done")
     except Exception as exc:
         texts = error_texts(exc, backend)
         log.warning("evaluation of job %s failed: %s", job_id, texts.en)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from finsent.contract.errors import InputError
+from finsent.contract.texts import Text
 from finsent.support.atomic import atomic_write_bytes
 
 #: what a spreadsheet drops before reading a cell: control characters (tab and carriage return start a
@@ -114,10 +115,11 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet_name: str = "finsent") -> bytes:
 
     if len(frame) > XLSX_MAX_ROWS:
         raise InputError(
-            f"{len(frame):,} rows do not fit in one Excel sheet (at most {XLSX_MAX_ROWS:,}).",
-            hint="Export as CSV or JSONL instead.",
-            ko=f"{len(frame):,}행은 엑셀 시트 하나에 들어가지 않습니다 (최대 {XLSX_MAX_ROWS:,}행).",
-            hint_ko="CSV나 JSONL로 내보내세요.",
+            Text(
+                f"{len(frame):,} rows do not fit in one Excel sheet (at most {XLSX_MAX_ROWS:,}).",
+                f"{len(frame):,}행은 엑셀 시트 하나에 들어가지 않습니다 (최대 {XLSX_MAX_ROWS:,}행).",
+            ),
+            hint=Text("Export as CSV or JSONL instead.", "CSV나 JSONL로 내보내세요."),
         )
     safe = frame
     buffer = io.BytesIO()
@@ -148,8 +150,10 @@ def table_format(path: Path | str) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise InputError(
-            f"Cannot write {Path(path).name}: use a .csv, .tsv, .xlsx or .jsonl file name.",
-            ko=f"{Path(path).name} 형식으로는 저장할 수 없습니다. .csv, .tsv, .xlsx, .jsonl 중 하나를 쓰세요.",
+            Text(
+                f"Cannot write {Path(path).name}: use a .csv, .tsv, .xlsx or .jsonl file name.",
+                f"{Path(path).name} 형식으로는 저장할 수 없습니다. .csv, .tsv, .xlsx, .jsonl 중 하나를 쓰세요.",
+            )
         )
     return FORMATS[suffix]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from finsent.contract.backend import Availability, Backend, BackendContext, BaseModelInfo
 from finsent.contract.errors import BackendUnavailableError, FinsentError
+from finsent.contract.texts import Text
 from finsent.plugins.loading import describe_failure
 from finsent.plugins.registry import BackendRegistry
 from finsent.settings import Settings
@@ -77,8 +78,10 @@ class BackendPool:
         except BaseException as exc:
             label = self.registry.get(name).label
             raise BackendUnavailableError(
-                f"The {label} backend could not be started: {describe_failure(exc)}.",
-                ko=f"{label} 백엔드를 시작할 수 없습니다: {describe_failure(exc)}.",
+                Text(
+                    f"The {label} backend could not be started: {describe_failure(exc)}.",
+                    f"{label} 백엔드를 시작할 수 없습니다: {describe_failure(exc)}.",
+                )
             ) from exc
 
     def _instance(self, name: str, api_key: str | None) -> Backend:
@@ -103,16 +106,20 @@ class BackendPool:
         availability = self._availability(instance)
         if not availability.ok:
             hint = (
-                f"Set {instance.key_env_var} or pass a key."
+                Text(
+                    f"Set {instance.key_env_var} or pass a key.",
+                    f"{instance.key_env_var} 환경 변수를 설정하거나 키를 입력하세요.",
+                )
                 if instance.needs_key and instance.key_env_var
                 else None
             )
             raise BackendUnavailableError(
-                f"The {instance.label} backend cannot be used: {availability.reason}.",
+                Text(
+                    f"The {instance.label} backend cannot be used: {availability.reason}.",
+                    f"{instance.label_ko or instance.label} 백엔드를 사용할 수 없습니다:"
+                    f" {availability.reason_ko or availability.reason}.",
+                ),
                 hint=hint,
-                ko=f"{instance.label_ko or instance.label} 백엔드를 사용할 수 없습니다:"
-                f" {availability.reason_ko or availability.reason}.",
-                hint_ko=f"{instance.key_env_var} 환경 변수를 설정하거나 키를 입력하세요." if hint else None,
             )
         return instance
 

@@ -11,6 +11,7 @@ import pluggy
 
 from finsent.contract.backend import Backend
 from finsent.contract.errors import NotFoundError
+from finsent.contract.texts import Text
 from finsent.plugins.loading import describe_failure, get_plugin_manager
 from finsent.settings import Settings
 
@@ -86,10 +87,14 @@ class BackendRegistry:
         except KeyError:
             known = ", ".join(self.backends) or "none"
             raise NotFoundError(
-                f"Unknown backend {name!r} (registered: {known}).",
-                hint="Run `finsent backends` to see them and why a plugin may have failed to load.",
-                ko=f"알 수 없는 백엔드입니다: {name!r} (등록된 백엔드: {known}).",
-                hint_ko="`finsent backends`로 목록과 플러그인 오류를 확인하세요.",
+                Text(
+                    f"Unknown backend {name!r} (registered: {known}).",
+                    f"알 수 없는 백엔드입니다: {name!r} (등록된 백엔드: {known}).",
+                ),
+                hint=Text(
+                    "Run `finsent backends` to see them and why a plugin may have failed to load.",
+                    "`finsent backends`로 목록과 플러그인 오류를 확인하세요.",
+                ),
             ) from None
 
 

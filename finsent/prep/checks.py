@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from finsent.contract.labels import korean_name
+from finsent.contract.texts import Text
 
 SEVERITIES = ("error", "warning", "info")
 MAX_EXAMPLE_ROWS = 10
@@ -76,9 +77,18 @@ class Finding:
     rows: tuple[int, ...] = ()
     remedy: str = ""
     applied: bool = False
+    # Flat English and Korean fields, not Texts: this is the shape of report.json, which stays as it was.
     message_ko: str = ""
     remedy_ko: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> Text:
+        return Text(self.message, self.message_ko or None)
+
+    @property
+    def remedy_text(self) -> Text:
+        return Text(self.remedy, self.remedy_ko or None)
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -99,28 +109,28 @@ class Finding:
 def finding(
     check: str,
     *,
-    message: str,
+    message: str | Text,
     count: int = 0,
     rows: tuple[int, ...] = (),
-    remedy: str = "",
+    remedy: str | Text = "",
     applied: bool = False,
-    message_ko: str = "",
-    remedy_ko: str = "",
     details: dict[str, Any] | None = None,
     severity: str | None = None,
 ) -> Finding:
     """A finding of `check` (an id of CHECKS), with the catalogue's severity unless this one differs
-    (unknown labels are an error when they are most of the rows)."""
+    (unknown labels are an error when they are most of the rows). `message` and `remedy` are a Text, or
+    English only."""
+    said, todo = Text.of(message), Text.of(remedy)
     return Finding(
         check,
         severity or CHECKS[check][0],
-        message,
+        said.en,
         count,
         rows,
-        remedy,
+        todo.en,
         applied,
-        message_ko,
-        remedy_ko,
+        said.ko or "",
+        todo.ko or "",
         details if details is not None else {},
     )
 
@@ -196,13 +206,11 @@ def empty_text(work: pd.DataFrame) -> tuple[Finding | None, pd.Series]:
         return None, mask
     return finding(
         "empty_text",
-        message=f"{_n(count)} rows have no text.",
+        message=Text(f"{_n(count)} rows have no text.", f"{_n(count)}개 행에 문장이 없습니다."),
         count=count,
         rows=example_rows(work["row"], mask),
-        remedy="Dropped these rows.",
+        remedy=Text("Dropped these rows.", "이 행들을 제외했습니다."),
         applied=True,
-        message_ko=f"{_n(count)}개 행에 문장이 없습니다.",
-        remedy_ko="이 행들을 제외했습니다.",
     ), mask
 
 
@@ -214,13 +222,14 @@ def empty_label(work: pd.DataFrame, active: pd.Series) -> tuple[Finding | None, 
         return None, mask
     return finding(
         "empty_label",
-        message=f"{_n(count)} rows have no label.",
+        message=Text(f"{_n(count)} rows have no label.", f"{_n(count)}개 행에 라벨이 없습니다."),
         count=count,
         rows=example_rows(work["row"], mask),
-        remedy="Dropped these rows; label them and prepare again to use them.",
+        remedy=Text(
+            "Dropped these rows; label them and prepare again to use them.",
+            "이 행들을 제외했습니다. 라벨을 붙여 다시 준비하면 사용할 수 있습니다.",
+        ),
         applied=True,
-        message_ko=f"{_n(count)}개 행에 라벨이 없습니다.",
-        remedy_ko="이 행들을 제외했습니다. 라벨을 붙여 다시 준비하면 사용할 수 있습니다.",
     ), mask
 
 
@@ -239,13 +248,17 @@ def unknown_label(
     return finding(
         "unknown_label",
         severity=severity,
-        message=f"{_n(count)} rows have a label outside the label set ({', '.join(names)}): {listing}.",
+        message=Text(
+            f"{_n(count)} rows have a label outside the label set ({', '.join(names)}): {listing}.",
+            f"{_n(count)}개 행의 라벨이 라벨 목록({', '.join(map(korean_name, names))})에 없습니다: {listing}.",
+        ),
         count=count,
         rows=example_rows(work["row"], mask),
-        remedy=f"Dropped these rows. If these are your labels, pass them with --labels (now {label_list}).",
+        remedy=Text(
+            f"Dropped these rows. If these are your labels, pass them with --labels (now {label_list}).",
+            f"이 행들을 제외했습니다. 이것이 실제 라벨이라면 --labels 로 지정하세요(현재 {label_list}).",
+        ),
         applied=True,
-        message_ko=f"{_n(count)}개 행의 라벨이 라벨 목록({', '.join(map(korean_name, names))})에 없습니다: {listing}.",
-        remedy_ko=f"이 행들을 제외했습니다. 이것이 실제 라벨이라면 --labels 로 지정하세요(현재 {label_list}).",
         details={"values": shown},
     ), mask
 
@@ -271,14 +284,18 @@ def conflicting_labels(
     }
     return finding(
         "conflicting_labels",
-        message=f"{_n(len(texts))} texts appear with different labels ({_n(rows)} rows).",
+        message=Text(
+            f"{_n(len(texts))} texts appear with different labels ({_n(rows)} rows).",
+            f"같은 문장에 서로 다른 라벨이 붙은 경우가 {_n(len(texts))}건 있습니다({_n(rows)}개 행).",
+        ),
         count=len(texts),
         rows=example_rows(work["row"], mask),
-        remedy="Dropped every row of these texts: a model cannot learn two answers for one text. "
-        "Decide the right label and prepare again to keep them.",
+        remedy=Text(
+            "Dropped every row of these texts: a model cannot learn two answers for one text. "
+            "Decide the right label and prepare again to keep them.",
+            "이 문장들의 행을 모두 제외했습니다. 올바른 라벨을 정해 다시 준비하면 사용할 수 있습니다.",
+        ),
         applied=True,
-        message_ko=f"같은 문장에 서로 다른 라벨이 붙은 경우가 {_n(len(texts))}건 있습니다({_n(rows)}개 행).",
-        remedy_ko="이 문장들의 행을 모두 제외했습니다. 올바른 라벨을 정해 다시 준비하면 사용할 수 있습니다.",
         details={"texts": examples, "rows_dropped": rows},
     ), mask
 
@@ -307,13 +324,17 @@ def duplicates(
         findings.append(
             finding(
                 "duplicate_rows",
-                message=f"{_n(count)} rows repeat an earlier row (same text and label).",
+                message=Text(
+                    f"{_n(count)} rows repeat an earlier row (same text and label).",
+                    f"{_n(count)}개 행이 앞의 행과 같습니다(문장과 라벨이 동일).",
+                ),
                 count=count,
                 rows=example_rows(rows, exact),
-                remedy="Kept the first of each, dropped the repeats, so no text is in both training and validation.",
+                remedy=Text(
+                    "Kept the first of each, dropped the repeats, so no text is in both training and validation.",
+                    "처음 행만 남기고 나머지는 제외했습니다. 학습/검증에 같은 문장이 들어가지 않습니다.",
+                ),
                 applied=True,
-                message_ko=f"{_n(count)}개 행이 앞의 행과 같습니다(문장과 라벨이 동일).",
-                remedy_ko="처음 행만 남기고 나머지는 제외했습니다. 학습/검증에 같은 문장이 들어가지 않습니다.",
             )
         )
     if int(near.sum()):
@@ -323,13 +344,17 @@ def duplicates(
         findings.append(
             finding(
                 "near_duplicates",
-                message=f"{_n(count)} rows differ from an earlier row only in {how}.",
+                message=Text(
+                    f"{_n(count)} rows differ from an earlier row only in {how}.",
+                    f"{_n(count)}개 행이 앞의 행과 {how_ko}만 다릅니다.",
+                ),
                 count=count,
                 rows=example_rows(rows, near),
-                remedy="Kept the first of each, dropped the rest (they are the same model input).",
+                remedy=Text(
+                    "Kept the first of each, dropped the rest (they are the same model input).",
+                    "처음 행만 남기고 나머지는 제외했습니다(모델 입력이 같습니다).",
+                ),
                 applied=True,
-                message_ko=f"{_n(count)}개 행이 앞의 행과 {how_ko}만 다릅니다.",
-                remedy_ko="처음 행만 남기고 나머지는 제외했습니다(모델 입력이 같습니다).",
             )
         )
     dropped = np.zeros(len(work), dtype=bool)
@@ -351,14 +376,18 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
         findings.append(
             finding(
                 "class_below_minimum",
-                message=f"Fewer than {MIN_PER_CLASS} examples for: {listing}.",
+                message=Text(
+                    f"Fewer than {MIN_PER_CLASS} examples for: {listing}.",
+                    f"예시가 {MIN_PER_CLASS}개 미만인 라벨: {listing_ko}.",
+                ),
                 count=len(tiny),
                 rows=(),
-                remedy=f"Add examples until every label has at least {MIN_PER_CLASS} (fine-tuning services refuse fewer), or leave "
-                "unused labels out with --labels.",
+                remedy=Text(
+                    f"Add examples until every label has at least {MIN_PER_CLASS} (fine-tuning services refuse fewer), or leave "
+                    "unused labels out with --labels.",
+                    f"라벨마다 최소 {MIN_PER_CLASS}개가 되도록 예시를 더하거나, 쓰지 않는 라벨은 --labels 에서 빼세요.",
+                ),
                 applied=False,
-                message_ko=f"예시가 {MIN_PER_CLASS}개 미만인 라벨: {listing_ko}.",
-                remedy_ko=f"라벨마다 최소 {MIN_PER_CLASS}개가 되도록 예시를 더하거나, 쓰지 않는 라벨은 --labels 에서 빼세요.",
                 details={"counts": tiny},
             )
         )
@@ -368,13 +397,17 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
         findings.append(
             finding(
                 "class_below_recommended",
-                message=f"Fewer than {RECOMMENDED_PER_CLASS} examples for: {listing}.",
+                message=Text(
+                    f"Fewer than {RECOMMENDED_PER_CLASS} examples for: {listing}.",
+                    f"예시가 {RECOMMENDED_PER_CLASS}개 미만인 라벨: {listing_ko}.",
+                ),
                 count=len(small),
                 rows=(),
-                remedy=f"The model may do poorly on these labels; aim for {RECOMMENDED_PER_CLASS} or more each.",
+                remedy=Text(
+                    f"The model may do poorly on these labels; aim for {RECOMMENDED_PER_CLASS} or more each.",
+                    f"이 라벨들은 성능이 낮을 수 있습니다. 라벨마다 {RECOMMENDED_PER_CLASS}개 이상을 권장합니다.",
+                ),
                 applied=False,
-                message_ko=f"예시가 {RECOMMENDED_PER_CLASS}개 미만인 라벨: {listing_ko}.",
-                remedy_ko=f"이 라벨들은 성능이 낮을 수 있습니다. 라벨마다 {RECOMMENDED_PER_CLASS}개 이상을 권장합니다.",
                 details={"counts": small},
             )
         )
@@ -390,23 +423,27 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
             finding(
                 "class_imbalance",
                 severity="warning" if warn else "info",
-                message=f"The largest label ({largest}) has {ratio:.1f}x the examples of the smallest ({smallest}): {shares}."
-                if ratio > 1
-                else f"Every label has the same number of examples: {shares}.",
+                message=Text(
+                    f"The largest label ({largest}) has {ratio:.1f}x the examples of the smallest ({smallest}): {shares}."
+                    if ratio > 1
+                    else f"Every label has the same number of examples: {shares}.",
+                    f"가장 많은 라벨({korean_name(largest)})이 가장 적은 라벨({korean_name(smallest)})의 "
+                    f"{ratio:.1f}배입니다: {shares_ko}."
+                    if ratio > 1
+                    else f"모든 라벨의 예시 수가 같습니다: {shares_ko}.",
+                ),
                 count=len(present),
                 rows=(),
-                remedy="Kept as is. Judge the model by macro-F1 and per-label scores, not accuracy alone; more "
-                f"examples of {smallest} help most."
-                if warn
-                else "Balanced enough; nothing to do.",
+                remedy=Text(
+                    "Kept as is. Judge the model by macro-F1 and per-label scores, not accuracy alone; more "
+                    f"examples of {smallest} help most."
+                    if warn
+                    else "Balanced enough; nothing to do.",
+                    "그대로 두었습니다. 정확도만 보지 말고 macro-F1 과 라벨별 점수로 평가하세요."
+                    if warn
+                    else "라벨 균형이 충분해 조치가 필요 없습니다.",
+                ),
                 applied=False,
-                message_ko=f"가장 많은 라벨({korean_name(largest)})이 가장 적은 라벨({korean_name(smallest)})의 "
-                f"{ratio:.1f}배입니다: {shares_ko}."
-                if ratio > 1
-                else f"모든 라벨의 예시 수가 같습니다: {shares_ko}.",
-                remedy_ko="그대로 두었습니다. 정확도만 보지 말고 macro-F1 과 라벨별 점수로 평가하세요."
-                if warn
-                else "라벨 균형이 충분해 조치가 필요 없습니다.",
                 details={"ratio": round(ratio, 3), "largest": largest, "smallest": smallest},
             )
         )
@@ -416,24 +453,19 @@ def class_counts(counts: Mapping[str, int]) -> list[Finding]:
 def no_rows(rows_read: int) -> Finding:
     return finding(
         "no_rows",
-        message=f"No usable row is left of the {rows_read:,} rows read.",
+        message=Text(
+            f"No usable row is left of the {rows_read:,} rows read.",
+            f"읽은 {rows_read:,}개 행 가운데 사용할 수 있는 행이 없습니다.",
+        ),
         count=0,
         rows=(),
-        remedy="See the findings above: fill in texts and labels, or pass the labels your file uses with --labels.",
+        remedy=Text(
+            "See the findings above: fill in texts and labels, or pass the labels your file uses with --labels.",
+            "위의 항목을 확인하세요. 문장과 라벨을 채우거나 파일의 라벨을 --labels 로 지정하세요.",
+        ),
         applied=False,
-        message_ko=f"읽은 {rows_read:,}개 행 가운데 사용할 수 있는 행이 없습니다.",
-        remedy_ko="위의 항목을 확인하세요. 문장과 라벨을 채우거나 파일의 라벨을 --labels 로 지정하세요.",
     )
 
 
-def required_columns(message: str, remedy: str, message_ko: str = "", remedy_ko: str = "") -> Finding:
-    return finding(
-        "required_columns",
-        message=message,
-        count=0,
-        rows=(),
-        remedy=remedy,
-        applied=False,
-        message_ko=message_ko,
-        remedy_ko=remedy_ko,
-    )
+def required_columns(message: Text, remedy: Text) -> Finding:
+    return finding("required_columns", message=message, remedy=remedy)

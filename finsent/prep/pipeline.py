@@ -28,6 +28,7 @@ from finsent.contract.dataset import MANIFEST, PreparedDataset
 from finsent.contract.errors import DataError, InputError
 from finsent.contract.labels import LabelSet
 from finsent.contract.modelinput import InputFormat
+from finsent.contract.texts import Text
 from finsent.ingest.columns import resolve_columns
 from finsent.ingest.reading import LoadedTable
 from finsent.prep import checks, textchecks
@@ -61,18 +62,22 @@ class PrepareOptions:
     def __post_init__(self) -> None:
         if not 0.0 < float(self.valid_fraction) <= 0.5:
             raise InputError(
-                f"The validation fraction must be above 0 and at most 0.5, not {self.valid_fraction}.",
-                hint="0.2 keeps one row in five for validation.",
-                ko=f"검증 비율은 0보다 크고 0.5 이하여야 합니다({self.valid_fraction}).",
-                hint_ko="0.2 는 다섯 행 중 하나를 검증에 씁니다.",
+                Text(
+                    f"The validation fraction must be above 0 and at most 0.5, not {self.valid_fraction}.",
+                    f"검증 비율은 0보다 크고 0.5 이하여야 합니다({self.valid_fraction}).",
+                ),
+                hint=Text(
+                    "0.2 keeps one row in five for validation.", "0.2 는 다섯 행 중 하나를 검증에 씁니다."
+                ),
             )
         unknown = [f for f in self.formats if f not in FORMATS]
         if unknown:
             raise InputError(
-                f"Unknown output format(s): {', '.join(unknown)}.",
-                hint="Use completion, chat, csv or all.",
-                ko=f"알 수 없는 출력 형식: {', '.join(unknown)}.",
-                hint_ko="completion, chat, csv, all 중에서 고르세요.",
+                Text(
+                    f"Unknown output format(s): {', '.join(unknown)}.",
+                    f"알 수 없는 출력 형식: {', '.join(unknown)}.",
+                ),
+                hint=Text("Use completion, chat, csv or all.", "completion, chat, csv, all 중에서 고르세요."),
             )
         object.__setattr__(self, "formats", tuple(f for f in FORMATS if f in self.formats))
 
@@ -98,10 +103,8 @@ class PreparationError(DataError):
         suffix = f" (and {more} more error(s); see the report)" if more else ""
         suffix_ko = f" (오류 {more}건 더 있음, 보고서 참조)" if more else ""
         super().__init__(
-            first.message + suffix,
-            hint=first.remedy or None,
-            ko=(first.message_ko or first.message) + suffix_ko,
-            hint_ko=first.remedy_ko or None,
+            Text(first.message + suffix, first.text.get("ko") + suffix_ko),
+            hint=first.remedy_text if first.remedy else None,
         )
         self.report = report
 
@@ -164,9 +167,7 @@ def _columns(table: LoadedTable, options: PrepareOptions, report: Report) -> tup
             delimiter=table.delimiter,
         )
     except InputError as exc:
-        report.findings.append(
-            checks.required_columns(exc.message, exc.hint or "", exc.ko or "", exc.hint_ko or "")
-        )
+        report.findings.append(checks.required_columns(exc.what, exc.what_to_do or Text("")))
         return None
     assert cols.text is not None and cols.label is not None
     report.columns = {"text": cols.text, "label": cols.label}

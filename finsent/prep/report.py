@@ -133,8 +133,7 @@ class Report:
             )
         width = max(len(t) for t in tags.values()) + 2
         for f in sorted(self.findings, key=lambda f: _ORDER[f.severity]):
-            message = (f.message_ko or f.message) if ko else f.message
-            remedy = (f.remedy_ko or f.remedy) if ko else f.remedy
+            message, remedy = f.text.get(lang), f.remedy_text.get(lang)
             tag = f"[{tags[f.severity]}]".ljust(width)
             lines.append("")
             lines.append(f"{tag} {f.id}: {message}")

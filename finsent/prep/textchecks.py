@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from finsent.contract.modelinput import COMPLETION_SEPARATOR
+from finsent.contract.texts import Text
 from finsent.prep.checks import KNOWN_SEPARATORS, LONG_TEXT_CHARS, Finding, example_rows, finding
 
 
@@ -30,13 +31,17 @@ def text_whitespace(changed: pd.Series, rows: pd.Series) -> Finding | None:
         return None
     return finding(
         "text_whitespace",
-        message=f"{_n(count)} texts had extra spaces, line breaks or non-standard Unicode forms.",
+        message=Text(
+            f"{_n(count)} texts had extra spaces, line breaks or non-standard Unicode forms.",
+            f"{_n(count)}개 문장에 불필요한 공백, 줄바꿈 또는 비표준 유니코드가 있었습니다.",
+        ),
         count=count,
         rows=example_rows(rows, mask),
-        remedy="Normalised them (NFC, one space between words, trimmed); classification applies the same rule.",
+        remedy=Text(
+            "Normalised them (NFC, one space between words, trimmed); classification applies the same rule.",
+            "정규화했습니다(NFC, 단어 사이 공백 하나, 앞뒤 공백 제거). 분류할 때도 같은 규칙을 씁니다.",
+        ),
         applied=True,
-        message_ko=f"{_n(count)}개 문장에 불필요한 공백, 줄바꿈 또는 비표준 유니코드가 있었습니다.",
-        remedy_ko="정규화했습니다(NFC, 단어 사이 공백 하나, 앞뒤 공백 제거). 분류할 때도 같은 규칙을 씁니다.",
     )
 
 
@@ -55,13 +60,17 @@ def label_variants(
     listing = ", ".join(f"{k!r} -> {v}" for k, v in mapping.items())
     return finding(
         "label_variants",
-        message=f"{_n(count)} labels were written another way and mapped: {listing}.",
+        message=Text(
+            f"{_n(count)} labels were written another way and mapped: {listing}.",
+            f"{_n(count)}개 라벨을 표준 이름으로 바꿨습니다: {listing}.",
+        ),
         count=count,
         rows=example_rows(rows, mask),
-        remedy="Mapped onto the label set (trimmed, case-folded, synonyms such as 긍정/부정/중립).",
+        remedy=Text(
+            "Mapped onto the label set (trimmed, case-folded, synonyms such as 긍정/부정/중립).",
+            "앞뒤 공백 제거, 대소문자 통일, 긍정/부정/중립 같은 동의어를 라벨 목록에 맞췄습니다.",
+        ),
         applied=True,
-        message_ko=f"{_n(count)}개 라벨을 표준 이름으로 바꿨습니다: {listing}.",
-        remedy_ko="앞뒤 공백 제거, 대소문자 통일, 긍정/부정/중립 같은 동의어를 라벨 목록에 맞췄습니다.",
         details={"mapping": mapping},
     )
 
@@ -74,15 +83,19 @@ def separator_in_text(arrow: pd.Series, rows: pd.Series) -> Finding | None:
         return None
     return finding(
         "separator_in_text",
-        message=f"{_n(count)} texts contain {COMPLETION_SEPARATOR.strip()!r}, the separator completion models see "
-        "at the end of every prompt.",
+        message=Text(
+            f"{_n(count)} texts contain {COMPLETION_SEPARATOR.strip()!r}, the separator completion models see "
+            "at the end of every prompt.",
+            f"{_n(count)}개 문장에 완성형 모델의 구분자 {COMPLETION_SEPARATOR.strip()!r} 가 들어 있습니다.",
+        ),
         count=count,
         rows=example_rows(rows, mask),
-        remedy="Kept as is. For babbage-002/davinci-002, replace the arrow in these texts (e.g. with '→') if "
-        "predictions look cut short.",
+        remedy=Text(
+            "Kept as is. For babbage-002/davinci-002, replace the arrow in these texts (e.g. with '→') if "
+            "predictions look cut short.",
+            "그대로 두었습니다. babbage-002/davinci-002 에서 예측이 이상하면 이 화살표를 바꾸세요.",
+        ),
         applied=False,
-        message_ko=f"{_n(count)}개 문장에 완성형 모델의 구분자 {COMPLETION_SEPARATOR.strip()!r} 가 들어 있습니다.",
-        remedy_ko="그대로 두었습니다. babbage-002/davinci-002 에서 예측이 이상하면 이 화살표를 바꾸세요.",
     )
 
 
@@ -96,24 +109,31 @@ def letter_case(capital: pd.Series, rows: pd.Series, lowercase: bool) -> Finding
     if lowercase:
         return finding(
             "letter_case",
-            message=f"{_n(count)} texts contain capital letters.",
+            message=Text(
+                f"{_n(count)} texts contain capital letters.", f"{_n(count)}개 문장에 대문자가 있습니다."
+            ),
             count=count,
             rows=example_rows(rows, mask),
-            remedy="Lower-cased them (--lowercase); texts you classify with this model are lower-cased the same way.",
+            remedy=Text(
+                "Lower-cased them (--lowercase); texts you classify with this model are lower-cased the same way.",
+                "소문자로 바꿨습니다(--lowercase). 이 모델로 분류하는 문장도 똑같이 소문자로 바뀝니다.",
+            ),
             applied=True,
-            message_ko=f"{_n(count)}개 문장에 대문자가 있습니다.",
-            remedy_ko="소문자로 바꿨습니다(--lowercase). 이 모델로 분류하는 문장도 똑같이 소문자로 바뀝니다.",
         )
     return finding(
         "letter_case",
-        message=f"{_n(count)} texts contain capital letters (e.g. company names).",
+        message=Text(
+            f"{_n(count)} texts contain capital letters (e.g. company names).",
+            f"{_n(count)}개 문장에 대문자(회사 이름 등)가 있습니다.",
+        ),
         count=count,
         rows=example_rows(rows, mask),
-        remedy="Kept as written, and classification sees the same form (the legacy tool lower-cased training "
-        "texts only). Use --lowercase to fold case for training and classification alike.",
+        remedy=Text(
+            "Kept as written, and classification sees the same form (the legacy tool lower-cased training "
+            "texts only). Use --lowercase to fold case for training and classification alike.",
+            "그대로 두었고 분류할 때도 같은 형태를 씁니다. 대소문자를 무시하려면 --lowercase 를 쓰세요.",
+        ),
         applied=False,
-        message_ko=f"{_n(count)}개 문장에 대문자(회사 이름 등)가 있습니다.",
-        remedy_ko="그대로 두었고 분류할 때도 같은 형태를 씁니다. 대소문자를 무시하려면 --lowercase 를 쓰세요.",
     )
 
 
@@ -122,14 +142,18 @@ def completion_format(formats: tuple[str, ...]) -> Finding | None:
         return None
     return finding(
         "completion_format",
-        message=f"Completion files: prompts end in {COMPLETION_SEPARATOR!r} and completions are ' <label>' with one "
-        "leading space and no other ending, as OpenAI's completion models expect.",
+        message=Text(
+            f"Completion files: prompts end in {COMPLETION_SEPARATOR!r} and completions are ' <label>' with one "
+            "leading space and no other ending, as OpenAI's completion models expect.",
+            f"완성형 파일: 프롬프트는 {COMPLETION_SEPARATOR!r} 로 끝나고 답은 앞에 공백 하나를 둔 ' <라벨>' 입니다.",
+        ),
         count=0,
         rows=(),
-        remedy="Applied when writing train/valid.completion.jsonl.",
+        remedy=Text(
+            "Applied when writing train/valid.completion.jsonl.",
+            "train/valid.completion.jsonl 을 쓸 때 적용했습니다.",
+        ),
         applied=True,
-        message_ko=f"완성형 파일: 프롬프트는 {COMPLETION_SEPARATOR!r} 로 끝나고 답은 앞에 공백 하나를 둔 ' <라벨>' 입니다.",
-        remedy_ko="train/valid.completion.jsonl 을 쓸 때 적용했습니다.",
     )
 
 
@@ -141,14 +165,18 @@ def long_text(size: pd.Series, rows: pd.Series) -> Finding | None:
         return None
     return finding(
         "long_text",
-        message=f"{_n(count)} texts are longer than {LONG_TEXT_CHARS:,} characters (longest {int(size.max()):,}).",
+        message=Text(
+            f"{_n(count)} texts are longer than {LONG_TEXT_CHARS:,} characters (longest {int(size.max()):,}).",
+            f"{_n(count)}개 문장이 {LONG_TEXT_CHARS:,}자를 넘습니다(가장 긴 문장 {int(size.max()):,}자).",
+        ),
         count=count,
         rows=example_rows(rows, mask),
-        remedy="Kept. Check they are single news items and not several pasted together; long examples cost more "
-        "to train and the local model reads only their start.",
+        remedy=Text(
+            "Kept. Check they are single news items and not several pasted together; long examples cost more "
+            "to train and the local model reads only their start.",
+            "그대로 두었습니다. 기사 여러 개가 붙어 있지 않은지 확인하세요. 긴 예시는 학습 비용이 큽니다.",
+        ),
         applied=False,
-        message_ko=f"{_n(count)}개 문장이 {LONG_TEXT_CHARS:,}자를 넘습니다(가장 긴 문장 {int(size.max()):,}자).",
-        remedy_ko="그대로 두었습니다. 기사 여러 개가 붙어 있지 않은지 확인하세요. 긴 예시는 학습 비용이 큽니다.",
     )
 
 
@@ -169,13 +197,17 @@ def over_token_limit(
     mask_series = pd.Series(mask, index=texts.index)
     return finding(
         "over_token_limit",
-        message=f"{_n(len(over))} texts are estimated at more than {limit:,} tokens, the limit of {model}.",
+        message=Text(
+            f"{_n(len(over))} texts are estimated at more than {limit:,} tokens, the limit of {model}.",
+            f"{_n(len(over))}개 문장이 {model} 의 한도 {limit:,} 토큰을 넘는 것으로 추정됩니다.",
+        ),
         count=len(over),
         rows=example_rows(rows, mask_series),
-        remedy="Kept. Fine-tuning services truncate or reject such examples: shorten them or split them into sentences.",
+        remedy=Text(
+            "Kept. Fine-tuning services truncate or reject such examples: shorten them or split them into sentences.",
+            "그대로 두었습니다. 파인튜닝 서비스는 이런 예시를 잘라내거나 거부합니다. 짧게 나누세요.",
+        ),
         applied=False,
-        message_ko=f"{_n(len(over))}개 문장이 {model} 의 한도 {limit:,} 토큰을 넘는 것으로 추정됩니다.",
-        remedy_ko="그대로 두었습니다. 파인튜닝 서비스는 이런 예시를 잘라내거나 거부합니다. 짧게 나누세요.",
         details={"max_tokens": int(over.max())},
     )
 
@@ -188,14 +220,18 @@ def formula_like(formula: pd.Series, rows: pd.Series) -> Finding | None:
         return None
     return finding(
         "formula_like",
-        message=f"{_n(count)} texts start with =, +, - or @, which spreadsheets treat as formulas.",
+        message=Text(
+            f"{_n(count)} texts start with =, +, - or @, which spreadsheets treat as formulas.",
+            f"{_n(count)}개 문장이 =, +, -, @ 로 시작합니다(스프레드시트가 수식으로 취급하는 문자).",
+        ),
         count=count,
         rows=example_rows(rows, mask),
-        remedy="Kept as text, exactly as written. Files finsent exports for spreadsheets prefix such cells with an "
-        "apostrophe so Excel does not run them.",
+        remedy=Text(
+            "Kept as text, exactly as written. Files finsent exports for spreadsheets prefix such cells with an "
+            "apostrophe so Excel does not run them.",
+            "글자 그대로 유지했습니다. 스프레드시트용으로 내보낼 때는 앞에 작은따옴표를 붙여 수식 실행을 막습니다.",
+        ),
         applied=False,
-        message_ko=f"{_n(count)}개 문장이 =, +, -, @ 로 시작합니다(스프레드시트가 수식으로 취급하는 문자).",
-        remedy_ko="글자 그대로 유지했습니다. 스프레드시트용으로 내보낼 때는 앞에 작은따옴표를 붙여 수식 실행을 막습니다.",
     )
 
 
@@ -250,13 +286,17 @@ def common_affixes(
         findings.append(
             finding(
                 "separator_suffix",
-                message=f"Every text ends in {separator.strip()!r}, a separator from the legacy prompt format.",
+                message=Text(
+                    f"Every text ends in {separator.strip()!r}, a separator from the legacy prompt format.",
+                    f"모든 문장이 예전 프롬프트 구분자 {separator.strip()!r} 로 끝납니다.",
+                ),
                 count=len(values),
                 rows=(),
-                remedy="Removed it; finsent adds the separator itself for completion models.",
+                remedy=Text(
+                    "Removed it; finsent adds the separator itself for completion models.",
+                    "구분자를 지웠습니다. 완성형 모델용 구분자는 finsent 가 직접 붙입니다.",
+                ),
                 applied=True,
-                message_ko=f"모든 문장이 예전 프롬프트 구분자 {separator.strip()!r} 로 끝납니다.",
-                remedy_ko="구분자를 지웠습니다. 완성형 모델용 구분자는 finsent 가 직접 붙입니다.",
             )
         )
     word_prefix = prefix if prefix.endswith(" ") else prefix[: prefix.rfind(" ") + 1]
@@ -264,14 +304,18 @@ def common_affixes(
         findings.append(
             finding(
                 "common_prefix",
-                message=f"Every text starts with {word_prefix.strip()!r}.",
+                message=Text(
+                    f"Every text starts with {word_prefix.strip()!r}.",
+                    f"모든 문장이 {word_prefix.strip()!r} 로 시작합니다.",
+                ),
                 count=len(values),
                 rows=(),
-                remedy="Kept as is. Remove it from the file if it is not part of the news text: the model learns "
-                "nothing from it and every text you classify would need it too.",
+                remedy=Text(
+                    "Kept as is. Remove it from the file if it is not part of the news text: the model learns "
+                    "nothing from it and every text you classify would need it too.",
+                    "그대로 두었습니다. 기사 내용이 아니라면 파일에서 지우세요.",
+                ),
                 applied=False,
-                message_ko=f"모든 문장이 {word_prefix.strip()!r} 로 시작합니다.",
-                remedy_ko="그대로 두었습니다. 기사 내용이 아니라면 파일에서 지우세요.",
                 details={"prefix": word_prefix.strip()},
             )
         )
@@ -283,13 +327,17 @@ def common_affixes(
             findings.append(
                 finding(
                     "common_suffix",
-                    message=f"Every text ends with {word_suffix.strip()!r}.",
+                    message=Text(
+                        f"Every text ends with {word_suffix.strip()!r}.",
+                        f"모든 문장이 {word_suffix.strip()!r} 로 끝납니다.",
+                    ),
                     count=len(values),
                     rows=(),
-                    remedy="Kept as is. Remove it from the file if it is not part of the news text.",
+                    remedy=Text(
+                        "Kept as is. Remove it from the file if it is not part of the news text.",
+                        "그대로 두었습니다. 기사 내용이 아니라면 파일에서 지우세요.",
+                    ),
                     applied=False,
-                    message_ko=f"모든 문장이 {word_suffix.strip()!r} 로 끝납니다.",
-                    remedy_ko="그대로 두었습니다. 기사 내용이 아니라면 파일에서 지우세요.",
                     details={"suffix": word_suffix.strip()},
                 )
             )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from finsent.contract.dataset import MANIFEST
     from finsent.contract.errors import FinsentError, InputError, NotFoundError
     from finsent.contract.labels import DEFAULT_LABELS, KOREAN_NAMES, LabelSet
+    from finsent.contract.texts import Text
     from finsent.ingest.corpus import CORPUS_URL, LICENCE, SAMPLE_NOTE
     from finsent.ingest.reading import LoadedTable
     from finsent.output import charts
@@ -83,6 +84,7 @@ _WHERE: dict[str, str] = {
     "Report": "finsent.prep.report",
     "SAMPLE_NOTE": "finsent.ingest.corpus",
     "Settings": "finsent.settings",
+    "Text": "finsent.contract.texts",
     "charts": "finsent.output.charts:",
     "FreedSpace": "finsent.service.housekeeping",
     "Housekeeping": "finsent.service.housekeeping",
@@ -137,6 +139,7 @@ __all__ = [
     "StorageKind",
     "StoragePart",
     "StorageUsage",
+    "Text",
     "charts",
     "load_backends",
     "parse_label_map",

@@ -69,10 +69,13 @@ class BulkRuns:
         if text_column not in frame.columns:
             columns = ", ".join(str(c) for c in frame.columns)
             raise InputError(
-                f"The table has no column {text_column!r} (columns: {columns}).",
-                hint="Choose the column that holds the text to classify.",
-                ko=f"표에 {text_column!r} 열이 없습니다 (열: {columns}).",
-                hint_ko="분류할 문장이 든 열을 고르세요.",
+                Text(
+                    f"The table has no column {text_column!r} (columns: {columns}).",
+                    f"표에 {text_column!r} 열이 없습니다 (열: {columns}).",
+                ),
+                hint=Text(
+                    "Choose the column that holds the text to classify.", "분류할 문장이 든 열을 고르세요."
+                ),
             )
         run_id = new_id("run")
         directory = self.settings.bulk_dir / run_id
@@ -186,10 +189,14 @@ class BulkRuns:
         run, created = self._find_or_create_run(request)
         if created is None and run.status in ACTIVE_STATUSES:
             raise InputError(
-                f"This input is already being classified with this model by bulk run {run.id} ({run.title}).",
-                hint=f"Wait for it, or stop it with `finsent classify --cancel {run.id}`; then run again.",
-                ko=f"같은 입력을 같은 모델로 이미 분류하는 중입니다: {run.id} ({run.title}).",
-                hint_ko=f"끝날 때까지 기다리거나 `finsent classify --cancel {run.id}`로 멈춘 뒤 다시 실행하세요.",
+                Text(
+                    f"This input is already being classified with this model by bulk run {run.id} ({run.title}).",
+                    f"같은 입력을 같은 모델로 이미 분류하는 중입니다: {run.id} ({run.title}).",
+                ),
+                hint=Text(
+                    f"Wait for it, or stop it with `finsent classify --cancel {run.id}`; then run again.",
+                    f"끝날 때까지 기다리거나 `finsent classify --cancel {run.id}`로 멈춘 뒤 다시 실행하세요.",
+                ),
                 dashboard_hint=Text(
                     "Wait for it, or stop it with the Cancel button on the Classify page; then run again.",
                     "끝날 때까지 기다리거나 분류 페이지의 취소 버튼으로 멈춘 뒤 다시 실행하세요.",
@@ -269,16 +276,22 @@ class BulkRuns:
         run = self.bulk_run(run_id)
         if not run.batch_api:
             raise InputError(
-                f"Bulk run {run_id} classifies with live requests; it has no batch to cancel.",
-                hint=f"Stop it with `finsent classify --cancel {run_id}` or the Cancel button.",
-                ko=f"일괄 분류 {run_id}은(는) 실시간 요청으로 분류하므로 취소할 배치가 없습니다.",
-                hint_ko=f"`finsent classify --cancel {run_id}` 또는 취소 버튼으로 멈추세요.",
+                Text(
+                    f"Bulk run {run_id} classifies with live requests; it has no batch to cancel.",
+                    f"일괄 분류 {run_id}은(는) 실시간 요청으로 분류하므로 취소할 배치가 없습니다.",
+                ),
+                hint=Text(
+                    f"Stop it with `finsent classify --cancel {run_id}` or the Cancel button.",
+                    f"`finsent classify --cancel {run_id}` 또는 취소 버튼으로 멈추세요.",
+                ),
                 dashboard_hint=Text("Stop it with the Cancel button.", "취소 버튼으로 멈추세요."),
             )
         if run.status == BulkStatus.SUCCEEDED:
             raise InputError(
-                f"Bulk run {run_id} has finished: its batch has nothing left to cancel.",
-                ko=f"일괄 분류 {run_id}은(는) 이미 끝나 취소할 배치가 없습니다.",
+                Text(
+                    f"Bulk run {run_id} has finished: its batch has nothing left to cancel.",
+                    f"일괄 분류 {run_id}은(는) 이미 끝나 취소할 배치가 없습니다.",
+                )
             )
         # Stop following first (and wait for this process's executor), so no poll overwrites the cancel.
         self.cancel_bulk_run(run_id)
@@ -294,12 +307,16 @@ class BulkRuns:
         if progress.status == BatchStatus.COMPLETED:
             self.store.set_bulk_batch(run_id, bulk_batch.batch_record(progress))
             raise InputError(
-                f"Batch {run.batch_id} has already completed: its results are paid for and ready.",
-                hint=f"Resume the run to read them: `finsent classify --resume {run_id} --output FILE` or the "
-                "Resume button.",
-                ko=f"배치 {run.batch_id}은(는) 이미 완료되어 결과가 준비되어 있습니다(이미 과금됨).",
-                hint_ko=f"실행을 재개해 결과를 읽으세요: `finsent classify --resume {run_id} --output FILE` "
-                "또는 재개 버튼.",
+                Text(
+                    f"Batch {run.batch_id} has already completed: its results are paid for and ready.",
+                    f"배치 {run.batch_id}은(는) 이미 완료되어 결과가 준비되어 있습니다(이미 과금됨).",
+                ),
+                hint=Text(
+                    f"Resume the run to read them: `finsent classify --resume {run_id} --output FILE` or the "
+                    "Resume button.",
+                    f"실행을 재개해 결과를 읽으세요: `finsent classify --resume {run_id} --output FILE` "
+                    "또는 재개 버튼.",
+                ),
                 dashboard_hint=Text(
                     "Resume the run to read them (the Resume button).",
                     "재개 버튼으로 실행을 재개해 결과를 읽으세요.",

@@ -63,8 +63,10 @@ def parse_label_map(text: str) -> dict[str, str]:
         theirs, sep, ours = part.partition("=")
         if not sep or not theirs.strip() or not ours.strip():
             raise InputError(
-                f"Label map: cannot read {part!r}; write their_label=our_label, separated by commas.",
-                ko=f"라벨 매핑: {part!r}을(를) 읽을 수 없습니다. 모델라벨=우리라벨 형식으로 쉼표로 구분해 쓰세요.",
+                Text(
+                    f"Label map: cannot read {part!r}; write their_label=our_label, separated by commas.",
+                    f"라벨 매핑: {part!r}을(를) 읽을 수 없습니다. 모델라벨=우리라벨 형식으로 쉼표로 구분해 쓰세요.",
+                )
             )
         mapping[theirs.strip()] = ours.strip()
     return mapping
@@ -244,8 +246,10 @@ class FinsentService:
         instance = self.usable_backend(backend, api_key)
         if Capability.TRAIN not in instance.capabilities:
             raise UnsupportedOperation(
-                f"The {instance.label} backend cannot train models.",
-                ko=f"{instance.label} 백엔드는 학습을 지원하지 않습니다.",
+                Text(
+                    f"The {instance.label} backend cannot train models.",
+                    f"{instance.label} 백엔드는 학습을 지원하지 않습니다.",
+                )
             )
         validated = training.validate_options(type(instance), options)
         dataset = self.store.get_dataset(dataset_id)
@@ -520,12 +524,13 @@ class FinsentService:
         job = self.store.get_job(job_id)
         if not self.can_resume(job):
             raise InputError(
-                f"Job {job.title} is {job.status.value}: only an interrupted job of a backend that keeps"
-                " checkpoints can be resumed.",
-                hint="Start a new training job instead.",
-                ko=f"작업 {job.title}은(는) {job.status.value} 상태입니다. 체크포인트를 남기는 백엔드의 중단된"
-                " 작업만 이어서 학습할 수 있습니다.",
-                hint_ko="새 학습 작업을 시작하세요.",
+                Text(
+                    f"Job {job.title} is {job.status.value}: only an interrupted job of a backend that keeps"
+                    " checkpoints can be resumed.",
+                    f"작업 {job.title}은(는) {job.status.value} 상태입니다. 체크포인트를 남기는 백엔드의 중단된"
+                    " 작업만 이어서 학습할 수 있습니다.",
+                ),
+                hint=Text("Start a new training job instead.", "새 학습 작업을 시작하세요."),
             )
         with self._job_lock(job_id):
             status = self.usable_backend(job.backend, api_key).resume_interrupted(str(job.external_id))
@@ -612,24 +617,30 @@ class FinsentService:
         instance = self.backend(backend, api_key)
         if Capability.SHOTS not in instance.capabilities:
             raise UnsupportedOperation(
-                f"The {instance.label} backend cannot classify without training.",
-                hint="Train a model, or pick a backend that offers zero/few-shot mode.",
-                ko=f"{instance.label_ko or instance.label} 백엔드는 학습 없이 분류할 수 없습니다.",
-                hint_ko="모델을 학습하거나, 제로샷/퓨샷을 지원하는 백엔드를 고르세요.",
+                Text(
+                    f"The {instance.label} backend cannot classify without training.",
+                    f"{instance.label_ko or instance.label} 백엔드는 학습 없이 분류할 수 없습니다.",
+                ),
+                hint=Text(
+                    "Train a model, or pick a backend that offers zero/few-shot mode.",
+                    "모델을 학습하거나, 제로샷/퓨샷을 지원하는 백엔드를 고르세요.",
+                ),
             )
         shot_mode = mode.strip().lower().replace("-", "_")
         if shot_mode not in SHOT_MODES:
             choices = ", ".join(m.replace("_", "-") for m in SHOT_MODES)
             raise InputError(
-                f"Unknown mode {mode!r}: use one of {choices}.", ko=f"알 수 없는 모드 {mode!r}: {choices}."
+                Text(f"Unknown mode {mode!r}: use one of {choices}.", f"알 수 없는 모드 {mode!r}: {choices}.")
             )
         if not 1 <= per_label <= 50:
             raise InputError(
-                f"Examples per label must be between 1 and 50 (got {per_label}).",
-                ko=f"라벨당 예시 수는 1에서 50 사이여야 합니다 ({per_label}).",
+                Text(
+                    f"Examples per label must be between 1 and 50 (got {per_label}).",
+                    f"라벨당 예시 수는 1에서 50 사이여야 합니다 ({per_label}).",
+                )
             )
         if not model_id.strip():
-            raise InputError("Give the id of the model to use.", ko="사용할 모델 id를 입력하세요.")
+            raise InputError(Text("Give the id of the model to use.", "사용할 모델 id를 입력하세요."))
         dataset = None
         label_set = LabelSet.from_names(labels) if labels else LabelSet()
         if dataset_id:

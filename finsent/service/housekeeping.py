@@ -37,6 +37,7 @@ from pathlib import Path
 
 from finsent.contract.backend import JobStatus
 from finsent.contract.errors import InputError
+from finsent.contract.texts import Text
 from finsent.settings import Settings
 from finsent.store import Store
 from finsent.store.records import BulkStatus, JobRecord
@@ -189,10 +190,14 @@ class Housekeeping:
         old jobs that have not changed for `older_than` seconds (0: any that is not in use)."""
         if not (math.isfinite(older_than) and older_than >= 0):
             raise InputError(
-                f"The age of what to free must be 0 or more days (got {older_than / 86400:g}).",
-                hint="Give a number of days such as 7, or leave it out to list everything not in use.",
-                ko=f"비울 항목의 기간은 0일 이상이어야 합니다 ({older_than / 86400:g}).",
-                hint_ko="7처럼 일 수를 쓰거나, 비워 두면 쓰지 않는 항목을 모두 보여 줍니다.",
+                Text(
+                    f"The age of what to free must be 0 or more days (got {older_than / 86400:g}).",
+                    f"비울 항목의 기간은 0일 이상이어야 합니다 ({older_than / 86400:g}).",
+                ),
+                hint=Text(
+                    "Give a number of days such as 7, or leave it out to list everything not in use.",
+                    "7처럼 일 수를 쓰거나, 비워 두면 쓰지 않는 항목을 모두 보여 줍니다.",
+                ),
             )
         now = time.time() if now is None else now
         parts = dict.fromkeys(StoragePart, 0)

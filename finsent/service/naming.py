@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TypeVar
 
 from finsent.contract.errors import InputError, NotFoundError
+from finsent.contract.texts import Text
 
 SEPARATOR = " · "
 MAX_NAME = 120
@@ -46,11 +47,13 @@ def checked_name(name: str) -> str:
     """A name the user typed, trimmed; empty or overlong names are refused with a message."""
     cleaned = " ".join(str(name).split())
     if not cleaned:
-        raise InputError("A name cannot be empty.", ko="이름은 비워 둘 수 없습니다.")
+        raise InputError(Text("A name cannot be empty.", "이름은 비워 둘 수 없습니다."))
     if len(cleaned) > MAX_NAME:
         raise InputError(
-            f"A name can have at most {MAX_NAME} characters (this one has {len(cleaned)}).",
-            ko=f"이름은 {MAX_NAME}자까지 쓸 수 있습니다 (입력: {len(cleaned)}자).",
+            Text(
+                f"A name can have at most {MAX_NAME} characters (this one has {len(cleaned)}).",
+                f"이름은 {MAX_NAME}자까지 쓸 수 있습니다 (입력: {len(cleaned)}자).",
+            )
         )
     return cleaned
 
@@ -78,14 +81,21 @@ def find_one(
         if len(found) > 1:
             ids = ", ".join(key(r) for r in found)
             raise InputError(
-                f"{len(found)} {what[0]}s are named {wanted!r} ({ids}).",
-                hint=f"Give the id instead, or rename one of them (`{listing}` lists them).",
-                ko=f"이름이 {wanted!r}인 {what[1]}이(가) {len(found)}개 있습니다 ({ids}).",
-                hint_ko=f"id로 지정하거나 하나의 이름을 바꾸세요 (`{listing}`로 목록 확인).",
+                Text(
+                    f"{len(found)} {what[0]}s are named {wanted!r} ({ids}).",
+                    f"이름이 {wanted!r}인 {what[1]}이(가) {len(found)}개 있습니다 ({ids}).",
+                ),
+                hint=Text(
+                    f"Give the id instead, or rename one of them (`{listing}` lists them).",
+                    f"id로 지정하거나 하나의 이름을 바꾸세요 (`{listing}`로 목록 확인).",
+                ),
             )
     raise NotFoundError(
-        f"Unknown {what[0]} {wanted!r}: no {what[0]} has that id or name.",
-        hint=f"`{listing}` lists them with their ids and names.",
-        ko=f"알 수 없는 {what[1]}입니다: id나 이름이 {wanted!r}인 {what[1]}이(가) 없습니다.",
-        hint_ko=f"`{listing}`로 id와 이름을 확인하세요.",
+        Text(
+            f"Unknown {what[0]} {wanted!r}: no {what[0]} has that id or name.",
+            f"알 수 없는 {what[1]}입니다: id나 이름이 {wanted!r}인 {what[1]}이(가) 없습니다.",
+        ),
+        hint=Text(
+            f"`{listing}` lists them with their ids and names.", f"`{listing}`로 id와 이름을 확인하세요."
+        ),
     )

@@ -120,10 +120,11 @@ def _event(r: sqlite3.Row) -> EventRecord:
 
 def job_not_found(job_id: str) -> NotFoundError:
     return NotFoundError(
-        f"Unknown job {job_id!r}.",
-        hint="Run `finsent jobs` to list the jobs this finsent knows.",
-        ko=f"알 수 없는 작업입니다: {job_id!r}.",
-        hint_ko="`finsent jobs`로 작업 목록을 확인하세요.",
+        Text(f"Unknown job {job_id!r}.", f"알 수 없는 작업입니다: {job_id!r}."),
+        hint=Text(
+            "Run `finsent jobs` to list the jobs this finsent knows.",
+            "`finsent jobs`로 작업 목록을 확인하세요.",
+        ),
     )
 
 
@@ -157,10 +158,11 @@ class JobsRepository:
             row = conn.execute("SELECT * FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
         if row is None:
             raise NotFoundError(
-                f"Unknown dataset {dataset_id!r}.",
-                hint="Prepare one first (`finsent prepare`), or pass the prepared folder.",
-                ko=f"알 수 없는 데이터셋입니다: {dataset_id!r}.",
-                hint_ko="먼저 데이터를 준비하세요 (`finsent prepare`).",
+                Text(f"Unknown dataset {dataset_id!r}.", f"알 수 없는 데이터셋입니다: {dataset_id!r}."),
+                hint=Text(
+                    "Prepare one first (`finsent prepare`), or pass the prepared folder.",
+                    "먼저 데이터를 준비하세요 (`finsent prepare`).",
+                ),
             )
         return _dataset(row)
 

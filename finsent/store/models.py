@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from finsent.contract.errors import NotFoundError
+from finsent.contract.texts import Text
 from finsent.store.db import Database
 from finsent.store.jobs import dumps, loads
 from finsent.store.records import EvaluationRecord, ModelRecord
@@ -69,10 +70,14 @@ def _evaluation(row: sqlite3.Row) -> EvaluationRecord:
 
 def model_not_found(backend: str, model_id: str) -> NotFoundError:
     return NotFoundError(
-        f"Unknown model {model_id!r} for the {backend} backend.",
-        hint=f"Run `finsent models --backend {backend}` to list the models finsent knows.",
-        ko=f"{backend} 백엔드에 {model_id!r} 모델이 없습니다.",
-        hint_ko=f"`finsent models --backend {backend}`로 모델 목록을 확인하세요.",
+        Text(
+            f"Unknown model {model_id!r} for the {backend} backend.",
+            f"{backend} 백엔드에 {model_id!r} 모델이 없습니다.",
+        ),
+        hint=Text(
+            f"Run `finsent models --backend {backend}` to list the models finsent knows.",
+            f"`finsent models --backend {backend}`로 모델 목록을 확인하세요.",
+        ),
     )
 
 
@@ -189,7 +194,7 @@ class ModelsRepository:
             row = conn.execute("SELECT * FROM evaluations WHERE id = ?", (evaluation_id,)).fetchone()
         if row is None:
             raise NotFoundError(
-                f"Unknown evaluation {evaluation_id!r}.", ko=f"알 수 없는 평가입니다: {evaluation_id!r}."
+                Text(f"Unknown evaluation {evaluation_id!r}.", f"알 수 없는 평가입니다: {evaluation_id!r}.")
             )
         return _evaluation(row)
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from finsent.contract.errors import InputError
+from finsent.contract.texts import Text
 from finsent.support.private import PRIVATE_DIR_MODE
 
 
@@ -72,18 +73,21 @@ def atomic_directory(out_dir: Path | str, *, replace_if_contains: str | None = N
     target = Path(out_dir).expanduser()
     if target.exists() and not target.is_dir():
         raise InputError(
-            f"{target} exists and is a file, not a folder.",
-            hint="Choose another output folder.",
-            ko=f"{target} 은(는) 폴더가 아니라 파일입니다.",
-            hint_ko="다른 출력 폴더를 지정하세요.",
+            Text(
+                f"{target} exists and is a file, not a folder.", f"{target} 은(는) 폴더가 아니라 파일입니다."
+            ),
+            hint=Text("Choose another output folder.", "다른 출력 폴더를 지정하세요."),
         )
     replaceable = bool(replace_if_contains) and (target / str(replace_if_contains)).is_file()
     if target.is_dir() and any(target.iterdir()) and not replaceable:
         raise InputError(
-            f"{target} already exists and is not empty.",
-            hint="Choose a new folder, or remove this one first.",
-            ko=f"{target} 폴더가 이미 있고 비어 있지 않습니다.",
-            hint_ko="새 폴더를 지정하거나 기존 폴더를 먼저 지우세요.",
+            Text(
+                f"{target} already exists and is not empty.", f"{target} 폴더가 이미 있고 비어 있지 않습니다."
+            ),
+            hint=Text(
+                "Choose a new folder, or remove this one first.",
+                "새 폴더를 지정하거나 기존 폴더를 먼저 지우세요.",
+            ),
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))

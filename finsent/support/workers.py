@@ -115,10 +115,14 @@ class WorkerJobs:
         folder = self.folder_class(self.jobs_dir / external_id)
         if token == external_id or not token.isalnum() or not (folder.path / "status.json").is_file():
             raise NotFoundError(
-                f"Unknown {self.label.en} job {external_id!r}.",
-                hint="Check the job id (`finsent jobs` lists them).",
-                ko=f"알 수 없는 {self.label.get('ko')} 작업입니다: {external_id!r}.",
-                hint_ko="작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
+                Text(
+                    f"Unknown {self.label.en} job {external_id!r}.",
+                    f"알 수 없는 {self.label.get('ko')} 작업입니다: {external_id!r}.",
+                ),
+                hint=Text(
+                    "Check the job id (`finsent jobs` lists them).",
+                    "작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
+                ),
                 dashboard_hint=Text(
                     "Check the job id: the provider's console or the job list above shows it.",
                     "작업 ID를 확인하세요. 제공자의 콘솔이나 위의 작업 목록에 있습니다.",

@@ -153,10 +153,14 @@ class LocalBackend(Backend):
         train = dataset.path("train")
         if not train.is_file():
             raise DataError(
-                f"The prepared dataset {dataset.directory} has no train.csv.",
-                hint="Prepare the data again with `finsent prepare`.",
-                ko=f"준비된 데이터셋 {dataset.directory} 에 train.csv 가 없습니다.",
-                hint_ko="`finsent prepare` 로 데이터를 다시 준비하세요.",
+                Text(
+                    f"The prepared dataset {dataset.directory} has no train.csv.",
+                    f"준비된 데이터셋 {dataset.directory} 에 train.csv 가 없습니다.",
+                ),
+                hint=Text(
+                    "Prepare the data again with `finsent prepare`.",
+                    "`finsent prepare` 로 데이터를 다시 준비하세요.",
+                ),
                 dashboard_hint=Text(
                     "Prepare the data again on the Data page.", "데이터 페이지에서 데이터를 다시 준비하세요."
                 ),
@@ -248,10 +252,14 @@ class LocalBackend(Backend):
         path = model.details.get("path")
         if not path:
             raise ModelFileError(
-                f"The model {model.id!r} has no model file recorded.",
-                hint="Use a model trained with the local backend (`finsent models`).",
-                ko=f"{model.id!r} 모델에 기록된 모델 파일이 없습니다.",
-                hint_ko="로컬 백엔드로 학습한 모델을 사용하세요.",
+                Text(
+                    f"The model {model.id!r} has no model file recorded.",
+                    f"{model.id!r} 모델에 기록된 모델 파일이 없습니다.",
+                ),
+                hint=Text(
+                    "Use a model trained with the local backend (`finsent models`).",
+                    "로컬 백엔드로 학습한 모델을 사용하세요.",
+                ),
             )
         linear = load_model(str(path), model.details.get("sha256"), self.context.settings.models_dir)
         chosen, probabilities = linear.predict([model.input_format.apply(text) for text in texts])

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from finsent.contract import FinsentError, NotFoundError
+from finsent.contract import FinsentError, NotFoundError, Text
 from finsent.support import atomic_write_bytes
 from finsent_local.decision import decide
 from finsent_local.features import Featurizer
@@ -185,19 +185,26 @@ def load_model(path: Path | str, sha256: str | None, models_dir: Path) -> Linear
     """The model at `path`, if it lies under `models_dir` and has the recorded `sha256` (cached)."""
     if not sha256:
         raise ModelFileError(
-            f"No checksum is recorded for the model file {path}; finsent loads only model files it wrote.",
-            hint="Train the model again with the local backend.",
-            ko=f"모델 파일 {path} 의 체크섬 기록이 없습니다. finsent 는 직접 만든 모델 파일만 불러옵니다.",
-            hint_ko="로컬 백엔드로 모델을 다시 학습하세요.",
+            Text(
+                f"No checksum is recorded for the model file {path}; finsent loads only model files it wrote.",
+                f"모델 파일 {path} 의 체크섬 기록이 없습니다. finsent 는 직접 만든 모델 파일만 불러옵니다.",
+            ),
+            hint=Text(
+                "Train the model again with the local backend.", "로컬 백엔드로 모델을 다시 학습하세요."
+            ),
         )
     resolved = Path(path).expanduser().resolve()
     root = models_dir.expanduser().resolve()
     if not resolved.is_relative_to(root):
         raise ModelFileError(
-            f"Refusing to load the model file {resolved}: it is outside finsent's models folder {root}.",
-            hint="finsent loads only model files it wrote under FINSENT_HOME/models.",
-            ko=f"모델 파일 {resolved} 은(는) finsent 모델 폴더({root}) 밖에 있어 불러오지 않습니다.",
-            hint_ko="finsent 는 FINSENT_HOME/models 아래에 직접 만든 모델 파일만 불러옵니다.",
+            Text(
+                f"Refusing to load the model file {resolved}: it is outside finsent's models folder {root}.",
+                f"모델 파일 {resolved} 은(는) finsent 모델 폴더({root}) 밖에 있어 불러오지 않습니다.",
+            ),
+            hint=Text(
+                "finsent loads only model files it wrote under FINSENT_HOME/models.",
+                "finsent 는 FINSENT_HOME/models 아래에 직접 만든 모델 파일만 불러옵니다.",
+            ),
         )
     key = (str(resolved), sha256)
     with _cache_lock:
@@ -208,28 +215,34 @@ def load_model(path: Path | str, sha256: str | None, models_dir: Path) -> Linear
         data = resolved.read_bytes()
     except FileNotFoundError:
         raise NotFoundError(
-            f"The model file {resolved} is missing.",
-            hint="Train the model again with the local backend.",
-            ko=f"모델 파일 {resolved} 이(가) 없습니다.",
-            hint_ko="로컬 백엔드로 모델을 다시 학습하세요.",
+            Text(f"The model file {resolved} is missing.", f"모델 파일 {resolved} 이(가) 없습니다."),
+            hint=Text(
+                "Train the model again with the local backend.", "로컬 백엔드로 모델을 다시 학습하세요."
+            ),
         ) from None
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ModelFileError(
-            f"The model file {resolved} has changed since it was trained (checksum mismatch); it will not be loaded.",
-            hint="Train the model again with the local backend.",
-            ko=f"모델 파일 {resolved} 이(가) 학습 후 변경되었습니다 (체크섬 불일치). 불러오지 않습니다.",
-            hint_ko="로컬 백엔드로 모델을 다시 학습하세요.",
+            Text(
+                f"The model file {resolved} has changed since it was trained (checksum mismatch); it will not be loaded.",
+                f"모델 파일 {resolved} 이(가) 학습 후 변경되었습니다 (체크섬 불일치). 불러오지 않습니다.",
+            ),
+            hint=Text(
+                "Train the model again with the local backend.", "로컬 백엔드로 모델을 다시 학습하세요."
+            ),
         )
     try:
         model = LinearModel.from_bytes(data)
     except _DAMAGED as exc:
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
         raise ModelFileError(
-            f"The model file {resolved} is damaged or is not a finsent model file ({reason}); it will not be "
-            "loaded.",
-            hint="Train the model again with the local backend.",
-            ko=f"모델 파일 {resolved} 이(가) 손상되었거나 finsent 모델 파일이 아닙니다({reason}). 불러오지 않습니다.",
-            hint_ko="로컬 백엔드로 모델을 다시 학습하세요.",
+            Text(
+                f"The model file {resolved} is damaged or is not a finsent model file ({reason}); it will not be "
+                "loaded.",
+                f"모델 파일 {resolved} 이(가) 손상되었거나 finsent 모델 파일이 아닙니다({reason}). 불러오지 않습니다.",
+            ),
+            hint=Text(
+                "Train the model again with the local backend.", "로컬 백엔드로 모델을 다시 학습하세요."
+            ),
         ) from None
     with _cache_lock:
         while len(_cache) >= _CACHE_SIZE:

@@ -168,10 +168,11 @@ class MockBackend(Backend):
         frames = {split: dataset.frame(split) for split in ("train", "valid")}
         if frames["train"].empty:
             raise DataError(
-                "The prepared dataset has no training rows.",
-                hint="Prepare a file with labelled rows first.",
-                ko="준비된 데이터셋에 학습용 행이 없습니다.",
-                hint_ko="라벨이 있는 행이 담긴 파일을 먼저 준비하세요.",
+                Text("The prepared dataset has no training rows.", "준비된 데이터셋에 학습용 행이 없습니다."),
+                hint=Text(
+                    "Prepare a file with labelled rows first.",
+                    "라벨이 있는 행이 담긴 파일을 먼저 준비하세요.",
+                ),
             )
         workdir.mkdir(parents=True, exist_ok=True)
         files: dict[str, Path] = {}
@@ -268,10 +269,14 @@ class MockBackend(Backend):
             spec = self._trained_model(model.id)
             if spec.refuse_classify:
                 raise ClassificationRefused(
-                    f"The mock model {model.id} refused to classify (fault injection refuse_classify).",
-                    hint="Train a mock model without refuse_classify.",
-                    ko=f"모의 모델 {model.id} 이(가) 분류를 거부했습니다 (refuse_classify 설정).",
-                    hint_ko="refuse_classify 없이 모의 모델을 학습하세요.",
+                    Text(
+                        f"The mock model {model.id} refused to classify (fault injection refuse_classify).",
+                        f"모의 모델 {model.id} 이(가) 분류를 거부했습니다 (refuse_classify 설정).",
+                    ),
+                    hint=Text(
+                        "Train a mock model without refuse_classify.",
+                        "refuse_classify 없이 모의 모델을 학습하세요.",
+                    ),
                 )
             if spec.classify_delay_ms and texts:
                 time.sleep(spec.classify_delay_ms / 1000.0)
@@ -286,10 +291,14 @@ class MockBackend(Backend):
             spec = None
         if spec is None or job_state(spec, self.clock()).status is not JobStatus.SUCCEEDED:
             raise NotFoundError(
-                f"The mock backend has no model {model_id!r}.",
-                hint=f"Use {BUILTIN_MODEL!r} or the model of a succeeded mock job.",
-                ko=f"모의 백엔드에 {model_id!r} 모델이 없습니다.",
-                hint_ko=f"{BUILTIN_MODEL!r} 또는 완료된 모의 작업의 모델을 사용하세요.",
+                Text(
+                    f"The mock backend has no model {model_id!r}.",
+                    f"모의 백엔드에 {model_id!r} 모델이 없습니다.",
+                ),
+                hint=Text(
+                    f"Use {BUILTIN_MODEL!r} or the model of a succeeded mock job.",
+                    f"{BUILTIN_MODEL!r} 또는 완료된 모의 작업의 모델을 사용하세요.",
+                ),
             )
         return spec
 
@@ -298,10 +307,11 @@ class MockBackend(Backend):
         # Job ids become file names: accept only the shape we create, so "../x" can never escape.
         if not job_id.startswith("mockjob-") or not job_id[8:].isalnum():
             raise NotFoundError(
-                f"Unknown mock job {job_id!r}.",
-                hint="Check the job id (`finsent jobs` lists them).",
-                ko=f"알 수 없는 모의 작업입니다: {job_id!r}.",
-                hint_ko="작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
+                Text(f"Unknown mock job {job_id!r}.", f"알 수 없는 모의 작업입니다: {job_id!r}."),
+                hint=Text(
+                    "Check the job id (`finsent jobs` lists them).",
+                    "작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
+                ),
                 dashboard_hint=Text(
                     "Check the job id: the provider's console or the job list above shows it.",
                     "작업 ID를 확인하세요. 제공자의 콘솔이나 위의 작업 목록에 있습니다.",
@@ -315,10 +325,11 @@ class MockBackend(Backend):
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise NotFoundError(
-                f"Unknown mock job {job_id!r}.",
-                hint="Check the job id (`finsent jobs` lists them).",
-                ko=f"알 수 없는 모의 작업입니다: {job_id!r}.",
-                hint_ko="작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
+                Text(f"Unknown mock job {job_id!r}.", f"알 수 없는 모의 작업입니다: {job_id!r}."),
+                hint=Text(
+                    "Check the job id (`finsent jobs` lists them).",
+                    "작업 ID를 확인하세요 (`finsent jobs` 로 목록을 볼 수 있습니다).",
+                ),
                 dashboard_hint=Text(
                     "Check the job id: the provider's console or the job list above shows it.",
                     "작업 ID를 확인하세요. 제공자의 콘솔이나 위의 작업 목록에 있습니다.",

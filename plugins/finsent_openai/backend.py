@@ -232,10 +232,14 @@ class OpenAIBackend(Backend):
         info = next((m for m in known if m.id == opts.base_model), None)
         if info is not None and not info.can_train:
             raise errors.InputError(
-                f"{opts.base_model} cannot be fine-tuned.",
-                hint="Pick a base model marked as trainable, or use it in zero/few-shot mode.",
-                ko=f"{opts.base_model}은(는) 파인튜닝할 수 없습니다.",
-                hint_ko="학습 가능한 기본 모델을 고르거나, 제로샷/퓨샷 모드로 쓰세요.",
+                Text(
+                    f"{opts.base_model} cannot be fine-tuned.",
+                    f"{opts.base_model}은(는) 파인튜닝할 수 없습니다.",
+                ),
+                hint=Text(
+                    "Pick a base model marked as trainable, or use it in zero/few-shot mode.",
+                    "학습 가능한 기본 모델을 고르거나, 제로샷/퓨샷 모드로 쓰세요.",
+                ),
             )
         uploader = openai_data.Uploader(self.client, self.config, self.context.workdir(self.name))
         return openai_data.prepare_for_openai(dataset, opts.base_model, uploader, known)

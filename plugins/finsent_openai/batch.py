@@ -22,7 +22,7 @@ import openai
 from openai.types import Batch, Completion
 from openai.types.chat import ChatCompletion
 
-from finsent.contract import BatchProgress, ModelRef, Prediction, errors
+from finsent.contract import BatchProgress, ModelRef, Prediction, Text, errors
 from finsent.support import texts_digest
 
 from .answers import AnswerMapper
@@ -145,7 +145,7 @@ class BatchRunner:
     def submit(self, model: ModelRef, texts: Sequence[str]) -> str:
         """The batch id for this run: an existing live one if the same run was submitted before."""
         if not texts:
-            raise errors.InputError("There is nothing to classify.", ko="분류할 문장이 없습니다.")
+            raise errors.InputError(Text("There is nothing to classify.", "분류할 문장이 없습니다."))
         digest = self._run_digest(model, texts)
         known = self.ledger.get(digest)
         if known and self.progress(known).status not in _DEAD:
@@ -205,8 +205,10 @@ class BatchRunner:
             if batch.status not in ("cancelled", "expired"):
                 status = self._status(batch)
                 raise errors.InputError(
-                    f"Batch {batch_id} is {status}: only a cancelled or expired batch has partial results.",
-                    ko=f"배치 {batch_id}의 상태가 {status}입니다. 취소되었거나 만료된 배치만 일부 결과가 있습니다.",
+                    Text(
+                        f"Batch {batch_id} is {status}: only a cancelled or expired batch has partial results.",
+                        f"배치 {batch_id}의 상태가 {status}입니다. 취소되었거나 만료된 배치만 일부 결과가 있습니다.",
+                    )
                 )
             if not batch.output_file_id:
                 log.info(
@@ -224,10 +226,14 @@ class BatchRunner:
         if batch.status != "completed":
             status = self._status(batch)
             raise errors.InputError(
-                f"Batch {batch_id} is {status}, not completed: its results cannot be read yet.",
-                hint="Wait until it completes (OpenAI allows up to 24 hours), or classify without the Batch API.",
-                ko=f"배치 {batch_id}의 상태가 {status}입니다. 아직 결과를 읽을 수 없습니다.",
-                hint_ko="완료될 때까지 기다리거나(최대 24시간), 배치 API 없이 분류하세요.",
+                Text(
+                    f"Batch {batch_id} is {status}, not completed: its results cannot be read yet.",
+                    f"배치 {batch_id}의 상태가 {status}입니다. 아직 결과를 읽을 수 없습니다.",
+                ),
+                hint=Text(
+                    "Wait until it completes (OpenAI allows up to 24 hours), or classify without the Batch API.",
+                    "완료될 때까지 기다리거나(최대 24시간), 배치 API 없이 분류하세요.",
+                ),
             )
         results = read_answers(output, model, texts)
         missing = [i for i, p in enumerate(results) if p is None]

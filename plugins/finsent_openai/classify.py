@@ -23,7 +23,7 @@ import openai
 from openai.types import Completion
 from openai.types.chat import ChatCompletion
 
-from finsent.contract import ModelRef, Prediction, errors
+from finsent.contract import ModelRef, Prediction, Text, errors
 from finsent_openai.costs import cached_encoder
 
 from .answers import AnswerMapper
@@ -112,10 +112,14 @@ class Classifier:
         mode = model.details.get("mode")
         if mode in SHOT_MODES and kind == COMPLETION:
             raise errors.InputError(
-                f"Zero/few-shot mode needs a chat model; {model.id} is a completion model.",
-                hint="Pick a chat model such as gpt-4o-mini or gpt-4.1-mini.",
-                ko=f"제로샷/퓨샷 모드는 채팅 모델이 필요합니다. {model.id}은(는) 완성(completion) 모델입니다.",
-                hint_ko="gpt-4o-mini나 gpt-4.1-mini 같은 채팅 모델을 고르세요.",
+                Text(
+                    f"Zero/few-shot mode needs a chat model; {model.id} is a completion model.",
+                    f"제로샷/퓨샷 모드는 채팅 모델이 필요합니다. {model.id}은(는) 완성(completion) 모델입니다.",
+                ),
+                hint=Text(
+                    "Pick a chat model such as gpt-4o-mini or gpt-4.1-mini.",
+                    "gpt-4o-mini나 gpt-4.1-mini 같은 채팅 모델을 고르세요.",
+                ),
             )
         mapper = AnswerMapper(model.labels)
         bias = self._bias(model) if kind == COMPLETION else None
@@ -144,10 +148,13 @@ class Classifier:
             if ledger:
                 ledger.save(results)
             raise errors.FinsentError(
-                f"{len(missing)} of {len(texts)} texts got no answer from {model.id}.",
-                hint="Retry the run; finished chunks are kept.",
-                ko=f"{len(texts)}개 중 {len(missing)}개 문장이 {model.id}의 답을 받지 못했습니다.",
-                hint_ko="다시 실행하세요. 끝난 묶음은 보존됩니다.",
+                Text(
+                    f"{len(missing)} of {len(texts)} texts got no answer from {model.id}.",
+                    f"{len(texts)}개 중 {len(missing)}개 문장이 {model.id}의 답을 받지 못했습니다.",
+                ),
+                hint=Text(
+                    "Retry the run; finished chunks are kept.", "다시 실행하세요. 끝난 묶음은 보존됩니다."
+                ),
             )
         if ledger:
             ledger.discard()
@@ -260,10 +267,14 @@ def completion_predictions(response: Completion, mapper: AnswerMapper, n_prompts
     choices = sorted(response.choices, key=lambda c: c.index)
     if [c.index for c in choices] != list(range(n_prompts)):
         raise errors.FinsentError(
-            f"The server answered {len(choices)} choices for {n_prompts} prompts.",
-            hint="This server does not take a list of prompts: set prompts_per_request to 1.",
-            ko=f"서버가 프롬프트 {n_prompts}개에 답 {len(choices)}개를 보냈습니다.",
-            hint_ko="이 서버는 프롬프트 목록을 받지 않습니다. prompts_per_request를 1로 설정하세요.",
+            Text(
+                f"The server answered {len(choices)} choices for {n_prompts} prompts.",
+                f"서버가 프롬프트 {n_prompts}개에 답 {len(choices)}개를 보냈습니다.",
+            ),
+            hint=Text(
+                "This server does not take a list of prompts: set prompts_per_request to 1.",
+                "이 서버는 프롬프트 목록을 받지 않습니다. prompts_per_request를 1로 설정하세요.",
+            ),
         )
     predictions = []
     for choice in choices:

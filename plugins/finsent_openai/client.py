@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from finsent.contract import Text
+
 if TYPE_CHECKING:  # openai is imported where it is used: it costs ~1 s at start-up
     import openai
 
@@ -137,12 +139,13 @@ def build_client(config: ClientConfig) -> openai.OpenAI:
     if not api_key:
         if config.is_openai:
             raise errors.BackendUnavailableError(
-                "No OpenAI API key is set.",
-                hint="Set OPENAI_API_KEY, put OPENAI_API_KEY in .streamlit/secrets.toml, or type the key in "
-                "the sidebar (kept for this session only).",
-                ko="OpenAI API 키가 설정되어 있지 않습니다.",
-                hint_ko="OPENAI_API_KEY 환경 변수를 설정하거나 .streamlit/secrets.toml에 넣거나, 사이드바에 "
-                "키를 입력하세요(이 세션에서만 사용).",
+                Text("No OpenAI API key is set.", "OpenAI API 키가 설정되어 있지 않습니다."),
+                hint=Text(
+                    "Set OPENAI_API_KEY, put OPENAI_API_KEY in .streamlit/secrets.toml, or type the key in "
+                    "the sidebar (kept for this session only).",
+                    "OPENAI_API_KEY 환경 변수를 설정하거나 .streamlit/secrets.toml에 넣거나, 사이드바에 "
+                    "키를 입력하세요(이 세션에서만 사용).",
+                ),
             )
         # Local OpenAI-compatible servers (vLLM, Ollama, LM Studio) usually need no key; the SDK wants one.
         api_key = "no-key-needed"
@@ -204,88 +207,128 @@ def translate_error(
     where = f" ({config.base_url})" if config.base_url else ""
     if isinstance(exc, openai.AuthenticationError):
         return errors.AuthenticationError(
-            f"The API key ending in {config.key_hint} was refused{where} while trying to {action}.",
-            hint="Check the key (a new one can be created at platform.openai.com/api-keys), then enter it "
-            "again or update OPENAI_API_KEY.",
-            ko=f"{action_ko} 중 API 키({config.key_hint})가 거부되었습니다{where}.",
-            hint_ko="키를 확인하고(platform.openai.com/api-keys에서 새로 만들 수 있음) 다시 입력하거나 "
-            "OPENAI_API_KEY를 고치세요.",
+            Text(
+                f"The API key ending in {config.key_hint} was refused{where} while trying to {action}.",
+                f"{action_ko} 중 API 키({config.key_hint})가 거부되었습니다{where}.",
+            ),
+            hint=Text(
+                "Check the key (a new one can be created at platform.openai.com/api-keys), then enter it "
+                "again or update OPENAI_API_KEY.",
+                "키를 확인하고(platform.openai.com/api-keys에서 새로 만들 수 있음) 다시 입력하거나 "
+                "OPENAI_API_KEY를 고치세요.",
+            ),
         )
     if isinstance(exc, openai.PermissionDeniedError):
         if action == ACTIONS["fine-tune"][0]:  # any 403 on job creation: fine-tuning is refused
             return errors.PermissionDeniedError(
-                f"OpenAI refused to start a fine-tuning job for this account: {detail}".rstrip(": "),
-                hint=f"OpenAI stops taking new self-serve fine-tuning jobs on {FINE_TUNING_CUTOFF}, and many "
-                "organisations are already refused. You can still: classify with zero- or few-shot mode (any "
-                "chat model, no training), keep using fine-tuned models you already have, point base_url at "
-                "an OpenAI-compatible server (vLLM, Ollama, LM Studio), or train with the local backend.",
-                ko="OpenAI가 이 계정의 파인튜닝 작업을 거부했습니다.",
-                hint_ko=f"OpenAI는 {FINE_TUNING_CUTOFF}부터 새 셀프서비스 파인튜닝 작업을 받지 않으며, 이미 많은 "
-                "조직이 거부되고 있습니다. 대안: 제로샷/퓨샷 모드(학습 없이 채팅 모델로 분류), 이미 있는 파인튜닝 "
-                "모델 사용, base_url로 OpenAI 호환 서버(vLLM, Ollama, LM Studio) 사용, 또는 로컬 백엔드로 학습.",
+                Text(
+                    f"OpenAI refused to start a fine-tuning job for this account: {detail}".rstrip(": "),
+                    "OpenAI가 이 계정의 파인튜닝 작업을 거부했습니다.",
+                ),
+                hint=Text(
+                    f"OpenAI stops taking new self-serve fine-tuning jobs on {FINE_TUNING_CUTOFF}, and many "
+                    "organisations are already refused. You can still: classify with zero- or few-shot mode (any "
+                    "chat model, no training), keep using fine-tuned models you already have, point base_url at "
+                    "an OpenAI-compatible server (vLLM, Ollama, LM Studio), or train with the local backend.",
+                    f"OpenAI는 {FINE_TUNING_CUTOFF}부터 새 셀프서비스 파인튜닝 작업을 받지 않으며, 이미 많은 "
+                    "조직이 거부되고 있습니다. 대안: 제로샷/퓨샷 모드(학습 없이 채팅 모델로 분류), 이미 있는 파인튜닝 "
+                    "모델 사용, base_url로 OpenAI 호환 서버(vLLM, Ollama, LM Studio) 사용, 또는 로컬 백엔드로 학습.",
+                ),
             )
         return errors.PermissionDeniedError(
-            f"This account may not {action}{where}: {detail}".rstrip(": "),
-            hint="Check the organization/project settings and the key's permissions on platform.openai.com.",
-            ko=f"이 계정은 {action_ko} 권한이 없습니다{where}.",
-            hint_ko="platform.openai.com에서 조직/프로젝트 설정과 키 권한을 확인하세요.",
+            Text(
+                f"This account may not {action}{where}: {detail}".rstrip(": "),
+                f"이 계정은 {action_ko} 권한이 없습니다{where}.",
+            ),
+            hint=Text(
+                "Check the organization/project settings and the key's permissions on platform.openai.com.",
+                "platform.openai.com에서 조직/프로젝트 설정과 키 권한을 확인하세요.",
+            ),
         )
     if isinstance(exc, openai.RateLimitError):
         quota = "quota" in detail.lower() or (exc.code or "") == "insufficient_quota"
         if quota:
             return errors.RateLimitError(
-                f"The OpenAI account has run out of quota while trying to {action}: {detail}",
-                hint="Add credit or raise the spending limit on platform.openai.com (Billing), then retry; "
-                "finished work is kept.",
-                ko=f"{action_ko} 중 OpenAI 사용 한도(크레딧)가 소진되었습니다.",
-                hint_ko="platform.openai.com의 결제(Billing)에서 크레딧을 추가하거나 한도를 올린 뒤 다시 "
-                "시도하세요. 끝난 작업은 보존됩니다.",
+                Text(
+                    f"The OpenAI account has run out of quota while trying to {action}: {detail}",
+                    f"{action_ko} 중 OpenAI 사용 한도(크레딧)가 소진되었습니다.",
+                ),
+                hint=Text(
+                    "Add credit or raise the spending limit on platform.openai.com (Billing), then retry; "
+                    "finished work is kept.",
+                    "platform.openai.com의 결제(Billing)에서 크레딧을 추가하거나 한도를 올린 뒤 다시 "
+                    "시도하세요. 끝난 작업은 보존됩니다.",
+                ),
             )
         return errors.RateLimitError(
-            f"OpenAI kept answering 'too many requests' while trying to {action}, even after waiting and "
-            f"retrying: {detail}",
-            hint="Wait a minute and retry (finished work is kept), or lower the number of requests in flight.",
-            ko=f"{action_ko} 중 요청 한도에 걸렸습니다(재시도 후에도 429).",
-            hint_ko="잠시 후 다시 시도하거나(끝난 작업은 보존됨) 동시 요청 수를 줄이세요.",
+            Text(
+                f"OpenAI kept answering 'too many requests' while trying to {action}, even after waiting and "
+                f"retrying: {detail}",
+                f"{action_ko} 중 요청 한도에 걸렸습니다(재시도 후에도 429).",
+            ),
+            hint=Text(
+                "Wait a minute and retry (finished work is kept), or lower the number of requests in flight.",
+                "잠시 후 다시 시도하거나(끝난 작업은 보존됨) 동시 요청 수를 줄이세요.",
+            ),
         )
     if isinstance(exc, openai.NotFoundError):
         what = subject or "the requested object"
         return errors.NotFoundError(
-            f"OpenAI does not know {what}{where}: {detail}".rstrip(": "),
-            hint="Check the id (fine-tuned ids look like ft:gpt-4o-mini-2024-07-18:org::abc123) and that it "
-            "belongs to this key's organization and project.",
-            ko=f"OpenAI에서 {subject or '요청한 대상'}을(를) 찾을 수 없습니다{where}.",
-            hint_ko="ID를 확인하고(파인튜닝 모델 ID는 ft:gpt-4o-mini-2024-07-18:org::abc123 형태), 이 키의 "
-            "조직/프로젝트에 속하는지 확인하세요.",
+            Text(
+                f"OpenAI does not know {what}{where}: {detail}".rstrip(": "),
+                f"OpenAI에서 {subject or '요청한 대상'}을(를) 찾을 수 없습니다{where}.",
+            ),
+            hint=Text(
+                "Check the id (fine-tuned ids look like ft:gpt-4o-mini-2024-07-18:org::abc123) and that it "
+                "belongs to this key's organization and project.",
+                "ID를 확인하고(파인튜닝 모델 ID는 ft:gpt-4o-mini-2024-07-18:org::abc123 형태), 이 키의 "
+                "조직/프로젝트에 속하는지 확인하세요.",
+            ),
         )
     if isinstance(exc, openai.BadRequestError):
         return errors.InputError(
-            f"OpenAI rejected the request to {action}: {detail}",
-            hint="Check the model and options; the message above says which parameter is wrong.",
-            ko=f"{action_ko} 요청이 거부되었습니다: {detail}",
-            hint_ko="모델과 옵션을 확인하세요.",
+            Text(
+                f"OpenAI rejected the request to {action}: {detail}",
+                f"{action_ko} 요청이 거부되었습니다: {detail}",
+            ),
+            hint=Text(
+                "Check the model and options; the message above says which parameter is wrong.",
+                "모델과 옵션을 확인하세요.",
+            ),
         )
     if isinstance(exc, openai.APIConnectionError):  # includes timeouts
         target = config.target
         return errors.NetworkError(
-            f"Could not reach {target} to {action} (after retries).",
-            hint="Check the network connection, proxy and base_url, then retry; finished work is kept.",
-            ko=f"{action_ko} 중 {target}에 연결할 수 없습니다(재시도 후).",
-            hint_ko="네트워크 연결, 프록시, base_url을 확인한 뒤 다시 시도하세요. 끝난 작업은 보존됩니다.",
+            Text(
+                f"Could not reach {target} to {action} (after retries).",
+                f"{action_ko} 중 {target}에 연결할 수 없습니다(재시도 후).",
+            ),
+            hint=Text(
+                "Check the network connection, proxy and base_url, then retry; finished work is kept.",
+                "네트워크 연결, 프록시, base_url을 확인한 뒤 다시 시도하세요. 끝난 작업은 보존됩니다.",
+            ),
         )
     if isinstance(exc, openai.APIStatusError):
         return errors.FinsentError(
-            f"OpenAI answered HTTP {exc.status_code} while trying to {action}: {detail}",
-            hint="This is usually temporary on OpenAI's side: retry in a few minutes.",
-            ko=f"{action_ko} 중 OpenAI가 HTTP {exc.status_code} 오류를 냈습니다.",
-            hint_ko="대개 일시적인 문제입니다. 몇 분 뒤 다시 시도하세요.",
+            Text(
+                f"OpenAI answered HTTP {exc.status_code} while trying to {action}: {detail}",
+                f"{action_ko} 중 OpenAI가 HTTP {exc.status_code} 오류를 냈습니다.",
+            ),
+            hint=Text(
+                "This is usually temporary on OpenAI's side: retry in a few minutes.",
+                "대개 일시적인 문제입니다. 몇 분 뒤 다시 시도하세요.",
+            ),
         )
     if isinstance(exc, openai.OpenAIError):
         return errors.BackendUnavailableError(
-            f"The OpenAI client could not {action}: {config.scrub(str(exc))}",
-            hint="Check the OpenAI settings (key, base_url, Azure endpoint and api_version).",
-            ko=f"OpenAI 클라이언트가 {action_ko}을(를) 하지 못했습니다.",
-            hint_ko="OpenAI 설정(키, base_url, Azure 엔드포인트, api_version)을 확인하세요.",
+            Text(
+                f"The OpenAI client could not {action}: {config.scrub(str(exc))}",
+                f"OpenAI 클라이언트가 {action_ko}을(를) 하지 못했습니다.",
+            ),
+            hint=Text(
+                "Check the OpenAI settings (key, base_url, Azure endpoint and api_version).",
+                "OpenAI 설정(키, base_url, Azure 엔드포인트, api_version)을 확인하세요.",
+            ),
         )
     return exc
 
@@ -301,12 +344,16 @@ def wrong_answer(config: ClientConfig, action: str, what: str, what_ko: str) -> 
     object instead of a batch") and hold a server's text only after `config.scrub`."""
     action, action_ko = ACTIONS.get(action, (action, action))
     return ServerAnswerError(
-        f"{config.target} answered the request to {action} with {what}, not what the OpenAI API answers.",
-        hint="Check base_url: it must point at an OpenAI-compatible API (usually ending in /v1). If it does, "
-        "that server does not support this request, or is failing: retry later.",
-        ko=f"{action_ko} 요청에 {config.target}이(가) OpenAI API의 답이 아닌 {what_ko}을(를) 보냈습니다.",
-        hint_ko="base_url이 OpenAI 호환 API(보통 /v1로 끝남)를 가리키는지 확인하세요. 맞다면 그 서버가 이 요청을 "
-        "지원하지 않거나 장애 중입니다. 나중에 다시 시도하세요.",
+        Text(
+            f"{config.target} answered the request to {action} with {what}, not what the OpenAI API answers.",
+            f"{action_ko} 요청에 {config.target}이(가) OpenAI API의 답이 아닌 {what_ko}을(를) 보냈습니다.",
+        ),
+        hint=Text(
+            "Check base_url: it must point at an OpenAI-compatible API (usually ending in /v1). If it does, "
+            "that server does not support this request, or is failing: retry later.",
+            "base_url이 OpenAI 호환 API(보통 /v1로 끝남)를 가리키는지 확인하세요. 맞다면 그 서버가 이 요청을 "
+            "지원하지 않거나 장애 중입니다. 나중에 다시 시도하세요.",
+        ),
     )
 
 

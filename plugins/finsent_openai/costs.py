@@ -24,6 +24,7 @@ from finsent.contract import (
     CostEstimate,
     InputError,
     PreparedDataset,
+    Text,
     estimate_tokens,
     system_message,
 )
@@ -66,10 +67,11 @@ def base_model(model_id: str) -> dict[str, Any]:
             return model
     known = ", ".join(m["id"] for m in openai_base_models())
     raise InputError(
-        f"Unknown OpenAI base model {model_id!r}. Known: {known}.",
-        hint="Pick one of these.",
-        ko=f"알 수 없는 OpenAI 기본 모델 {model_id!r} 입니다. 사용 가능: {known}.",
-        hint_ko="목록에서 고르세요.",
+        Text(
+            f"Unknown OpenAI base model {model_id!r}. Known: {known}.",
+            f"알 수 없는 OpenAI 기본 모델 {model_id!r} 입니다. 사용 가능: {known}.",
+        ),
+        hint=Text("Pick one of these.", "목록에서 고르세요."),
     )
 
 
@@ -151,7 +153,7 @@ def _estimates(dataset: PreparedDataset, models: Sequence[dict[str, Any]], epoch
     """The train split is read once and counted once per (file kind, encoding): models sharing both bill
     the same tokens and differ only in price."""
     if epochs < 1:
-        raise InputError("Epochs must be at least 1.", ko="에포크는 1 이상이어야 합니다.")
+        raise InputError(Text("Epochs must be at least 1.", "에포크는 1 이상이어야 합니다."))
     frame = dataset.frame("train")
     texts, labels = frame["text"].tolist(), frame["label"].tolist()
     counted: dict[tuple[str, str], tuple[int, bool]] = {}

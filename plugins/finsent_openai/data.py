@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from finsent.contract import Text
+
 if TYPE_CHECKING:
     import openai
 
@@ -79,10 +81,14 @@ def training_files(dataset: PreparedDataset, kind: str) -> tuple[Path, Path | No
     valid = dataset.path("valid", kind)
     if not train.is_file():
         raise errors.InputError(
-            f"The prepared dataset has no {kind} training file ({train.name}).",
-            hint=f"Prepare the data again with the '{kind}' format included (it is on by default).",
-            ko=f"준비된 데이터에 {kind} 형식 학습 파일({train.name})이 없습니다.",
-            hint_ko=f"'{kind}' 형식을 포함해 데이터를 다시 준비하세요(기본값으로 켜져 있음).",
+            Text(
+                f"The prepared dataset has no {kind} training file ({train.name}).",
+                f"준비된 데이터에 {kind} 형식 학습 파일({train.name})이 없습니다.",
+            ),
+            hint=Text(
+                f"Prepare the data again with the '{kind}' format included (it is on by default).",
+                f"'{kind}' 형식을 포함해 데이터를 다시 준비하세요(기본값으로 켜져 있음).",
+            ),
         )
     has_valid = valid.is_file() and valid.stat().st_size > 0
     return train, valid if has_valid else None
@@ -162,17 +168,25 @@ class Uploader:
             if info.status == "error":
                 detail = self.config.scrub(str(getattr(info, "status_details", "") or ""))
                 raise errors.DataError(
-                    f"OpenAI could not process {name}: {detail or 'no details given'}",
-                    hint="Check the prepared file (one JSON object per line in the format of the base model).",
-                    ko=f"OpenAI가 {name} 파일을 처리하지 못했습니다: {detail}",
-                    hint_ko="준비된 파일(기본 모델 형식의 JSON 한 줄씩)을 확인하세요.",
+                    Text(
+                        f"OpenAI could not process {name}: {detail or 'no details given'}",
+                        f"OpenAI가 {name} 파일을 처리하지 못했습니다: {detail}",
+                    ),
+                    hint=Text(
+                        "Check the prepared file (one JSON object per line in the format of the base model).",
+                        "준비된 파일(기본 모델 형식의 JSON 한 줄씩)을 확인하세요.",
+                    ),
                 )
             if time.monotonic() > deadline:
                 raise errors.NetworkError(
-                    f"OpenAI has not finished processing {name} after {timeout:.0f} s.",
-                    hint="Try again later; the upload is remembered and will not be sent twice.",
-                    ko=f"OpenAI가 {timeout:.0f}초가 지나도 {name} 처리를 끝내지 못했습니다.",
-                    hint_ko="나중에 다시 시도하세요. 업로드는 기록되어 두 번 보내지 않습니다.",
+                    Text(
+                        f"OpenAI has not finished processing {name} after {timeout:.0f} s.",
+                        f"OpenAI가 {timeout:.0f}초가 지나도 {name} 처리를 끝내지 못했습니다.",
+                    ),
+                    hint=Text(
+                        "Try again later; the upload is remembered and will not be sent twice.",
+                        "나중에 다시 시도하세요. 업로드는 기록되어 두 번 보내지 않습니다.",
+                    ),
                 )
             time.sleep(delay)
             delay = min(delay * 2, self.poll_max)

@@ -11,7 +11,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from finsent.contract import LabelSet, ModelRef, PreparedDataset, errors, system_message
+from finsent.contract import LabelSet, ModelRef, PreparedDataset, Text, errors, system_message
 
 ZERO_SHOT = "zero_shot"
 FEW_SHOT = "few_shot"
@@ -54,15 +54,19 @@ def shot_details(
     """ModelRef.details for zero/few-shot mode; few-shot examples come from the training split only."""
     if mode not in SHOT_MODES:
         raise errors.InputError(
-            f"Unknown mode {mode!r}: use one of {', '.join(SHOT_MODES)}.",
-            ko=f"알 수 없는 모드 {mode!r}: {', '.join(SHOT_MODES)} 중 하나를 쓰세요.",
+            Text(
+                f"Unknown mode {mode!r}: use one of {', '.join(SHOT_MODES)}.",
+                f"알 수 없는 모드 {mode!r}: {', '.join(SHOT_MODES)} 중 하나를 쓰세요.",
+            )
         )
     details: dict[str, Any] = {"mode": mode, "kind": "chat"}
     if mode == FEW_SHOT:
         if dataset is None:
             raise errors.InputError(
-                "Few-shot mode needs a prepared dataset to draw examples from (its training split).",
-                ko="퓨샷 모드는 예시를 뽑을 준비된 데이터(학습 분할)가 필요합니다.",
+                Text(
+                    "Few-shot mode needs a prepared dataset to draw examples from (its training split).",
+                    "퓨샷 모드는 예시를 뽑을 준비된 데이터(학습 분할)가 필요합니다.",
+                )
             )
         frame = dataset.frame("train")
         rows = [

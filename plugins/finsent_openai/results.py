@@ -13,7 +13,7 @@ import io
 import math
 from collections.abc import Iterable, Mapping
 
-from finsent.contract import MetricPoint, errors
+from finsent.contract import MetricPoint, Text, errors
 
 # finsent field <- OpenAI names, first present wins. Per-step validation first, full validation as fallback.
 _FIELDS: dict[str, tuple[str, ...]] = {
@@ -63,10 +63,14 @@ def decode_results(content: bytes) -> str:
     if decoded.lstrip().startswith("step"):
         return decoded
     raise errors.FinsentError(
-        "The job's results file is neither CSV nor base64-encoded CSV with a 'step' column.",
-        hint="The job itself is fine; only its training curve could not be read.",
-        ko="작업 결과 파일이 'step' 열이 있는 CSV(또는 base64 CSV)가 아닙니다.",
-        hint_ko="작업 자체는 정상이며, 학습 곡선만 읽지 못했습니다.",
+        Text(
+            "The job's results file is neither CSV nor base64-encoded CSV with a 'step' column.",
+            "작업 결과 파일이 'step' 열이 있는 CSV(또는 base64 CSV)가 아닙니다.",
+        ),
+        hint=Text(
+            "The job itself is fine; only its training curve could not be read.",
+            "작업 자체는 정상이며, 학습 곡선만 읽지 못했습니다.",
+        ),
     )
 
 

@@ -138,10 +138,14 @@ class TransformersBackend(Backend):
         train = dataset.path("train")
         if not train.is_file():
             raise DataError(
-                f"The prepared dataset {dataset.directory} has no train.csv.",
-                hint="Prepare the data again with `finsent prepare`.",
-                ko=f"준비된 데이터셋 {dataset.directory} 에 train.csv 가 없습니다.",
-                hint_ko="`finsent prepare` 로 데이터를 다시 준비하세요.",
+                Text(
+                    f"The prepared dataset {dataset.directory} has no train.csv.",
+                    f"준비된 데이터셋 {dataset.directory} 에 train.csv 가 없습니다.",
+                ),
+                hint=Text(
+                    "Prepare the data again with `finsent prepare`.",
+                    "`finsent prepare` 로 데이터를 다시 준비하세요.",
+                ),
                 dashboard_hint=Text(
                     "Prepare the data again on the Data page.", "데이터 페이지에서 데이터를 다시 준비하세요."
                 ),
@@ -208,8 +212,10 @@ class TransformersBackend(Backend):
             return TransformersOptions.model_validate(options.model_dump())
         except ValueError as exc:
             raise InputError(
-                f"Invalid options for the transformers backend: {exc}",
-                ko=f"transformers 백엔드의 옵션이 올바르지 않습니다: {exc}",
+                Text(
+                    f"Invalid options for the transformers backend: {exc}",
+                    f"transformers 백엔드의 옵션이 올바르지 않습니다: {exc}",
+                )
             ) from exc
 
     # -- 3. monitoring: the job folder its worker writes (finsent.support.workers) ---------------------
@@ -244,10 +250,11 @@ class TransformersBackend(Backend):
             return status  # already running again
         if status is not JobStatus.INTERRUPTED:
             raise InputError(
-                f"The job {external_id} is {status.value}; only an interrupted job can be resumed.",
-                hint="Start a new training job instead.",
-                ko=f"{external_id} 작업은 {status.value} 상태입니다. 중단된(interrupted) 작업만 이어서 학습할 수 있습니다.",
-                hint_ko="새 학습 작업을 시작하세요.",
+                Text(
+                    f"The job {external_id} is {status.value}; only an interrupted job can be resumed.",
+                    f"{external_id} 작업은 {status.value} 상태입니다. 중단된(interrupted) 작업만 이어서 학습할 수 있습니다.",
+                ),
+                hint=Text("Start a new training job instead.", "새 학습 작업을 시작하세요."),
             )
         self._require_extra()
         checkpoint = _checkpoint_summary(folder)
@@ -282,10 +289,14 @@ class TransformersBackend(Backend):
         path = model.details.get("path")
         if not path:
             raise ModelFolderError(
-                f"The model {model.id!r} has no model folder recorded.",
-                hint="Use a model trained with the transformers backend, or add a ready model.",
-                ko=f"{model.id!r} 모델에 기록된 모델 폴더가 없습니다.",
-                hint_ko="transformers 백엔드로 학습한 모델을 쓰거나 준비된 모델을 추가하세요.",
+                Text(
+                    f"The model {model.id!r} has no model folder recorded.",
+                    f"{model.id!r} 모델에 기록된 모델 폴더가 없습니다.",
+                ),
+                hint=Text(
+                    "Use a model trained with the transformers backend, or add a ready model.",
+                    "transformers 백엔드로 학습한 모델을 쓰거나 준비된 모델을 추가하세요.",
+                ),
             )
         self._require_extra()
         from finsent_transformers import inference, sources
@@ -343,10 +354,14 @@ def _label_map(model: ModelRef, model_labels: Sequence[str]) -> dict[str, str]:
     missing = [m for m in model_labels if mapping.get(m) not in ours]
     if missing:
         raise ModelFolderError(
-            f"The model {model.id!r} has labels {missing} that map to none of {sorted(ours)}.",
-            hint="Add the model again with a label map covering all its labels.",
-            ko=f"{model.id!r} 모델의 라벨 {missing} 이(가) {sorted(ours)} 중 어느 것에도 대응되지 않습니다.",
-            hint_ko="모든 라벨을 포함하는 라벨 매핑으로 모델을 다시 추가하세요.",
+            Text(
+                f"The model {model.id!r} has labels {missing} that map to none of {sorted(ours)}.",
+                f"{model.id!r} 모델의 라벨 {missing} 이(가) {sorted(ours)} 중 어느 것에도 대응되지 않습니다.",
+            ),
+            hint=Text(
+                "Add the model again with a label map covering all its labels.",
+                "모든 라벨을 포함하는 라벨 매핑으로 모델을 다시 추가하세요.",
+            ),
         )
     return mapping
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finsent.contract import BackendUnavailableError, FinsentError, NotFoundError
+from finsent.contract import BackendUnavailableError, FinsentError, NotFoundError, Text
 
 #: what to install; the CPU build of torch first, or pip resolves the multi-GB CUDA one
 INSTALL_COMMAND = 'pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install "finsent[transformers]"'
@@ -23,10 +23,14 @@ class ModelFolderError(FinsentError):
 
 def missing_extra(missing: str) -> BackendUnavailableError:
     return BackendUnavailableError(
-        f"The transformers backend needs {missing}, which is not installed.",
-        hint=f"Install the extra: {INSTALL_SHORT} (CPU-only torch first: {INSTALL_COMMAND}).",
-        ko=f"transformers 백엔드에는 {missing} 이(가) 필요하지만 설치되어 있지 않습니다.",
-        hint_ko=f"추가 패키지를 설치하세요: {INSTALL_SHORT} (CPU 전용 torch 를 먼저: {INSTALL_COMMAND}).",
+        Text(
+            f"The transformers backend needs {missing}, which is not installed.",
+            f"transformers 백엔드에는 {missing} 이(가) 필요하지만 설치되어 있지 않습니다.",
+        ),
+        hint=Text(
+            f"Install the extra: {INSTALL_SHORT} (CPU-only torch first: {INSTALL_COMMAND}).",
+            f"추가 패키지를 설치하세요: {INSTALL_SHORT} (CPU 전용 torch 를 먼저: {INSTALL_COMMAND}).",
+        ),
     )
 
 

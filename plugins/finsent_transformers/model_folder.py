@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from finsent.contract import Text
 from finsent_transformers.errors import ModelFolderError
 
 FINSENT_FILE = "finsent.json"
@@ -58,15 +59,20 @@ def read_meta(folder: Path) -> dict[str, Any]:
         return {}
     except (OSError, ValueError) as exc:
         raise ModelFolderError(
-            f"{folder / FINSENT_FILE} cannot be read: {exc}",
-            ko=f"{folder / FINSENT_FILE} 을(를) 읽을 수 없습니다: {exc}",
+            Text(
+                f"{folder / FINSENT_FILE} cannot be read: {exc}",
+                f"{folder / FINSENT_FILE} 을(를) 읽을 수 없습니다: {exc}",
+            )
         ) from exc
     if meta.get("format") != FORMAT:
         raise ModelFolderError(
-            f"{folder} holds a model of an unknown format {meta.get('format')!r}.",
-            hint="Train it again with this version of finsent.",
-            ko=f"{folder} 의 모델 형식({meta.get('format')!r})을 알 수 없습니다.",
-            hint_ko="이 버전의 finsent 로 다시 학습하세요.",
+            Text(
+                f"{folder} holds a model of an unknown format {meta.get('format')!r}.",
+                f"{folder} 의 모델 형식({meta.get('format')!r})을 알 수 없습니다.",
+            ),
+            hint=Text(
+                "Train it again with this version of finsent.", "이 버전의 finsent 로 다시 학습하세요."
+            ),
         )
     return dict(meta)
 
@@ -75,15 +81,23 @@ def verify(folder: Path, sha256: str | None) -> None:
     """Raise unless the folder's digest is `sha256`."""
     if not sha256:
         raise ModelFolderError(
-            f"No checksum is recorded for the model folder {folder}; finsent loads only folders whose digest it recorded.",
-            hint="Train the model again, or add the ready model again so its digest is recorded.",
-            ko=f"모델 폴더 {folder} 의 체크섬 기록이 없습니다. finsent 는 다이제스트를 기록한 폴더만 불러옵니다.",
-            hint_ko="모델을 다시 학습하거나, 준비된 모델을 다시 추가해 다이제스트를 기록하세요.",
+            Text(
+                f"No checksum is recorded for the model folder {folder}; finsent loads only folders whose digest it recorded.",
+                f"모델 폴더 {folder} 의 체크섬 기록이 없습니다. finsent 는 다이제스트를 기록한 폴더만 불러옵니다.",
+            ),
+            hint=Text(
+                "Train the model again, or add the ready model again so its digest is recorded.",
+                "모델을 다시 학습하거나, 준비된 모델을 다시 추가해 다이제스트를 기록하세요.",
+            ),
         )
     if folder_digest(folder) != sha256:
         raise ModelFolderError(
-            f"The model folder {folder} has changed since it was recorded (checksum mismatch); it will not be loaded.",
-            hint="Train the model again, or add the ready model again if you changed it on purpose.",
-            ko=f"모델 폴더 {folder} 이(가) 기록 이후 변경되었습니다 (체크섬 불일치). 불러오지 않습니다.",
-            hint_ko="모델을 다시 학습하거나, 의도적으로 바꾼 경우 준비된 모델을 다시 추가하세요.",
+            Text(
+                f"The model folder {folder} has changed since it was recorded (checksum mismatch); it will not be loaded.",
+                f"모델 폴더 {folder} 이(가) 기록 이후 변경되었습니다 (체크섬 불일치). 불러오지 않습니다.",
+            ),
+            hint=Text(
+                "Train the model again, or add the ready model again if you changed it on purpose.",
+                "모델을 다시 학습하거나, 의도적으로 바꾼 경우 준비된 모델을 다시 추가하세요.",
+            ),
         )

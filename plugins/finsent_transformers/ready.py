@@ -31,8 +31,10 @@ def parse_label_map(text: str) -> dict[str, str]:
         model_label, _, ours = part.partition(sep)
         if not model_label.strip() or not ours.strip():
             raise InputError(
-                f"Cannot read {part!r} in the label map: write model_label=our_label, separated by commas.",
-                ko=f"라벨 매핑의 {part!r} 을(를) 읽을 수 없습니다: model_label=our_label 형식으로 쉼표로 구분해 쓰세요.",
+                Text(
+                    f"Cannot read {part!r} in the label map: write model_label=our_label, separated by commas.",
+                    f"라벨 매핑의 {part!r} 을(를) 읽을 수 없습니다: model_label=our_label 형식으로 쉼표로 구분해 쓰세요.",
+                )
             )
         mapping[model_label.strip()] = ours.strip()
     return mapping
@@ -71,10 +73,14 @@ def resolve_label_map(
             if text
         )
         raise InputError(
-            f"The label map does not fit the model (its labels: {list(model_labels)}): {problem}.",
-            hint=f"Give one for every model label, e.g. --label-map {example}",
-            ko=f"라벨 매핑이 모델과 맞지 않습니다 (모델 라벨: {list(model_labels)}): {problem}.",
-            hint_ko=f"모델의 모든 라벨에 대해 지정하세요. 예: --label-map {example}",
+            Text(
+                f"The label map does not fit the model (its labels: {list(model_labels)}): {problem}.",
+                f"라벨 매핑이 모델과 맞지 않습니다 (모델 라벨: {list(model_labels)}): {problem}.",
+            ),
+            hint=Text(
+                f"Give one for every model label, e.g. --label-map {example}",
+                f"모델의 모든 라벨에 대해 지정하세요. 예: --label-map {example}",
+            ),
             dashboard_hint=Text(
                 f"Give one for every model label in the label map field, e.g. {example}",
                 f"라벨 매핑 칸에 모델의 모든 라벨을 지정하세요. 예: {example}",

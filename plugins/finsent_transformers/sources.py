@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from finsent.contract import NetworkError, NotFoundError
+from finsent.contract import NetworkError, NotFoundError, Text
 from finsent_transformers.errors import ModelFolderError, ModelNotDownloadedError, download_hint
 
 #: files a model needs: weights as safetensors (never pickles), config, tokenizer and vocabulary
@@ -72,10 +72,14 @@ def check_folder(folder: Path) -> Path:
     """`folder` if it holds a config and safetensors weights; a clear error otherwise."""
     if not (folder / "config.json").is_file():
         raise ModelFolderError(
-            f"{folder} is not a model folder: it has no config.json.",
-            hint="Give a folder written by save_pretrained or `hf download` (config.json, model.safetensors, tokenizer files).",
-            ko=f"{folder} 은(는) 모델 폴더가 아닙니다: config.json 이 없습니다.",
-            hint_ko="save_pretrained 또는 `hf download` 로 만든 폴더를 지정하세요 (config.json, model.safetensors, 토크나이저 파일).",
+            Text(
+                f"{folder} is not a model folder: it has no config.json.",
+                f"{folder} 은(는) 모델 폴더가 아닙니다: config.json 이 없습니다.",
+            ),
+            hint=Text(
+                "Give a folder written by save_pretrained or `hf download` (config.json, model.safetensors, tokenizer files).",
+                "save_pretrained 또는 `hf download` 로 만든 폴더를 지정하세요 (config.json, model.safetensors, 토크나이저 파일).",
+            ),
         )
     if not any(folder.glob("*.safetensors")):
         pickled = any(folder.glob("*.bin")) or any(folder.glob("*.pt"))
@@ -84,10 +88,14 @@ def check_folder(folder: Path) -> Path:
             " (pickle 형식의 .bin 가중치만 있으며 finsent 는 이를 불러오지 않습니다)" if pickled else ""
         )
         raise ModelFolderError(
-            f"{folder} has no safetensors weights{extra}.",
-            hint="On a trusted computer load the model and save it again with `save_pretrained(folder)` (safetensors is the default).",
-            ko=f"{folder} 에 safetensors 가중치가 없습니다{extra_ko}.",
-            hint_ko="신뢰할 수 있는 컴퓨터에서 모델을 불러와 `save_pretrained(folder)` 로 다시 저장하세요 (기본 형식이 safetensors 입니다).",
+            Text(
+                f"{folder} has no safetensors weights{extra}.",
+                f"{folder} 에 safetensors 가중치가 없습니다{extra_ko}.",
+            ),
+            hint=Text(
+                "On a trusted computer load the model and save it again with `save_pretrained(folder)` (safetensors is the default).",
+                "신뢰할 수 있는 컴퓨터에서 모델을 불러와 `save_pretrained(folder)` 로 다시 저장하세요 (기본 형식이 safetensors 입니다).",
+            ),
         )
     return folder
 
@@ -111,10 +119,11 @@ def locate(name: str, *, allow_download: bool = True) -> ModelSource:
         return ModelSource(name, check_folder(path.resolve()))
     if is_path_like(name) or path.exists():
         raise NotFoundError(
-            f"The model folder {name} does not exist.",
-            hint="Check the path; it must be a folder with config.json and model.safetensors.",
-            ko=f"모델 폴더 {name} 이(가) 없습니다.",
-            hint_ko="경로를 확인하세요. config.json 과 model.safetensors 가 있는 폴더여야 합니다.",
+            Text(f"The model folder {name} does not exist.", f"모델 폴더 {name} 이(가) 없습니다."),
+            hint=Text(
+                "Check the path; it must be a folder with config.json and model.safetensors.",
+                "경로를 확인하세요. config.json 과 model.safetensors 가 있는 폴더여야 합니다.",
+            ),
         )
     cached = cached_snapshot(name)
     if cached is not None:
@@ -128,10 +137,11 @@ def locate(name: str, *, allow_download: bool = True) -> ModelSource:
             else "Hugging Face 허브에 연결할 수 없습니다"
         )
         raise ModelNotDownloadedError(
-            f"The model {name!r} is not on this computer and {why}.",
-            hint=hint,
-            ko=f"{name!r} 모델이 이 컴퓨터에 없고 {why_ko}.",
-            hint_ko=hint_ko,
+            Text(
+                f"The model {name!r} is not on this computer and {why}.",
+                f"{name!r} 모델이 이 컴퓨터에 없고 {why_ko}.",
+            ),
+            hint=Text(hint, hint_ko),
         )
     return ModelSource(name, None)
 
@@ -145,10 +155,11 @@ def download(hub_id: str) -> Path:
     except Exception as exc:  # network, unknown repo, gated model: the user's to fix, said plainly
         hint, hint_ko = download_hint(hub_id)
         raise NetworkError(
-            f"Could not download {hub_id!r} from the Hugging Face hub: {type(exc).__name__}: {exc}",
-            hint=hint,
-            ko=f"Hugging Face 허브에서 {hub_id!r} 를 내려받지 못했습니다: {type(exc).__name__}",
-            hint_ko=hint_ko,
+            Text(
+                f"Could not download {hub_id!r} from the Hugging Face hub: {type(exc).__name__}: {exc}",
+                f"Hugging Face 허브에서 {hub_id!r} 를 내려받지 못했습니다: {type(exc).__name__}",
+            ),
+            hint=Text(hint, hint_ko),
         ) from exc
     return check_folder(folder)
 

@@ -13,10 +13,8 @@ def test_text_falls_back_to_english_where_no_korean_was_written() -> None:
 
 def test_an_error_shows_its_dashboard_hint_in_the_dashboard_and_its_cli_hint_elsewhere() -> None:
     exc = InputError(
-        "No column 'x'.",
-        hint="Pass one with --text-col.",
-        ko="'x' 열이 없습니다.",
-        hint_ko="--text-col 로 지정하세요.",
+        Text("No column 'x'.", "'x' 열이 없습니다."),
+        hint=Text("Pass one with --text-col.", "--text-col 로 지정하세요."),
         dashboard_hint=Text("Pick one in the column box.", "열 선택 상자에서 고르세요."),
     )
     assert exc.text("en") == "No column 'x'. Pass one with --text-col." == str(exc)
