@@ -53,7 +53,7 @@ def batch_cancelled(run_id: str, batch_id: str | None) -> BatchCancelled:
         Text(
             f"Batch {batch_id} of bulk run {run_id} was cancelled: the requests it had finished are billed, "
             "nothing more will be. Their answers are kept when the run resumes.",
-            f"일괄 분류 {run_id}의 배치 {batch_id}이(가) 취소되었습니다. 이미 끝난 요청만 과금되고 더는 "
+            f"대량 분류 {run_id}의 배치 {batch_id}이(가) 취소되었습니다. 이미 끝난 요청만 과금되고 더는 "
             "과금되지 않습니다. 끝난 요청의 답은 실행을 재개할 때 그대로 씁니다.",
         ),
         hint=Text(

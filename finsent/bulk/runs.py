@@ -121,7 +121,7 @@ def input_path(state: BulkRunState) -> Path:
         raise FinsentError(
             Text(
                 f"The stored input of bulk run {state.record.id} is missing ({path}).",
-                f"일괄 분류 {state.record.id}의 입력 파일이 없습니다.",
+                f"대량 분류 {state.record.id}의 입력 파일이 없습니다.",
             ),
             hint=Text("Start a new run with the file.", "파일로 새 실행을 시작하세요."),
         )
@@ -258,14 +258,14 @@ class BulkExecutor:
         with _ACTIVE_LOCK:
             if key in _ACTIVE:
                 raise BulkRunBusy(
-                    Text(f"Bulk run {self.run_id} is already running.", "이미 실행 중인 일괄 분류입니다.")
+                    Text(f"Bulk run {self.run_id} is already running.", "이미 실행 중인 대량 분류입니다.")
                 )
             if not self.store.claim_bulk_run(self.run_id, OWNER, owner_alive(self.store.path)):
                 state = self.store.bulk_run_state(self.run_id)
                 raise BulkRunBusy(
                     Text(
                         f"Bulk run {self.run_id} is {state.record.status} (held by another process).",
-                        f"일괄 분류 {self.run_id}은(는) 다른 프로세스에서 실행 중이거나 이미 끝났습니다.",
+                        f"대량 분류 {self.run_id}은(는) 다른 프로세스에서 실행 중이거나 이미 끝났습니다.",
                     )
                 )
             _ACTIVE[key] = self.cancel

@@ -313,7 +313,7 @@ def cancel(run_id: str) -> int:
         raise InputError(
             Text(
                 f"Bulk run {run_id} has finished: there is nothing to cancel.",
-                f"일괄 분류 {run_id}은(는) 이미 끝나 취소할 것이 없습니다.",
+                f"대량 분류 {run_id}은(는) 이미 끝나 취소할 것이 없습니다.",
             ),
             hint=f"Its results: finsent classify --resume {run_id} --output FILE",
         )

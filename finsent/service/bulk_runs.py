@@ -278,7 +278,7 @@ class BulkRuns:
             raise InputError(
                 Text(
                     f"Bulk run {run_id} classifies with live requests; it has no batch to cancel.",
-                    f"일괄 분류 {run_id}은(는) 실시간 요청으로 분류하므로 취소할 배치가 없습니다.",
+                    f"대량 분류 {run_id}은(는) 실시간 요청으로 분류하므로 취소할 배치가 없습니다.",
                 ),
                 hint=Text(
                     f"Stop it with `finsent classify --cancel {run_id}` or the Cancel button.",
@@ -290,7 +290,7 @@ class BulkRuns:
             raise InputError(
                 Text(
                     f"Bulk run {run_id} has finished: its batch has nothing left to cancel.",
-                    f"일괄 분류 {run_id}은(는) 이미 끝나 취소할 배치가 없습니다.",
+                    f"대량 분류 {run_id}은(는) 이미 끝나 취소할 배치가 없습니다.",
                 )
             )
         # Stop following first (and wait for this process's executor), so no poll overwrites the cancel.

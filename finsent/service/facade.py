@@ -314,7 +314,7 @@ class FinsentService:
         """The bulk run with id or unique name `wanted`."""
         return find_one(
             wanted.strip(), self.bulk_runs(), lambda r: r.id, lambda r: r.name,
-            ("bulk run", "일괄 분류"), "finsent runs",
+            ("bulk run", "대량 분류"), "finsent runs",
         )  # fmt: skip
 
     def attach_job(

@@ -106,7 +106,7 @@ def _state(row: sqlite3.Row) -> BulkRunState:
 
 def bulk_run_not_found(run_id: str) -> NotFoundError:
     return NotFoundError(
-        Text(f"Unknown bulk run {run_id!r}.", f"알 수 없는 일괄 분류 실행입니다: {run_id!r}."),
+        Text(f"Unknown bulk run {run_id!r}.", f"알 수 없는 대량 분류 작업입니다: {run_id!r}."),
         hint="The list of runs is on the Classify page; `finsent classify --resume RUN` takes one of them.",
     )
 

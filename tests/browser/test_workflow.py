@@ -122,6 +122,17 @@ def test_upload_prepare_train_bulk_download_and_language(app_page: Any, tmp_path
     wait_idle(page)
     shot(page, "07-classify-one")
 
+    # the storage panel at the bottom of Monitor lists the finished bulk run as something that can go
+    _nav(page, "모니터링")
+    page.get_by_test_id("stExpander").filter(has_text="저장 공간").click()
+    page.get_by_text(
+        "비운 대량 분류 작업은", exact=False
+    ).first.wait_for()  # the note shown when a bulk run can go
+    page.get_by_role("button", name="비우기").wait_for()  # "<size> 비우기"
+    wait_idle(page)
+    shot(page, "11-storage")
+    _nav(page, "분류")
+
     # switch to English: every text of ours follows
     page.get_by_test_id("stSidebar").get_by_text("English", exact=True).click()
     page.get_by_role("heading", name="Classify", level=1).wait_for()
