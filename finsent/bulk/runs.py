@@ -297,7 +297,7 @@ class BulkExecutor:
             status, error = BulkStatus.FAILED, exc.texts()
         except Exception as exc:  # a backend bug must not leave the run "running"
             log.exception("bulk run %s failed", self.run_id)
-            label_ko = self.backend.label_ko or self.backend.label
+            label_ko = self.backend.label_text().get("ko")
             status, error = (
                 BulkStatus.FAILED,
                 Text(

@@ -207,7 +207,8 @@ def run_backends(args: argparse.Namespace) -> int:
     rows = []
     for info in svc.backends():
         key = info.key_env_var or "yes" if info.needs_key else "no"
-        rows.append([info.name, info.label, key, "yes" if info.available else f"no: {info.reason}"])
+        reason = info.reason.en if info.reason else ""
+        rows.append([info.name, info.label.en, key, "yes" if info.available else f"no: {reason}"])
     print_table(["name", "label", "needs key", "available"], rows)
     warn_plugin_problems(svc)
     return 0

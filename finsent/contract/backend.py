@@ -87,21 +87,19 @@ class BaseModelInfo:
     """A model a backend can train from (or classify with, for zero-shot)."""
 
     id: str
-    label: str
+    #: a Text for a label with its Korean, a plain string for English only
+    label: str | Text
     #: "completion" (prompt/completion files, " ->" separator), "chat" (messages) or "local"
     kind: str = "local"
     can_train: bool = True
-    description: str = ""
-    #: the label in Korean for the Korean dashboard (None: `label`)
-    label_ko: str | None = None
+    description: str | Text = ""
 
 
 @dataclass(frozen=True)
 class Availability:
     ok: bool
-    reason: str | None = None
-    #: the reason in Korean, for the Korean UI (falls back to `reason`)
-    reason_ko: str | None = None
+    #: why not, as a Text (with its Korean) or a plain English string
+    reason: str | Text | None = None
 
 
 class BatchStatus(str, enum.Enum):
@@ -293,11 +291,9 @@ class Backend(ABC):
     """Base class of every backend. Class attributes describe it; methods do the four stages."""
 
     name: ClassVar[str]
-    label: ClassVar[str]
-    description: ClassVar[str] = ""
-    #: Korean label and description for the Korean UI (None: the English ones are shown)
-    label_ko: ClassVar[str | None] = None
-    description_ko: ClassVar[str | None] = None
+    #: shown in the dashboard and `finsent backends`: a Text with the Korean, or a plain English string
+    label: ClassVar[str | Text]
+    description: ClassVar[str | Text] = ""
     needs_key: ClassVar[bool] = False
     key_env_var: ClassVar[str | None] = None
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRAIN, Capability.CLASSIFY})
@@ -309,12 +305,17 @@ class Backend(ABC):
         self.context = context
 
     # -- description --------------------------------------------------------------------------
+    @classmethod
+    def label_text(cls) -> Text:
+        """The label in both languages (a plain string is English only)."""
+        return Text.of(cls.label)
+
     def availability(self) -> Availability:
         """Whether this backend can be used now, and why not (e.g. "PROVIDER_API_KEY is not set")."""
         if self.needs_key and not self.context.api_key:
             env = self.key_env_var or "key"
             return Availability(
-                False, f"needs an API key ({env} is not set)", f"API 키가 필요합니다 ({env} 설정 안 됨)"
+                False, Text(f"needs an API key ({env} is not set)", f"API 키가 필요합니다 ({env} 설정 안 됨)")
             )
         return Availability(True)
 
@@ -359,7 +360,7 @@ class Backend(ABC):
         raise UnsupportedOperation(
             Text(
                 f"The {self.label} backend cannot resume interrupted jobs.",
-                f"{self.label_ko or self.label} 백엔드는 중단된 작업을 이어서 학습할 수 없습니다.",
+                f"{self.label_text().get('ko')} 백엔드는 중단된 작업을 이어서 학습할 수 없습니다.",
             ),
             hint=Text("Start a new training job.", "새 학습 작업을 시작하세요."),
         )
@@ -404,7 +405,7 @@ class Backend(ABC):
         raise UnsupportedOperation(
             Text(
                 f"The {self.label} backend cannot use a ready model as it is.",
-                f"{self.label_ko or self.label} 백엔드는 준비된 모델을 그대로 쓸 수 없습니다.",
+                f"{self.label_text().get('ko')} 백엔드는 준비된 모델을 그대로 쓸 수 없습니다.",
             ),
             hint=Text("Train a model with it instead.", "이 백엔드로 모델을 학습하세요."),
         )
@@ -415,7 +416,7 @@ class Backend(ABC):
         return UnsupportedOperation(
             Text(
                 f"The {self.label} backend has no batch API.",
-                f"{self.label_ko or self.label} 백엔드는 배치 API가 없습니다.",
+                f"{self.label_text().get('ko')} 백엔드는 배치 API가 없습니다.",
             ),
             hint=Text("Run without the batch API option.", "배치 API 옵션 없이 실행하세요."),
         )

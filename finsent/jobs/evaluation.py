@@ -98,7 +98,7 @@ def checked(backend: Backend, answers: list[T], texts: Sequence[object], hint: T
         raise FinsentError(
             Text(
                 f"The {backend.label} backend returned {len(answers)} answers for {len(texts)} texts.",
-                f"{backend.label_ko or backend.label} 백엔드가 {len(texts)}개 문장에 {len(answers)}개의 답을 돌려주었습니다.",
+                f"{backend.label_text().get('ko')} 백엔드가 {len(texts)}개 문장에 {len(answers)}개의 답을 돌려주었습니다.",
             ),
             hint=Text(hint.en, hint.ko),
         )

@@ -50,7 +50,7 @@ def validate_options(backend_class: type[Backend], options: Mapping[str, Any]) -
         raise InputError(
             Text(
                 f"Invalid options for the {backend_class.label} backend: {problems}.",
-                f"{backend_class.label} 백엔드 옵션이 올바르지 않습니다: {problems}.",
+                f"{backend_class.label_text().get('ko')} 백엔드 옵션이 올바르지 않습니다: {problems}.",
             ),
             hint=f"See `finsent train --backend {backend_class.name} --help` for the allowed values.",
             dashboard_hint=Text("Correct the values in the form above.", "위 양식의 값을 고치세요."),
@@ -76,7 +76,7 @@ def error_texts(exc: BaseException, backend: Backend) -> Text:
         return Text(exc.text("en"), exc.text("ko"))
     return Text(
         f"Unexpected error in the {backend.label} backend: {type(exc).__name__}: {exc}",
-        f"{backend.label_ko or backend.label} 백엔드에서 예상하지 못한 오류: {type(exc).__name__}: {exc}",
+        f"{backend.label_text().get('ko')} 백엔드에서 예상하지 못한 오류: {type(exc).__name__}: {exc}",
     )
 
 
@@ -123,7 +123,7 @@ def start_job(
         name=name,
     )
     store.insert_job(job, input_format=prepared.input_format.to_dict())
-    label_ko = backend.label_ko or backend.label
+    label_ko = backend.label_text().get("ko")
     store.add_event(
         job.id,
         Text(

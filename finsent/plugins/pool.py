@@ -28,23 +28,21 @@ BACKEND_CACHE_SIZE = 16
 
 @dataclass(frozen=True)
 class BackendInfo:
+    """What the shells show of a backend; its texts in both languages (`text.get(lang)`)."""
+
     name: str
-    label: str
-    description: str
+    label: Text
+    description: Text
     needs_key: bool
     key_env_var: str | None
     capabilities: tuple[str, ...]
     available: bool
-    reason: str | None
+    reason: Text | None
     #: the backend's Options as a pydantic JSON schema (forms and flags are generated from it)
     options_schema: Mapping[str, Any]
     base_models: tuple[BaseModelInfo, ...]
     #: the plugin that registered it
     plugin: str = ""
-    #: Korean texts for the Korean UI (None: show the English ones)
-    label_ko: str | None = None
-    description_ko: str | None = None
-    reason_ko: str | None = None
 
 
 class BackendPool:
@@ -113,11 +111,11 @@ class BackendPool:
                 if instance.needs_key and instance.key_env_var
                 else None
             )
+            reason = Text.of(availability.reason or "")
             raise BackendUnavailableError(
                 Text(
-                    f"The {instance.label} backend cannot be used: {availability.reason}.",
-                    f"{instance.label_ko or instance.label} 백엔드를 사용할 수 없습니다:"
-                    f" {availability.reason_ko or availability.reason}.",
+                    f"The {instance.label} backend cannot be used: {reason.en}.",
+                    f"{instance.label_text().get('ko')} 백엔드를 사용할 수 없습니다: {reason.get('ko')}.",
                 ),
                 hint=hint,
             )
@@ -160,19 +158,16 @@ class BackendPool:
             infos.append(
                 BackendInfo(
                     name=name,
-                    label=backend_class.label,
-                    description=backend_class.description,
+                    label=Text.of(getattr(backend_class, "label", name)),
+                    description=Text.of(getattr(backend_class, "description", "")),
                     needs_key=backend_class.needs_key,
                     key_env_var=backend_class.key_env_var,
                     capabilities=tuple(sorted(c.value for c in backend_class.capabilities)),
                     available=availability.ok,
-                    reason=availability.reason,
+                    reason=Text.of(availability.reason) if availability.reason else None,
                     options_schema=self._options_schema(backend_class),
                     base_models=models,
                     plugin=self.registry.providers.get(name, ""),
-                    label_ko=getattr(backend_class, "label_ko", None),
-                    description_ko=getattr(backend_class, "description_ko", None),
-                    reason_ko=availability.reason_ko,
                 )
             )
         return infos

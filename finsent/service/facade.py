@@ -248,7 +248,7 @@ class FinsentService:
             raise UnsupportedOperation(
                 Text(
                     f"The {instance.label} backend cannot train models.",
-                    f"{instance.label} 백엔드는 학습을 지원하지 않습니다.",
+                    f"{instance.label_text().get('ko')} 백엔드는 학습을 지원하지 않습니다.",
                 )
             )
         validated = training.validate_options(type(instance), options)
@@ -259,7 +259,7 @@ class FinsentService:
     # -- names ----------------------------------------------------------------------------------
     def _backend_short_label(self, backend: str | Backend) -> str:
         cls = type(backend) if isinstance(backend, Backend) else self.registry.get(backend)
-        return short_label(cls.label, cls.label_ko, self.settings.language)
+        return short_label(cls.label_text(), self.settings.language)
 
     def _new_job_name(self, backend: str | Backend, base_model: str, source: str | None) -> str:
         name = default_name([self._backend_short_label(backend), base_model, source], time.time())
@@ -341,7 +341,7 @@ class FinsentService:
             job.id,
             Text(
                 f"Attached to {instance.label} job {external_id}.",
-                f"{instance.label_ko or instance.label} 작업 {external_id}에 연결했습니다.",
+                f"{instance.label_text().get('ko')} 작업 {external_id}에 연결했습니다.",
             ),
         )
         return self.refresh_job(job.id, api_key=api_key)
@@ -619,7 +619,7 @@ class FinsentService:
             raise UnsupportedOperation(
                 Text(
                     f"The {instance.label} backend cannot classify without training.",
-                    f"{instance.label_ko or instance.label} 백엔드는 학습 없이 분류할 수 없습니다.",
+                    f"{instance.label_text().get('ko')} 백엔드는 학습 없이 분류할 수 없습니다.",
                 ),
                 hint=Text(
                     "Train a model, or pick a backend that offers zero/few-shot mode.",

@@ -21,10 +21,9 @@ MAX_NAME = 120
 T = TypeVar("T")
 
 
-def short_label(label: str, label_ko: str | None, language: str) -> str:
+def short_label(label: Text, language: str) -> str:
     """A backend's label for names, without its parenthesis: "로컬 (scikit-learn, CPU)" -> "로컬"."""
-    text = (label_ko or label) if language == "ko" else label
-    return text.split(" (", 1)[0].strip() or label
+    return label.get(language).split(" (", 1)[0].strip() or label.en
 
 
 def default_name(parts: Iterable[str | None], when: float) -> str:

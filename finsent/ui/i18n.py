@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from finsent.service import Text
 from finsent.ui.messages_en import MESSAGES as EN
 from finsent.ui.messages_ko import MESSAGES as KO
 
@@ -69,24 +70,18 @@ def has(key: str) -> bool:
 
 def backend_text(info: object) -> tuple[str, str, str | None]:
     """(label, description, unavailability reason) of a backend in the session's language: the plugin's
-    Korean texts (label_ko, description_ko, reason_ko) on a Korean page, else ours, else its English ones."""
-    label = str(getattr(info, "label", "") or getattr(info, "name", ""))
-    description = str(getattr(info, "description", "") or "")
+    Korean where it wrote one (its texts are `Text`s), else its English."""
+    lang = current_lang()
+    label = Text.of(getattr(info, "label", "") or getattr(info, "name", ""))
+    description = Text.of(getattr(info, "description", "") or "")
     reason = getattr(info, "reason", None)
-    if current_lang() != "ko":
-        return label, description, reason
-    return (
-        str(getattr(info, "label_ko", None) or label),
-        str(getattr(info, "description_ko", None) or description),
-        getattr(info, "reason_ko", None) or reason,
-    )
+    return label.get(lang), description.get(lang), Text.of(reason).get(lang) if reason else None
 
 
 def base_model_text(backend: str, info: object, model_id: str) -> str:
-    """A base model's name for the picker, as its backend gives it in the page's language (`label_ko` on
-    a Korean page), else its id: the catalogue names no backend's models."""
-    korean = getattr(info, "label_ko", None) if current_lang() == "ko" else None
-    return str(korean or getattr(info, "label", "") or model_id)
+    """A base model's name for the picker, as its backend gives it in the page's language, else its id:
+    the catalogue names no backend's models."""
+    return Text.of(getattr(info, "label", "") or model_id).get(current_lang()) or model_id
 
 
 def label_name(label: str) -> str:

@@ -109,14 +109,11 @@ class LocalOptions(BackendOptions):
 
 class LocalBackend(Backend):
     name = "local"
-    label = "Local (scikit-learn, CPU)"
-    label_ko = "로컬 (scikit-learn, CPU)"
-    description = (
+    label = Text("Local (scikit-learn, CPU)", "로컬 (scikit-learn, CPU)")
+    description = Text(
         "Trains a calibrated linear classifier on character n-grams on this computer. "
-        "Offline, no key, a few seconds per thousand rows."
-    )
-    description_ko = (
-        "이 컴퓨터에서 문자 n-그램으로 보정된 선형 분류기를 학습합니다. 오프라인, 키 불필요, 천 행당 몇 초."
+        "Offline, no key, a few seconds per thousand rows.",
+        "이 컴퓨터에서 문자 n-그램으로 보정된 선형 분류기를 학습합니다. 오프라인, 키 불필요, 천 행당 몇 초.",
     )
     capabilities = frozenset({Capability.TRAIN, Capability.CANCEL, Capability.CLASSIFY, Capability.ATTACH})
     Options = LocalOptions
@@ -134,14 +131,18 @@ class LocalBackend(Backend):
         return [
             BaseModelInfo(
                 "tfidf-logreg",
-                "TF-IDF character + word n-grams, NB-weighted logistic model",
-                label_ko="TF-IDF 문자·단어 n-gram + NB 가중 로지스틱 회귀",
+                Text(
+                    "TF-IDF character + word n-grams, NB-weighted logistic model",
+                    "TF-IDF 문자·단어 n-gram + NB 가중 로지스틱 회귀",
+                ),
             ),
             BaseModelInfo(
                 "tfidf-kiwi-logreg",
-                "TF-IDF character n-grams + Korean morphemes (kiwipiepy), NB-weighted logistic model",
+                Text(
+                    "TF-IDF character n-grams + Korean morphemes (kiwipiepy), NB-weighted logistic model",
+                    "TF-IDF 문자 n-gram + 한국어 형태소(kiwipiepy) + NB 가중 로지스틱 회귀",
+                ),
                 description="Slower to classify: every text goes through the morphological analyser.",
-                label_ko="TF-IDF 문자 n-gram + 한국어 형태소(kiwipiepy) + NB 가중 로지스틱 회귀",
             ),
         ]
 

@@ -126,15 +126,12 @@ class MockOptions(BackendOptions):
 
 class MockBackend(Backend):
     name = "mock"
-    label = "Mock (offline demo)"
-    description = (
+    label = Text("Mock (offline demo)", "모의 (오프라인 데모)")
+    description = Text(
         "Simulates fine-tuning offline (events, loss and accuracy curves) and classifies with a keyword rule. "
-        "For demos and tests; it learns nothing."
-    )
-    label_ko = "모의 (오프라인 데모)"
-    description_ko = (
+        "For demos and tests; it learns nothing.",
         "오프라인으로 파인튜닝을 흉내 내고(이벤트, 손실·정확도 곡선) 키워드 규칙으로 분류합니다. "
-        "데모와 테스트용이며 실제로 학습하지는 않습니다."
+        "데모와 테스트용이며 실제로 학습하지는 않습니다.",
     )
     capabilities = frozenset({Capability.TRAIN, Capability.CANCEL, Capability.CLASSIFY, Capability.ATTACH})
     Options = MockOptions
@@ -154,9 +151,8 @@ class MockBackend(Backend):
         return [
             BaseModelInfo(
                 BUILTIN_MODEL,
-                "Keyword rule (Korean + English)",
+                Text("Keyword rule (Korean + English)", "키워드 규칙 (한국어 + 영어)"),
                 kind="local",
-                label_ko="키워드 규칙 (한국어 + 영어)",
                 description="Counts finance words such as 상승/하락, profit/loss; no learning.",
             )
         ]

@@ -102,15 +102,12 @@ class _Cursor:
 
 class OpenAIBackend(Backend):
     name = "openai"
-    label = "OpenAI"
-    description = (
+    label = Text("OpenAI", "OpenAI")
+    description = Text(
         "Fine-tune OpenAI models and classify with them, or classify with any chat model in zero/few-shot mode. "
-        "Works with OpenAI, Azure OpenAI and OpenAI-compatible servers (base_url)."
-    )
-    label_ko = "OpenAI"
-    description_ko = (
+        "Works with OpenAI, Azure OpenAI and OpenAI-compatible servers (base_url).",
         "OpenAI 모델을 파인튜닝해 분류하거나, 학습 없이 채팅 모델로 제로샷/퓨샷 분류합니다. "
-        "OpenAI, Azure OpenAI, OpenAI 호환 서버(base_url)에서 동작합니다 (유료, API 키 필요)."
+        "OpenAI, Azure OpenAI, OpenAI 호환 서버(base_url)에서 동작합니다 (유료, API 키 필요).",
     )
     needs_key = True
     key_env_var = "OPENAI_API_KEY"
@@ -166,8 +163,10 @@ class OpenAIBackend(Backend):
         if not self.config.api_key and (self.config.is_openai or self.config.is_azure):
             return Availability(
                 False,
-                "needs an API key: set OPENAI_API_KEY, add it to .streamlit/secrets.toml, or type it in",
-                "API 키가 필요합니다: OPENAI_API_KEY를 설정하거나, .streamlit/secrets.toml에 넣거나, 직접 입력하세요",
+                Text(
+                    "needs an API key: set OPENAI_API_KEY, add it to .streamlit/secrets.toml, or type it in",
+                    "API 키가 필요합니다: OPENAI_API_KEY를 설정하거나, .streamlit/secrets.toml에 넣거나, 직접 입력하세요",
+                ),
             )
         return Availability(True)
 

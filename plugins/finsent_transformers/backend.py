@@ -73,15 +73,12 @@ def missing_packages() -> list[str]:
 
 class TransformersBackend(Backend):
     name = "transformers"
-    label = "Transformers (Hugging Face encoders, local)"
-    label_ko = "트랜스포머 (Hugging Face 인코더, 로컬)"
-    description = (
+    label = Text("Transformers (Hugging Face encoders, local)", "트랜스포머 (Hugging Face 인코더, 로컬)")
+    description = Text(
         "Fine-tunes an open encoder such as klue/bert-base on this computer (CPU or GPU). "
-        "Offline once the model is downloaded; minutes per epoch on a CPU, seconds on a GPU."
-    )
-    description_ko = (
+        "Offline once the model is downloaded; minutes per epoch on a CPU, seconds on a GPU.",
         "klue/bert-base 같은 공개 인코더를 이 컴퓨터(CPU 또는 GPU)에서 미세 조정합니다. "
-        "모델을 한 번 내려받으면 오프라인으로 동작하며, CPU 에서는 에폭당 몇 분, GPU 에서는 몇 초가 걸립니다."
+        "모델을 한 번 내려받으면 오프라인으로 동작하며, CPU 에서는 에폭당 몇 분, GPU 에서는 몇 초가 걸립니다.",
     )
     capabilities = frozenset(
         {
@@ -109,8 +106,10 @@ class TransformersBackend(Backend):
         names = ", ".join(missing)
         return Availability(
             False,
-            f"needs the transformers extra ({names} missing): {INSTALL_SHORT}; CPU-only torch first: {INSTALL_COMMAND}",
-            f"transformers 추가 패키지가 필요합니다 ({names} 없음): {INSTALL_SHORT}; CPU 전용 torch 를 먼저: {INSTALL_COMMAND}",
+            Text(
+                f"needs the transformers extra ({names} missing): {INSTALL_SHORT}; CPU-only torch first: {INSTALL_COMMAND}",
+                f"transformers 추가 패키지가 필요합니다 ({names} 없음): {INSTALL_SHORT}; CPU 전용 torch 를 먼저: {INSTALL_COMMAND}",
+            ),
         )
 
     def setting(self, name: str) -> str:

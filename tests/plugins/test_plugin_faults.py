@@ -123,7 +123,7 @@ def test_exits_and_base_exceptions_are_reported_and_the_builtins_still_work(tmp_
     svc = FinsentService(settings, registry=registry)
     infos = {info.name: info for info in svc.backends()}
     for name, (_, reason) in FAULTY_BACKENDS.items():
-        assert (infos[name].available, infos[name].reason) == (False, reason)
+        assert (infos[name].available, str(infos[name].reason)) == (False, reason)
     with pytest.raises(Exception, match=r"cannot be used: called sys.exit\(4\)"):
         svc.classify("exiting", "mock-keywords", ["x"])
     with pytest.raises(Exception, match=r"could not be started: called sys.exit\(5\)"):

@@ -14,6 +14,7 @@ from core_fixtures import prepared_dir, service, train_to_end  # noqa: F401  (fi
 
 from finsent.cli import main
 from finsent.contract.errors import InputError, NotFoundError
+from finsent.contract.texts import Text
 from finsent.service import BulkRequest, FinsentService
 from finsent.service.naming import default_name, short_label, unique_name
 
@@ -27,8 +28,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_default_names_read_backend_base_model_source_and_time() -> None:
-    assert short_label("Local (scikit-learn, CPU)", "로컬 (scikit-learn, CPU)", "ko") == "로컬"
-    assert short_label("Local (scikit-learn, CPU)", "로컬 (scikit-learn, CPU)", "en") == "Local"
+    assert short_label(Text("Local (scikit-learn, CPU)", "로컬 (scikit-learn, CPU)"), "ko") == "로컬"
+    assert short_label(Text("Local (scikit-learn, CPU)", "로컬 (scikit-learn, CPU)"), "en") == "Local"
     when = time.mktime((2026, 12, 2, 16, 52, 0, 0, 0, -1))
     assert (
         default_name(["로컬", "tfidf-logreg", "news.xlsx"], when)

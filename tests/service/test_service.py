@@ -16,7 +16,12 @@ from finsent.settings import Settings
 def test_backends_describe_each_backend(service: FinsentService) -> None:
     (info,) = service.backends()
     assert isinstance(info, BackendInfo)
-    assert (info.name, info.label, info.available, info.needs_key) == ("scripted", "Scripted", True, False)
+    assert (info.name, str(info.label), info.available, info.needs_key) == (
+        "scripted",
+        "Scripted",
+        True,
+        False,
+    )
     assert "train" in info.capabilities and "cancel" in info.capabilities
     assert info.options_schema["properties"]["epochs"]["maximum"] == 10
     assert [m.id for m in info.base_models] == ["kw-1"]
@@ -181,7 +186,7 @@ def test_backend_needing_a_key(service: FinsentService, monkeypatch: pytest.Monk
     service.registry.add(keyed, "test")
     monkeypatch.delenv("KEYED_API_KEY", raising=False)
     info = {b.name: b for b in service.backends()}["keyed"]
-    assert not info.available and "KEYED_API_KEY" in (info.reason or "")
+    assert not info.available and "KEYED_API_KEY" in str(info.reason or "")
     with pytest.raises(BackendUnavailableError, match="KEYED_API_KEY"):
         service.classify("keyed", "m", ["x"])
     assert {b.name: b for b in service.backends({"keyed": "sk-test-1234"})}["keyed"].available

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from finsent.contract import Text
 from finsent.contract.backend import JobStatus
 from finsent.contract.labels import DEFAULT_LABELS
 from finsent.ui import i18n
@@ -102,8 +103,8 @@ def test_every_built_in_backend_speaks_korean_itself() -> None:
     registry = load_backends()
     for name in ("local", "mock", "openai"):
         backend = registry.get(name)
-        assert HANGUL.search(backend.label_ko or "") or name == "openai", name  # "OpenAI" is a name
-        assert HANGUL.search(backend.description_ko or ""), name
+        assert HANGUL.search(backend.label_text().ko or "") or name == "openai", name  # "OpenAI" is a name
+        assert isinstance(backend.description, Text) and HANGUL.search(backend.description.ko or ""), name
 
 
 def test_korean_is_the_default_and_english_is_english() -> None:

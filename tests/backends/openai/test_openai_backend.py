@@ -295,7 +295,7 @@ def test_missing_key_is_explained(finsent_home: Path) -> None:
     from finsent.settings import Settings
 
     backend = OpenAIBackend(BackendContext(settings=Settings.from_env(finsent_home)))
-    assert not backend.availability().ok and "OPENAI_API_KEY" in (backend.availability().reason or "")
+    assert not backend.availability().ok and "OPENAI_API_KEY" in str(backend.availability().reason or "")
     with pytest.raises(errors.BackendUnavailableError) as caught:
         backend.classify(ModelRef("gpt-4o-mini", LabelSet()), ["x"])
     assert "OPENAI_API_KEY" in caught.value.text("en") and caught.value.text("ko") != caught.value.text("en")
