@@ -15,6 +15,12 @@ def _int_env(name: str, default: int) -> int:
         return default
 
 
+def _positive_env(name: str, default: int) -> int:
+    """A whole number above 0; anything else gives the default (a limit of 0 would refuse every file)."""
+    value = _int_env(name, default)
+    return value if value > 0 else default
+
+
 def _seconds_env(name: str, default: float) -> float:
     """A positive, finite number of seconds; anything else gives the default."""
     raw = os.environ.get(name, "").strip()
@@ -40,6 +46,12 @@ class Settings:
     load_plugins: tuple[str, ...] | None = None
     #: seconds a third-party plugin may take to import before it is reported and skipped
     plugin_import_timeout: float = 10.0
+    #: what one input file may hold (see finsent.ingest.limits; defaults a real user never meets)
+    max_unzipped_mb: int = 1024
+    max_rows: int = 1_000_000
+    max_columns: int = 1_000
+    max_cell_chars: int = 100_000
+    max_line_kb: int = 4_096
 
     @classmethod
     def from_env(cls, home: Path | str | None = None) -> Settings:
@@ -55,6 +67,11 @@ class Settings:
             plugins_dir=Path(plugins_dir).expanduser() if plugins_dir else None,
             load_plugins=tuple(p.strip() for p in load.split(",") if p.strip()) if load is not None else None,
             plugin_import_timeout=_seconds_env("FINSENT_PLUGIN_IMPORT_TIMEOUT", 10.0),
+            max_unzipped_mb=_positive_env("FINSENT_MAX_UNZIPPED_MB", 1024),
+            max_rows=_positive_env("FINSENT_MAX_ROWS", 1_000_000),
+            max_columns=_positive_env("FINSENT_MAX_COLUMNS", 1_000),
+            max_cell_chars=_positive_env("FINSENT_MAX_CELL_CHARS", 100_000),
+            max_line_kb=_positive_env("FINSENT_MAX_LINE_KB", 4_096),
         )
 
     # Folders under home; created on first use by whoever writes there.

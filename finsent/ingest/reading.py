@@ -2,24 +2,39 @@
 
 Every cell is read as a string: "=SUM(A1)", "+82", "-3%", "@user", "NA" and "null" stay exactly as
 written, and nothing is turned into NaN behind the user's back. Column guessing lives in `finsent.ingest.columns`.
+Every read keeps within `InputLimits` (`finsent.ingest.limits`): the text formats are checked on their bytes
+before a parser sees them (`finsent.ingest.linescan`), JSONL is read by `finsent.ingest.jsonlines`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
-import json
 import re
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from pandas.api.types import infer_dtype
 
 from finsent.contract.errors import InputError
-from finsent.ingest.columns import ColumnGuess, clean_header, guess_columns, resolve_columns
+from finsent.contract.texts import Text
+from finsent.ingest.columns import (
+    ColumnGuess,
+    clean_header,
+    guess_columns,
+    header_repeats,
+    renamed_repeats,
+    resolve_columns,
+)
+from finsent.ingest.jsonlines import read_jsonl_data
+from finsent.ingest.limits import InputLimits, over_limit
+from finsent.ingest.linescan import check_cells, check_header_columns, count_records, scan_lines
 from finsent.ingest.sniffing import decode_text, delimiter_name, sniff_delimiter, utf8_head
 from finsent.settings import Settings
 
@@ -51,6 +66,8 @@ class LoadedTable:
     sha256: str = ""
     #: the column delimiter used for csv/tsv ("," "\t" ";" "|"), None otherwise
     delimiter: str | None = None
+    #: header names used more than once -> the names they were read as ("x" -> ("x", "x.1"))
+    repeated_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -67,10 +84,8 @@ def _load_bytes(source: Path | bytes, name: str | None, max_mb: int) -> tuple[by
         label = name or path.name
         if not path.is_file():
             raise InputError(
-                f"{path} does not exist or is not a file.",
-                hint="Check the path.",
-                ko=f"{path} 파일이 없거나 파일이 아닙니다.",
-                hint_ko="경로를 확인하세요.",
+                Text(f"{path} does not exist or is not a file.", f"{path} 파일이 없거나 파일이 아닙니다."),
+                hint=Text("Check the path.", "경로를 확인하세요."),
             )
         size = path.stat().st_size
         if size > limit:
@@ -80,10 +95,11 @@ def _load_bytes(source: Path | bytes, name: str | None, max_mb: int) -> tuple[by
         _raise_too_large(label, len(data), max_mb)
     if _BLANK.match(data):
         raise InputError(
-            f"{label} is empty.",
-            hint="Choose a file with a header row and at least one labelled row.",
-            ko=f"{label} 파일이 비어 있습니다.",
-            hint_ko="머리글 행과 라벨이 있는 행이 하나 이상 있는 파일을 선택하세요.",
+            Text(f"{label} is empty.", f"{label} 파일이 비어 있습니다."),
+            hint=Text(
+                "Choose a file with a header row and at least one labelled row.",
+                "머리글 행과 라벨이 있는 행이 하나 이상 있는 파일을 선택하세요.",
+            ),
         )
     return data, label
 
@@ -91,10 +107,14 @@ def _load_bytes(source: Path | bytes, name: str | None, max_mb: int) -> tuple[by
 def _raise_too_large(label: str, size: int, max_mb: int) -> None:
     mb = size / (1024 * 1024)
     raise InputError(
-        f"{label} is {mb:,.1f} MB, more than the limit of {max_mb} MB.",
-        hint="Split the file, or raise the limit with FINSENT_MAX_INPUT_MB.",
-        ko=f"{label} 파일 크기({mb:,.1f} MB)가 한도 {max_mb} MB를 넘습니다.",
-        hint_ko="파일을 나누거나 FINSENT_MAX_INPUT_MB 로 한도를 높이세요.",
+        Text(
+            f"{label} is {mb:,.1f} MB, more than the limit of {max_mb} MB.",
+            f"{label} 파일 크기({mb:,.1f} MB)가 한도 {max_mb} MB를 넘습니다.",
+        ),
+        hint=Text(
+            "Split the file, or raise the limit with FINSENT_MAX_INPUT_MB.",
+            "파일을 나누거나 FINSENT_MAX_INPUT_MB 로 한도를 높이세요.",
+        ),
     )
 
 
@@ -102,10 +122,14 @@ def _format_of(data: bytes, label: str) -> str:
     lower = label.lower()
     if data.startswith(_OLE_MAGIC) or lower.endswith(".xls"):
         raise InputError(
-            f"{label} is an old Excel (.xls) or other Office binary file, which finsent cannot read.",
-            hint="Open it in Excel and save it as .xlsx or CSV UTF-8.",
-            ko=f"{label} 은(는) 예전 엑셀(.xls) 형식이라 읽을 수 없습니다.",
-            hint_ko="엑셀에서 열어 .xlsx 또는 CSV UTF-8 로 저장하세요.",
+            Text(
+                f"{label} is an old Excel (.xls) or other Office binary file, which finsent cannot read.",
+                f"{label} 은(는) 예전 엑셀(.xls) 형식이라 읽을 수 없습니다.",
+            ),
+            hint=Text(
+                "Open it in Excel and save it as .xlsx or CSV UTF-8.",
+                "엑셀에서 열어 .xlsx 또는 CSV UTF-8 로 저장하세요.",
+            ),
         )
     if data.startswith(_XLSX_MAGIC) or lower.endswith((".xlsx", ".xlsm")):
         return "xlsx"
@@ -116,16 +140,27 @@ def _format_of(data: bytes, label: str) -> str:
     return "csv"
 
 
+def _limits_of(limits: InputLimits | None, max_mb: int | None) -> InputLimits:
+    limits = limits if limits is not None else InputLimits.from_settings(Settings.from_env())
+    return limits if max_mb is None else dataclasses.replace(limits, max_input_mb=max_mb)
+
+
 def read_table(
-    source: Path | bytes, name: str | None = None, *, sheet: str | None = None, max_mb: int | None = None
+    source: Path | bytes,
+    name: str | None = None,
+    *,
+    sheet: str | None = None,
+    max_mb: int | None = None,
+    limits: InputLimits | None = None,
 ) -> LoadedTable:
     """Read a CSV/TSV/XLSX/JSONL file (path or uploaded bytes) into a table of strings.
 
     `name` is the file name shown to the user (and used for the format when `source` is bytes);
-    `max_mb` defaults to the setting FINSENT_MAX_INPUT_MB.
+    `limits` default to the settings' (`FINSENT_MAX_*`); `max_mb`, when given, overrides their file size.
+    Going over a limit is an `OverLimitError`, raised before the parser sees the data where it can be.
     """
-    limit = max_mb if max_mb is not None else Settings.from_env().max_input_mb
-    data, label = _load_bytes(source, name, limit)
+    limits = _limits_of(limits, max_mb)
+    data, label = _load_bytes(source, name, limits.max_input_mb)
     kind = _format_of(data, label)
     # hashlib releases the GIL on large inputs: the digest is computed beside the parse.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finsent-sha256") as pool:
@@ -133,56 +168,107 @@ def read_table(
         if kind == "xlsx":
             from finsent.ingest.spreadsheet import read_xlsx
 
-            frame, chosen, sheets = read_xlsx(data, label, sheet)
+            frame, chosen, sheets = read_xlsx(data, label, sheet, limits=limits)
             table = LoadedTable(frame, label, "xlsx", None, chosen, tuple(sheets), pending.result())
         elif kind == "jsonl":
-            text, encoding = decode_text(data, label)
-            table = LoadedTable(_read_jsonl(text, label), label, "jsonl", encoding, sha256=pending.result())
+            frame, encoding = _read_jsonl_file(data, label, limits)
+            table = LoadedTable(frame, label, "jsonl", encoding, sha256=pending.result())
         else:
-            frame, encoding, delimiter = _read_text_table(data, label, kind)
+            frame, encoding, delimiter = _read_text_table(data, label, kind, limits)
             file_format = "tsv" if delimiter == "\t" else "csv"
             table = LoadedTable(
                 frame, label, file_format, encoding, sha256=pending.result(), delimiter=delimiter
             )
+    repeats = renamed_repeats([str(c) for c in table.frame.columns])
+    if repeats and table.delimiter is not None:  # a text table: what its header line really says
+        repeats = _header_repeats(data, table.encoding, table.delimiter)
+    if repeats:
+        table = dataclasses.replace(table, repeated_columns=repeats)
     if table.frame.empty:
         raise InputError(
-            f"{label} has a header row ({', '.join(map(str, table.frame.columns))}) but no data rows.",
-            hint="Add at least one labelled row under the header.",
-            ko=f"{label} 에 머리글 행만 있고 데이터 행이 없습니다.",
-            hint_ko="머리글 아래에 라벨이 있는 행을 추가하세요.",
+            Text(
+                f"{label} has a header row ({', '.join(map(str, table.frame.columns))}) but no data rows.",
+                f"{label} 에 머리글 행만 있고 데이터 행이 없습니다.",
+            ),
+            hint=Text(
+                "Add at least one labelled row under the header.",
+                "머리글 아래에 라벨이 있는 행을 추가하세요.",
+            ),
         )
     return table
 
 
-def list_sheets(source: Path | bytes, name: str | None = None) -> list[str]:
+def _header_repeats(data: bytes, encoding: str | None, delimiter: str) -> dict[str, tuple[str, ...]]:
+    """The repeated names of a CSV/TSV header as written (a file may really name columns "x" and "x.1")."""
+    codec = "utf-8-sig" if encoding in (None, "utf-8", "utf-8-sig") else encoding
+    with contextlib.suppress(csv.Error, StopIteration, UnicodeDecodeError, LookupError):
+        stream = io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="")
+        return header_repeats(next(csv.reader(stream, delimiter=delimiter)))
+    return {}
+
+
+def list_sheets(
+    source: Path | bytes,
+    name: str | None = None,
+    *,
+    max_mb: int | None = None,
+    limits: InputLimits | None = None,
+) -> list[str]:
     """Names of the worksheets of an XLSX file, in workbook order ([] for other formats)."""
-    data, label = _load_bytes(source, name, Settings.from_env().max_input_mb)
+    limits = _limits_of(limits, max_mb)
+    data, label = _load_bytes(source, name, limits.max_input_mb)
     if _format_of(data, label) != "xlsx":
         return []
     from finsent.ingest.spreadsheet import sheet_names
 
-    return sheet_names(data, label)
+    return sheet_names(data, label, limits=limits)
 
 
-def _read_text_table(data: bytes, label: str, kind: str) -> tuple[pd.DataFrame, str, str]:
-    """(frame, encoding, delimiter) of a CSV/TSV file."""
+def _read_jsonl_file(data: bytes, label: str, limits: InputLimits) -> tuple[pd.DataFrame, str]:
+    lines = scan_lines(data, label, limits)  # before any line is decoded or parsed
+    if lines > limits.max_rows:
+        records = count_records(data, limits.max_rows + 1)
+        if records > limits.max_rows:
+            raise over_limit(label, "max_rows", records, limits.max_rows, at_least=True)
+    return read_jsonl_data(data, label, limits)
+
+
+def _read_text_table(
+    data: bytes, label: str, kind: str, limits: InputLimits
+) -> tuple[pd.DataFrame, str, str]:
+    """(frame, encoding, delimiter) of a CSV/TSV file. The limits are checked on the bytes first: the
+    header's columns (the more telling error for a huge header line), then the length of every line."""
     head = utf8_head(data, label)
     if head is not None:  # UTF-8 (the usual case): parse the bytes as they are, no decode of the whole file
         start, encoding = head
         delimiter = sniff_delimiter(start, prefer_tab=kind == "tsv")
+        check_header_columns(data, delimiter, label, limits)
+        lines = scan_lines(data, label, limits)
         try:
-            return _read_delimited(data, encoding, delimiter, label), encoding, delimiter
+            frame = _read_delimited(data, encoding, delimiter, label, limits, lines)
+            return frame, encoding, delimiter
         except UnicodeDecodeError:
             pass  # not UTF-8 after all, further on: decode it the careful way
+    else:
+        lines = scan_lines(data, label, limits)  # before the whole file is decoded
     text, encoding = decode_text(data, label)
     delimiter = sniff_delimiter(text, prefer_tab=kind == "tsv")
     # The C parser is twice as fast on bytes as on a str; give it UTF-8 bytes.
     raw = data if encoding in ("utf-8", "utf-8-sig") else text.encode("utf-8")
-    frame = _read_delimited(raw, "utf-8-sig" if encoding == "utf-8-sig" else "utf-8", delimiter, label)
+    del text
+    check_header_columns(raw, delimiter, label, limits)
+    frame = _read_delimited(
+        raw, "utf-8-sig" if encoding == "utf-8-sig" else "utf-8", delimiter, label, limits, lines
+    )
     return frame, encoding, delimiter
 
 
-def _read_delimited(data: bytes, encoding: str, delimiter: str, label: str) -> pd.DataFrame:
+def _read_delimited(
+    data: bytes, encoding: str, delimiter: str, label: str, limits: InputLimits, lines: int
+) -> pd.DataFrame:
+    # Rows can only be fewer than the physical lines (the header, blank lines, multi-line cells): only a
+    # file with more lines than the limit is parsed with a stop, so that its size never reaches memory.
+    stop = limits.max_rows + 1 if lines - 1 > limits.max_rows else None
     try:
         frame = pd.read_csv(
             io.BytesIO(data),
@@ -196,80 +282,40 @@ def _read_delimited(data: bytes, encoding: str, delimiter: str, label: str) -> p
             engine="c",
             skip_blank_lines=True,
             quoting=csv.QUOTE_MINIMAL,
+            nrows=stop,
         )
     except pd.errors.EmptyDataError:
         raise InputError(
-            f"{label} has no header row.",
-            hint="The first line must name the columns, e.g. `kor_sentence,labels`.",
-            ko=f"{label} 에 머리글 행이 없습니다.",
-            hint_ko="첫 줄에 열 이름이 있어야 합니다(예: kor_sentence,labels).",
+            Text(f"{label} has no header row.", f"{label} 에 머리글 행이 없습니다."),
+            hint=Text(
+                "The first line must name the columns, e.g. `kor_sentence,labels`.",
+                "첫 줄에 열 이름이 있어야 합니다(예: kor_sentence,labels).",
+            ),
         ) from None
     except pd.errors.ParserError as exc:
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "parse error"
         raise InputError(
-            f"{label} could not be read as a {delimiter_name(delimiter)}-separated table: {detail}.",
-            hint="Check that texts containing the delimiter are in double quotes, or save the file as CSV UTF-8.",
-            ko=f"{label} 을(를) {delimiter_name(delimiter)} 구분 표로 읽을 수 없습니다: {detail}.",
-            hint_ko="구분자가 들어간 문장은 큰따옴표로 감싸거나 CSV UTF-8 로 다시 저장하세요.",
+            Text(
+                f"{label} could not be read as a {delimiter_name(delimiter)}-separated table: {detail}.",
+                f"{label} 을(를) {delimiter_name(delimiter)} 구분 표로 읽을 수 없습니다: {detail}.",
+            ),
+            hint=Text(
+                "Check that texts containing the delimiter are in double quotes, or save the file as CSV UTF-8.",
+                "구분자가 들어간 문장은 큰따옴표로 감싸거나 CSV UTF-8 로 다시 저장하세요.",
+            ),
         ) from None
+    if len(frame) > limits.max_rows:
+        raise over_limit(label, "max_rows", len(frame), limits.max_rows, at_least=True)
     frame.columns = pd.Index(clean_header(list(frame.columns)))
     # Short rows leave missing cells even with na_filter off; they are empty strings to us. (infer_dtype
     # stops at the first cell that is not a str: a fraction of what isna() costs on every cell.)
     if any(infer_dtype(frame.iloc[:, i].to_numpy(), skipna=False) != "string" for i in range(frame.shape[1])):
         frame = frame.fillna("")
+    # The header is row 1, as a spreadsheet shows the file.
+    cells = [frame.iloc[:, i].to_numpy() for i in range(frame.shape[1])]
+    check_cells(list(frame.columns), cells, label, limits, _row_place)
     return frame
 
 
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _read_jsonl(text: str, label: str) -> pd.DataFrame:
-    stripped = text.lstrip()
-    records: list[dict[str, object]] = []
-    if stripped.startswith("["):  # a JSON array of objects is accepted as well
-        try:
-            loaded = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise _broken_json(label, exc.lineno, exc.msg) from None
-        if not isinstance(loaded, list) or not all(isinstance(item, dict) for item in loaded):
-            raise _broken_json(label, 1, "expected a list of objects")
-        records = loaded
-    else:
-        # JSON Lines end at "\n" only: str.splitlines() would also cut inside a value holding U+2028,
-        # U+0085 or other characters that json.dumps(ensure_ascii=False) leaves unescaped.
-        for number, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise _broken_json(label, number, exc.msg) from None
-            if not isinstance(item, dict):
-                raise _broken_json(label, number, 'expected an object like {"text": ..., "label": ...}')
-            records.append(item)
-    columns: dict[str, None] = {}
-    for record in records:
-        for key in record:
-            columns.setdefault(str(key), None)
-    data = {col: [_cell_text(record.get(col)) for record in records] for col in columns}
-    frame = pd.DataFrame(data, columns=list(columns), dtype=str)
-    frame.columns = pd.Index(clean_header(list(frame.columns)))
-    return frame
-
-
-def _broken_json(label: str, line: int, detail: str) -> InputError:
-    return InputError(
-        f"{label}: line {line} is not valid JSON ({detail}).",
-        hint="Fix or remove that line; every line must be one JSON object.",
-        ko=f"{label}: {line}번째 줄이 올바른 JSON이 아닙니다({detail}).",
-        hint_ko="그 줄을 고치거나 지우세요. 각 줄은 JSON 객체 하나여야 합니다.",
-    )
+def _row_place(row: int) -> tuple[str, str]:
+    return f"row {row + 2:,}", f"{row + 2:,}행"

@@ -8,12 +8,12 @@ charset-normalizer as a last resort. Text that decodes but is full of control ch
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
 import re
 
 from finsent.contract.errors import InputError
+from finsent.contract.texts import Text
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -36,10 +36,14 @@ def delimiter_name(delimiter: str | None) -> str:
 
 def _binary_error(label: str) -> InputError:
     return InputError(
-        f"{label} does not look like a text table (it contains binary data).",
-        hint="Choose a CSV, TSV, XLSX or JSONL file with a header row.",
-        ko=f"{label} 은(는) 텍스트 표가 아닌 것 같습니다(이진 데이터가 들어 있습니다).",
-        hint_ko="머리글 행이 있는 CSV, TSV, XLSX 또는 JSONL 파일을 선택하세요.",
+        Text(
+            f"{label} does not look like a text table (it contains binary data).",
+            f"{label} 은(는) 텍스트 표가 아닌 것 같습니다(이진 데이터가 들어 있습니다).",
+        ),
+        hint=Text(
+            "Choose a CSV, TSV, XLSX or JSONL file with a header row.",
+            "머리글 행이 있는 CSV, TSV, XLSX 또는 JSONL 파일을 선택하세요.",
+        ),
     )
 
 
@@ -87,6 +91,8 @@ def decode_text(data: bytes, label: str) -> tuple[str, str]:
             try:
                 text, encoding = data.decode(name), name
             except UnicodeDecodeError:
+                if name == "utf-8-sig":
+                    _check_mixed(data[len(bom) :], label, bom=True)
                 raise _binary_error(label) from None
             if name == "utf-8-sig":
                 encoding = "utf-8-sig"
@@ -95,13 +101,15 @@ def decode_text(data: bytes, label: str) -> tuple[str, str]:
             text = text.lstrip("\ufeff")
             break
     if text is None:
-        with contextlib.suppress(UnicodeDecodeError):
+        try:
             text, encoding = data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError as exc:
+            _check_utf8_then_cp949(data, exc.start, label)
     if text is None:
         try:
             text = data.decode("cp949")
         except UnicodeDecodeError:
-            pass
+            _check_mixed(data, label)
         else:
             try:
                 data.decode("euc-kr")
@@ -113,6 +121,81 @@ def decode_text(data: bytes, label: str) -> tuple[str, str]:
     if _looks_binary(text):
         raise _binary_error(label)
     return text, encoding
+
+
+def _check_mixed(data: bytes, label: str, *, bom: bool = False) -> None:
+    """InputError naming the line where `data` (neither UTF-8 nor CP949 throughout) changes from one of
+    them to the other; nothing when it does not look like such a mix. With `bom`, `data` followed a UTF-8
+    byte-order mark: CP949 text after it is a mix too."""
+    try:
+        data.decode("cp949")
+    except UnicodeDecodeError as exc:
+        cp949_end = exc.start
+    else:
+        if bom:
+            line = _first_non_ascii_line(data)
+            raise _mixed_error(label, line, "UTF-8", "CP949", bom=True)
+        return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _check_utf8_then_cp949(data, exc.start, label)
+    # CP949 up to some line, then UTF-8
+    start = data.rfind(b"\n", 0, cp949_end) + 1
+    if not data[:start].isascii() and _decodes(data[start : _line_end(data, cp949_end)], "utf-8"):
+        raise _mixed_error(label, data.count(b"\n", 0, start) + 1, "CP949", "UTF-8", bom=bom)
+
+
+def _check_utf8_then_cp949(data: bytes, utf8_end: int, label: str) -> None:
+    """InputError when `data` holds UTF-8 text (other than ASCII) up to the line of `utf8_end`, its first
+    byte that is not UTF-8, and that line is CP949. A CP949 file fails UTF-8 at its first Korean letter,
+    so what comes before is ASCII: that is no mix."""
+    start = data.rfind(b"\n", 0, utf8_end) + 1
+    if not data[:start].isascii() and _decodes(data[start : _line_end(data, utf8_end)], "cp949"):
+        raise _mixed_error(label, data.count(b"\n", 0, start) + 1, "UTF-8", "CP949")
+
+
+def _line_end(data: bytes, at: int) -> int:
+    end = data.find(b"\n", at)
+    return len(data) if end < 0 else end
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _first_non_ascii_line(data: bytes) -> int:
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.isascii():
+            return number
+    return 1
+
+
+def _mixed_error(label: str, line: int, old: str, new: str, *, bom: bool = False) -> InputError:
+    if bom:
+        what = Text(
+            f"{label} starts with a UTF-8 byte-order mark, but its text is {new} (line {line:,} is the first "
+            "one with other than ASCII): the file mixes two encodings.",
+            f"{label} 은(는) UTF-8 표시(BOM)로 시작하지만 내용은 {new} 입니다({line:,}번째 줄부터): "
+            "파일에 두 인코딩이 섞여 있습니다.",
+        )
+    else:
+        what = Text(
+            f"{label}: line {line:,} changes from {old} to {new}: the file mixes two encodings.",
+            f"{label}: {line:,}번째 줄에서 인코딩이 {old} 에서 {new} (으)로 바뀝니다: 파일에 두 인코딩이 섞여 있습니다.",
+        )
+    return InputError(
+        what,
+        hint=Text(
+            "Open it in Excel (or an editor), fix the lines that show garbled text, and save it again as "
+            "CSV UTF-8.",
+            "엑셀(또는 편집기)에서 열어 글자가 깨진 줄을 고친 뒤 CSV UTF-8 로 다시 저장하세요.",
+        ),
+    )
 
 
 def _decode_by_guess(data: bytes, label: str) -> tuple[str, str]:

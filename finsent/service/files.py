@@ -86,9 +86,10 @@ class DataFiles:
         self, source: Path | bytes, name: str | None = None, sheet: str | None = None
     ) -> LoadedTable:
         """A CSV/TSV/XLSX/JSONL file (a path or uploaded bytes) as a table of strings, within the limits."""
+        from finsent.ingest.limits import InputLimits
         from finsent.ingest.reading import read_table
 
-        return read_table(source, name, sheet=sheet, max_mb=self.settings.max_input_mb)
+        return read_table(source, name, sheet=sheet, limits=InputLimits.from_settings(self.settings))
 
     def guess_columns(self, frame: pd.DataFrame) -> ColumnGuess:
         """Which column holds the text, and which the label (None where it cannot tell), from the header

@@ -1,0 +1,249 @@
+"""JSON Lines (and a JSON array of objects) as a table of strings, within `InputLimits`.
+
+The file is read in pieces of about 8 MB (whole lines), each parsed in one `json.loads` call instead of
+one per line: its lines are joined into one array, each preceded by a random marker string. A line that is
+not exactly one JSON value on its own (a value spanning lines, two values on one line) would move or
+swallow a marker, which the file cannot forge, so checking that every marker is where it belongs proves
+that each line parsed alone. A piece where that fails (blank lines, a broken line) is read line by line,
+which also names the line that is wrong. The records of a piece go into columns at once, so only one
+piece's dicts are ever in memory beside the cells.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import json
+import re
+import secrets
+from bisect import bisect_right
+from collections.abc import Callable
+from itertools import chain, repeat
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finsent.contract.errors import InputError
+from finsent.contract.texts import Text
+from finsent.ingest.columns import clean_header
+from finsent.ingest.limits import InputLimits, over_limit
+from finsent.ingest.linescan import check_cells
+from finsent.ingest.sniffing import decode_text, utf8_head
+
+# JSON's blanks (all of them blanks to str.strip() too) before the first record.
+_BLANKS = re.compile(rb"[ \t\n\r]*")
+
+
+def cell_text(value: object) -> str:
+    """A JSON value as the cell text finsent reads: strings as they are, null empty, the rest as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+#: characters (or bytes) of JSON Lines parsed in one call
+_PIECE = 8 * 1024 * 1024
+
+
+def read_jsonl_data(data: bytes, label: str, limits: InputLimits) -> tuple[pd.DataFrame, str]:
+    """(frame, encoding) of a JSONL file's bytes (see `read_jsonl`). UTF-8 is decoded a piece at a time;
+    any other file is decoded first (`decode_text`)."""
+    head = utf8_head(data, label)  # raises for binary data, as decode_text would
+    if head is not None:
+        encoding = head[1]
+        offset = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0
+        start = _BLANKS.match(data, offset)
+        if start is not None and data[start.end() : start.end() + 1] == b"{":
+            with contextlib.suppress(UnicodeDecodeError):  # not UTF-8 further on: decode_text tells more
+                return _read_lines(data, offset, label, limits), encoding
+    text, encoding = decode_text(data, label)
+    return read_jsonl(text, label, limits), encoding
+
+
+def read_jsonl(text: str, label: str, limits: InputLimits) -> pd.DataFrame:
+    """The records of a JSONL text (or a JSON array of objects) as a frame of str cells, columns in the
+    order their keys first appear. InputError names the line that is not one JSON object."""
+    stripped = text.lstrip()
+    if not stripped.startswith("["):
+        return _read_lines(text, 0, label, limits)
+    columns = _Columns(label, limits)  # a JSON array of objects is accepted as well
+    columns.add(_array_records(stripped, label), 1, None)
+    return columns.frame()
+
+
+def _read_lines(source: bytes | str, offset: int, label: str, limits: InputLimits) -> pd.DataFrame:
+    """JSON Lines from `source[offset:]` (UTF-8 bytes, decoded a piece at a time, or text)."""
+    newline: Any = b"\n" if isinstance(source, bytes) else "\n"
+    token = secrets.token_hex(16)
+    held = token.encode("ascii") in source if isinstance(source, bytes) else token in source
+    # never in practice; a file holding the marker could fake a line's place: then line by line
+    marker = None if held else token
+    columns = _Columns(label, limits)
+    line, at = 1, offset
+    while at < len(source):
+        end = source.find(newline, at + _PIECE)
+        end = len(source) if end < 0 else end + 1
+        piece = source[at:end]
+        text: str = piece.decode("utf-8") if isinstance(piece, bytes) else piece
+        del piece
+        records = _parse_joined(text, marker) if marker else None
+        if records is not None:
+            columns.add(records, line, None)
+        else:
+            columns.add(*_line_records(text, label, line))
+        del records
+        line += text.count("\n")
+        at = end
+    return columns.frame()
+
+
+def _array_records(text: str, label: str) -> list[dict[str, Any]]:
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _broken_json(label, exc.lineno, exc.msg) from None
+    except RecursionError:
+        raise _too_deep(label, 1) from None
+    if not isinstance(loaded, list) or not all(isinstance(item, dict) for item in loaded):
+        raise _broken_json(label, 1, "expected a list of objects")
+    return loaded
+
+
+def _parse_joined(text: str, marker: str) -> list[dict[str, Any]] | None:
+    """The records of `text`'s lines parsed in one call, or None when a line is blank or not exactly one
+    JSON object: every marker must then be in its place, which only a text of such lines gives. (JSON
+    Lines end at "\\n" only: str.splitlines() would also cut inside values holding U+2028 and the like.)
+    The newline kept in the separator keeps every string inside its line: a raw newline ends no string."""
+    newlines = text.count("\n") - text.endswith("\n")  # a last newline ends the last line
+    lines = newlines + 1
+    try:
+        loaded = json.loads(f'["{marker}",' + text.replace("\n", f',\n"{marker}",', newlines) + "]")
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError, as is an int too long
+        return None
+    if len(loaded) != 2 * lines or loaded[0::2].count(marker) != lines:
+        return None
+    records = loaded[1::2]
+    if set(map(type, records)) != {dict}:
+        return None
+    return records
+
+
+def _line_records(text: str, label: str, first: int) -> tuple[list[dict[str, Any]], int, list[int]]:
+    """(records, `first`, the line number of each record) read one line at a time; `first` is the number
+    of the text's first line in the file."""
+    records: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    for number, line in enumerate(text.split("\n"), start=first):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _broken_json(label, number, exc.msg) from None
+        except RecursionError:
+            raise _too_deep(label, number) from None
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            raise _broken_json(label, number, str(exc).split(":")[0]) from None
+        if not isinstance(item, dict):
+            raise _broken_json(label, number, 'expected an object like {"text": ..., "label": ...}')
+        records.append(item)
+        numbers.append(number)
+    return records, first, numbers
+
+
+class _Columns:
+    """The cells of the records read so far, one list per key in the order the keys first appear
+    (JSON keys are str), and the line each record came from."""
+
+    def __init__(self, label: str, limits: InputLimits) -> None:
+        self.label, self.limits = label, limits
+        self.cells: dict[str, list[Any]] = {}
+        self.rows = 0
+        #: (first record, its line, the line of each record or None when they follow one another)
+        self.pieces: list[tuple[int, int, list[int] | None]] = []
+
+    def add(self, records: list[dict[str, Any]], first_line: int, lines: list[int] | None) -> None:
+        if self.rows + len(records) > self.limits.max_rows:
+            found = self.rows + len(records)
+            raise over_limit(self.label, "max_rows", found, self.limits.max_rows, at_least=True)
+        for key in dict.fromkeys(chain.from_iterable(records)):
+            if key not in self.cells:
+                self.cells[key] = [None] * self.rows
+        if len(self.cells) > self.limits.max_columns:
+            found = len(self.cells)
+            raise over_limit(self.label, "max_columns", found, self.limits.max_columns, at_least=True)
+        get: Callable[[dict[str, Any], str], Any] = dict.get
+        for key, values in self.cells.items():
+            values.extend(map(get, records, repeat(key)))
+        self.pieces.append((self.rows, first_line, lines))
+        self.rows += len(records)
+
+    def line(self, row: int) -> int:
+        """The line of the file record `row` is on (a JSON array's records are numbered from 1)."""
+        index = bisect_right([start for start, _, _ in self.pieces], row) - 1
+        start, first_line, lines = self.pieces[index]
+        return lines[row - start] if lines is not None else first_line + row - start
+
+    def frame(self) -> pd.DataFrame:
+        names = list(self.cells)
+        cells: list[list[str]] = []
+        for name in names:
+            values = self.cells.pop(name)
+            if set(map(type, values)) != {str}:
+                try:
+                    values = list(map(cell_text, values))
+                except RecursionError:
+                    raise _too_deep(self.label, self.line(_first_too_deep(values))) from None
+            cells.append(values)
+        check_cells(names, cells, self.label, self.limits, self._place)
+        data = {i: np.array(values, dtype=object) for i, values in enumerate(cells)}
+        frame = pd.DataFrame(data, dtype=object, copy=False, index=pd.RangeIndex(self.rows))
+        frame.columns = pd.Index(clean_header(names))
+        return frame
+
+    def _place(self, row: int) -> tuple[str, str]:
+        line = self.line(row)
+        return f"line {line:,}", f"{line:,}번째 줄"
+
+
+def _first_too_deep(values: list[Any]) -> int:
+    """The first value json.dumps cannot nest that deep (it is the one failing again)."""
+    for row, value in enumerate(values):
+        try:
+            cell_text(value)
+        except RecursionError:
+            return row
+    return 0
+
+
+def _too_deep(label: str, line: int) -> InputError:
+    return InputError(
+        Text(
+            f"{label}: line {line:,} holds a value nested too deep (more than about 1,000 levels of [ or {{).",
+            f"{label}: {line:,}번째 줄의 값이 너무 깊게 중첩되어 있습니다([ 또는 {{ 가 약 1,000단계 이상).",
+        ),
+        hint=Text(
+            "Flatten that value, or remove the line; a table's cells need no deep nesting.",
+            "그 값을 단순하게 바꾸거나 그 줄을 지우세요.",
+        ),
+    )
+
+
+def _broken_json(label: str, line: int, detail: str) -> InputError:
+    return InputError(
+        Text(
+            f"{label}: line {line} is not valid JSON ({detail}).",
+            f"{label}: {line}번째 줄이 올바른 JSON이 아닙니다({detail}).",
+        ),
+        hint=Text(
+            "Fix or remove that line; every line must be one JSON object.",
+            "그 줄을 고치거나 지우세요. 각 줄은 JSON 객체 하나여야 합니다.",
+        ),
+    )
