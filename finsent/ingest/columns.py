@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -49,6 +49,31 @@ def clean_header(columns: Iterable[object]) -> list[str]:
         seen[name] += 1
         names.append(name if seen[name] == 1 else f"{name}.{seen[name] - 1}")
     return names
+
+
+def header_repeats(columns: Iterable[object]) -> dict[str, tuple[str, ...]]:
+    """Header names used more than once -> the names `clean_header` gives them ("x" -> ("x", "x.1")), for
+    the data report: a reader renames them silently, the user should hear of it."""
+    raw = list(columns)
+    given: dict[str, list[str]] = {}
+    for original, name in zip(raw, clean_header(raw), strict=True):
+        key = str(original).strip().lstrip("\ufeff").strip()
+        if key and not key.startswith("Unnamed: "):
+            given.setdefault(key, []).append(name)
+    return {key: tuple(names) for key, names in given.items() if len(names) > 1}
+
+
+def renamed_repeats(columns: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The repeats `clean_header` (or pandas) renamed, seen in the names it gave: "x", "x.1", "x.2" ->
+    {"x": ("x", "x.1", "x.2")}. A file whose header really says "x" and "x.1" reads the same: the
+    report then says so of it too, which is still worth a look."""
+    present = set(columns)
+    found: dict[str, list[str]] = {}
+    for name in columns:
+        base, dot, number = name.rpartition(".")
+        if dot and number.isdigit() and not number.startswith("0") and base in present:
+            found.setdefault(base, [base]).append(name)
+    return {base: tuple(names) for base, names in found.items()}
 
 
 def _find(columns: list[str], wanted: tuple[str, ...], taken: str | None) -> str | None:

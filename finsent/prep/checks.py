@@ -9,7 +9,7 @@ Every check id, its severity and its remedy are listed in `CHECKS` and in docs/d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,6 +33,10 @@ KNOWN_SEPARATORS = ("->", "=>", "###")
 # id -> (severity, what it means). The documented list; docs/data-checks.md explains each one.
 CHECKS: Mapping[str, tuple[str, str]] = {
     "required_columns": ("error", "the text or label column is missing (or the file has one column only)"),
+    "duplicate_columns": (
+        "warning",
+        "header names used more than once; the repeats are read as NAME.1, NAME.2",
+    ),
     "no_rows": ("error", "no usable row is left after cleaning"),
     "empty_text": ("warning", "rows without text; dropped"),
     "empty_label": ("warning", "rows without a label; dropped"),
@@ -464,6 +468,28 @@ def no_rows(rows_read: int) -> Finding:
             "위의 항목을 확인하세요. 문장과 라벨을 채우거나 파일의 라벨을 --labels 로 지정하세요.",
         ),
         applied=False,
+    )
+
+
+def duplicate_columns(repeats: Mapping[str, Sequence[str]], chosen: Sequence[str]) -> Finding:
+    """Header names used more than once (`repeats`: the name as written -> the names finsent reads them
+    as, e.g. "기사" -> ("기사", "기사.1")); `chosen`, the text and label columns picked."""
+    listing = "; ".join(f"{name!r} → {', '.join(map(repr, given))}" for name, given in repeats.items())
+    picked = [c for c in chosen if any(c in given for given in repeats.values())]
+    note = f" The columns used are {', '.join(map(repr, picked))}." if picked else ""
+    note_ko = f" 사용한 열: {', '.join(map(repr, picked))}." if picked else ""
+    return finding(
+        "duplicate_columns",
+        message=Text(
+            f"{len(repeats)} column name(s) appear more than once in the header, read as: {listing}.{note}",
+            f"머리글에 같은 열 이름이 {len(repeats)}개 있어 다음처럼 읽었습니다: {listing}.{note_ko}",
+        ),
+        count=len(repeats),
+        remedy=Text(
+            "Check that the right column was picked, or give each column its own name in the file.",
+            "맞는 열을 골랐는지 확인하거나, 파일에서 열마다 다른 이름을 붙이세요.",
+        ),
+        details={"repeats": {name: list(given) for name, given in repeats.items()}},
     )
 
 

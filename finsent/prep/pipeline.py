@@ -158,6 +158,7 @@ def _analyse(table: LoadedTable, options: PrepareOptions) -> _Analysis:
 
 def _columns(table: LoadedTable, options: PrepareOptions, report: Report) -> tuple[str, str] | None:
     """The text and label columns, or None with the required_columns finding in the report."""
+    repeats = table.repeated_columns
     try:
         cols = resolve_columns(
             table.frame,
@@ -168,8 +169,12 @@ def _columns(table: LoadedTable, options: PrepareOptions, report: Report) -> tup
         )
     except InputError as exc:
         report.findings.append(checks.required_columns(exc.what, exc.what_to_do or Text("")))
+        if repeats:  # the names the message lists are these
+            report.findings.append(checks.duplicate_columns(repeats, ()))
         return None
     assert cols.text is not None and cols.label is not None
+    if repeats:
+        report.findings.append(checks.duplicate_columns(repeats, (cols.text, cols.label)))
     report.columns = {"text": cols.text, "label": cols.label}
     return cols.text, cols.label
 
@@ -291,7 +296,7 @@ def _split(
         found.append(checks.no_rows(table.rows))
     else:
         found.extend(checks.class_counts(per_label))
-    report.findings = [f for f in found if f is not None]
+    report.findings += [f for f in found if f is not None]  # after those about the columns
     if kept.empty:
         return _Analysis(report)
     valid = split_valid(codes, range(1, len(names) + 1), float(options.valid_fraction), int(options.seed))
