@@ -25,12 +25,8 @@ class FinsentError(Exception):
         *,
         hint: str | Text | None = None,
         dashboard_hint: Text | None = None,
-        ko: str | None = None,  # TEMPORARY: removed once the last raise sites are rewritten
-        hint_ko: str | None = None,
     ) -> None:
-        self.what = Text(str(message), ko) if ko is not None else Text.of(message)
-        if hint_ko is not None and hint is not None:
-            hint = Text(str(hint), hint_ko)
+        self.what = Text.of(message)
         self.what_to_do = Text.of(hint) if hint is not None else None
         super().__init__(self.what.en)
         self.dashboard_hint = dashboard_hint
