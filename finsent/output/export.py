@@ -15,16 +15,19 @@ live formula as soon as someone edits the cell or saves the sheet as CSV.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import unicodedata
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from finsent.contract.errors import InputError
 from finsent.contract.texts import Text
-from finsent.support.atomic import atomic_write_bytes
+from finsent.support.atomic import atomic_write_bytes, atomic_write_with
 
 #: what a spreadsheet drops before reading a cell: control characters (tab and carriage return start a
 #: formula themselves), and the invisible format characters (zero-width, BOM, direction marks, soft hyphen)
@@ -53,7 +56,38 @@ def is_formula_like(text: str) -> bool:
     return FORMULA_START.match(text) is not None and not _plain_number(text)
 
 
+@functools.cache
+def _start_chars() -> frozenset[str]:
+    """Every character a risky cell can start with (an invisible one or a formula character)."""
+    starts = re.compile(f"[{INVISIBLE}{FORMULA_CHARS}]")
+    return frozenset(
+        starts.findall("".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x10000))))
+    )
+
+
+def _neutralise_strings(series: pd.Series) -> pd.Series:
+    """`_neutralise_series` for pandas' string dtype: only cells whose first character can start a formula
+    become Python strings (turning a whole column of a large result into them took ~270 MB per 680,000
+    rows); the rest stay in the column's own storage."""
+    first = series.str.slice(0, 1).isin(_start_chars()).to_numpy(dtype=bool, na_value=False)
+    if not first.any():
+        return series
+    rows = np.flatnonzero(first).tolist()
+    picked = [
+        (row, value)
+        for row, value in zip(rows, series.iloc[rows].tolist(), strict=True)
+        if is_formula_like(value)
+    ]
+    if not picked:
+        return series
+    result = series.copy()
+    result.iloc[[row for row, _ in picked]] = ["'" + value for _, value in picked]
+    return result
+
+
 def _neutralise_series(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.StringDtype):
+        return _neutralise_strings(series)
     if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
         return series
     text = series.astype("object")
@@ -74,9 +108,12 @@ def _neutralise_series(series: pd.Series) -> pd.Series:
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy where every string cell a spreadsheet would evaluate is prefixed with a single quote.
     Column names are cells too."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # columns are replaced, never changed in place
     for position in range(out.shape[1]):
-        out.isetitem(position, _neutralise_series(out.iloc[:, position]).to_numpy())
+        column = out.iloc[:, position]
+        neutralised = _neutralise_series(column)
+        if neutralised is not column:
+            out.isetitem(position, neutralised.array)
     out.columns = pd.Index(
         _neutralise_series(pd.Series([str(c) for c in frame.columns], dtype=object)).tolist()
     )
@@ -85,10 +122,15 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_csv_bytes(frame: pd.DataFrame, sep: str = ",", formula_guard: bool = True) -> bytes:
     buffer = io.BytesIO()
-    (neutralise_formulas(frame) if formula_guard else frame).to_csv(
-        buffer, index=False, encoding="utf-8-sig", sep=sep, lineterminator="\r\n"
-    )
+    write_csv(buffer, frame, sep, formula_guard)
     return buffer.getvalue()
+
+
+def write_csv(handle: BinaryIO, frame: pd.DataFrame, sep: str = ",", formula_guard: bool = True) -> None:
+    """The CSV (UTF-8 with BOM, CRLF) streamed into `handle`."""
+    (neutralise_formulas(frame) if formula_guard else frame).to_csv(
+        handle, index=False, encoding="utf-8-sig", sep=sep, lineterminator="\r\n"
+    )
 
 
 #: what XML 1.0 cannot hold (lone surrogates cannot even be encoded)
@@ -173,6 +215,9 @@ def table_bytes(frame: pd.DataFrame, fmt: str, formula_guard: bool = True) -> by
 def write_table(path: Path | str, frame: pd.DataFrame, formula_guard: bool = True) -> Path:
     """Write `frame` in the format its extension names (.csv, .tsv, .xlsx, .jsonl); never half-written."""
     target = Path(path).expanduser()
-    data = table_bytes(frame, table_format(target), formula_guard)
-    atomic_write_bytes(target, data)
+    fmt = table_format(target)
+    if fmt in ("csv", "tsv"):  # streamed: a large result is never a second copy in memory
+        sep = "," if fmt == "csv" else "\t"
+        return atomic_write_with(target, lambda handle: write_csv(handle, frame, sep, formula_guard))
+    atomic_write_bytes(target, table_bytes(frame, fmt, formula_guard))
     return target

@@ -11,8 +11,9 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from finsent.contract.errors import InputError
 from finsent.contract.texts import Text
@@ -33,12 +34,18 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     """Write `data` to `path` atomically; the parent folder is created when missing (0700).
 
     The file is 0600 whatever the umask: mkstemp creates it so and the rename keeps the mode."""
+    return atomic_write_with(path, lambda handle: handle.write(data))
+
+
+def atomic_write_with(path: Path | str, write: Callable[[BinaryIO], object]) -> Path:
+    """`atomic_write_bytes` for a writer that streams into the file (a large table is never held in
+    memory as one bytes object besides the table itself)."""
     target = Path(path)
     target.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)

@@ -155,3 +155,15 @@ def test_xlsx_never_turns_a_harmless_cell_into_one_that_looks_like_a_formula(tmp
     for original, cell in zip(cells, written, strict=True):
         assert cell[0] != "=" or original[0] == "=", repr(original)  # a formula look only where there was one
     assert all(c.data_type == "s" for row in sheet.iter_rows(min_row=2) for c in row)  # string cells
+
+
+@pytest.mark.parametrize("dtype", ["str", "string"])
+def test_string_dtype_columns_are_neutralised_like_object_columns(dtype: str) -> None:
+    """Bulk results hold pandas' string dtype: the risky cells found without turning the column into Python
+    strings must be exactly those of the object path, missing cells included."""
+    cells = ["=1+1", "\u200b=HYPERLINK(1)", "＝SUM(A1)", "-3.5", "+82 10", "@user", "plain", None, "", "\x01=1"]
+    as_object = pd.DataFrame({"text": pd.Series(cells, dtype=object)})
+    as_string = pd.DataFrame({"text": pd.Series(cells, dtype=dtype)})
+    assert to_csv_bytes(as_string) == to_csv_bytes(as_object)
+    assert b"'=1+1" in to_csv_bytes(as_string) and b"'@user" in to_csv_bytes(as_string)
+    assert neutralise_formulas(as_string)["text"].dtype == as_string["text"].dtype  # stays a string column
