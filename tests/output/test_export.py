@@ -161,7 +161,18 @@ def test_xlsx_never_turns_a_harmless_cell_into_one_that_looks_like_a_formula(tmp
 def test_string_dtype_columns_are_neutralised_like_object_columns(dtype: str) -> None:
     """Bulk results hold pandas' string dtype: the risky cells found without turning the column into Python
     strings must be exactly those of the object path, missing cells included."""
-    cells = ["=1+1", "\u200b=HYPERLINK(1)", "＝SUM(A1)", "-3.5", "+82 10", "@user", "plain", None, "", "\x01=1"]
+    cells = [
+        "=1+1",
+        "\u200b=HYPERLINK(1)",
+        "＝SUM(A1)",
+        "-3.5",
+        "+82 10",
+        "@user",
+        "plain",
+        None,
+        "",
+        "\x01=1",
+    ]
     as_object = pd.DataFrame({"text": pd.Series(cells, dtype=object)})
     as_string = pd.DataFrame({"text": pd.Series(cells, dtype=dtype)})
     assert to_csv_bytes(as_string) == to_csv_bytes(as_object)
