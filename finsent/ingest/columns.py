@@ -38,14 +38,18 @@ def _key(name: object) -> str:
     return _SEPARATORS.sub("", unicodedata.normalize("NFKC", str(name)).casefold())
 
 
+def _trimmed(raw: object) -> str:
+    """A header name as written, trimmed; "" for a blank one (pandas names those "Unnamed: N")."""
+    name = str(raw).strip().lstrip("\ufeff").strip()
+    return "" if name.startswith("Unnamed: ") else name
+
+
 def clean_header(columns: Iterable[object]) -> list[str]:
     """Trimmed column names; blanks become column_N and repeats get .1, .2 (as pandas does)."""
     names: list[str] = []
     seen: Counter[str] = Counter()
     for index, raw in enumerate(columns, start=1):
-        name = str(raw).strip().lstrip("\ufeff").strip()
-        if not name or name.startswith("Unnamed: "):
-            name = f"column_{index}"
+        name = _trimmed(raw) or f"column_{index}"
         seen[name] += 1
         names.append(name if seen[name] == 1 else f"{name}.{seen[name] - 1}")
     return names
@@ -57,8 +61,8 @@ def header_repeats(columns: Iterable[object]) -> dict[str, tuple[str, ...]]:
     raw = list(columns)
     given: dict[str, list[str]] = {}
     for original, name in zip(raw, clean_header(raw), strict=True):
-        key = str(original).strip().lstrip("\ufeff").strip()
-        if key and not key.startswith("Unnamed: "):
+        key = _trimmed(original)
+        if key:
             given.setdefault(key, []).append(name)
     return {key: tuple(names) for key, names in given.items() if len(names) > 1}
 

@@ -17,19 +17,20 @@ from finsent.settings import Settings
 
 @dataclass(frozen=True)
 class InputLimits:
-    """The limits of one read. Build with `InputLimits.from_settings(settings)`."""
+    """The limits of one read. Build with `InputLimits.from_settings(settings)`; the defaults are the
+    settings' defaults (finsent.settings.Settings documents each one)."""
 
     #: size of the file as stored, MB (uploads and CLI inputs)
-    max_input_mb: int = 200
+    max_input_mb: int = Settings.max_input_mb
     #: an XLSX file's parts once decompressed, MB in total
-    max_unzipped_mb: int = 1024
+    max_unzipped_mb: int = Settings.max_unzipped_mb
     #: data rows (the header not counted)
-    max_rows: int = 1_000_000
-    max_columns: int = 1_000
+    max_rows: int = Settings.max_rows
+    max_columns: int = Settings.max_columns
     #: characters in one cell (the 10,000-character texts of real news pass with room to spare)
-    max_cell_chars: int = 100_000
+    max_cell_chars: int = Settings.max_cell_chars
     #: bytes of one physical line of a CSV/TSV/JSONL file, KB
-    max_line_kb: int = 4_096
+    max_line_kb: int = Settings.max_line_kb
 
     @classmethod
     def from_settings(cls, settings: Settings) -> InputLimits:
