@@ -10,6 +10,7 @@ input and options give byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -34,7 +35,7 @@ from finsent.prep import checks, textchecks
 from finsent.prep.checks import Finding
 from finsent.prep.report import Report
 from finsent.prep.textscan import normalise_column
-from finsent.prep.trainfiles import Pieces, SplitFiles
+from finsent.prep.trainfiles import split_files
 from finsent.support.atomic import atomic_directory
 
 __all__ = ["FORMATS", "PreparationError", "PrepareOptions", "Report", "check_table", "prepare_dataset"]
@@ -221,8 +222,6 @@ def _work_table(
             "capital": column.capital,
             "formula": column.formula,
             "arrow": column.arrow,
-            "json_escape": column.json_escape,
-            "csv_quote": column.csv_quote,
         }
     )
     return work, variants, [*affix_findings]
@@ -286,7 +285,7 @@ def _split(
     found: list[Finding | None],
 ) -> _Analysis:
     """The rows kept, the class-count findings and the stratified train/validation split."""
-    kept = work.loc[active, ["row", "text", "label", "json_escape", "csv_quote"]].reset_index(drop=True)
+    kept = work.loc[active, ["row", "text", "label"]].reset_index(drop=True)
     names = options.labels.names
     codes = work["label_code"].to_numpy()[active.to_numpy()]
     per_label = dict(zip(names, np.bincount(codes, minlength=len(names) + 1)[1:].tolist(), strict=True))
@@ -325,57 +324,60 @@ def prepare_dataset(
     if report.has_errors or analysis.kept is None:
         raise PreparationError(report)
     with atomic_directory(out_dir, replace_if_contains=MANIFEST) as work_dir:
-        digests = _write_files(work_dir, _output_files(analysis.kept, report, options))
-        manifest = _manifest(table, report, options, digests)
+        digests = {
+            name: _store(work_dir / name, [report_bytes])
+            for name, report_bytes in (
+                ("report.json", report.to_json().encode("utf-8")),
+                ("report.txt", report.to_text().encode("utf-8")),
+            )
+        }
+        for split, names in _split_files(analysis.kept, options):
+            digests.update(_write_split(work_dir, names, split))
+        manifest = _manifest(table, report, options, dict(sorted(digests.items())))
         _store(
             work_dir / MANIFEST, [(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")]
         )
     return PreparedDataset.open(out_dir), report
 
 
-def _output_files(
-    kept: pd.DataFrame, report: Report, options: PrepareOptions
-) -> Iterator[tuple[str, Pieces]]:
-    # Smallest first, the large training split last.
-    yield "report.json", [report.to_json().encode("utf-8")]
-    yield "report.txt", [report.to_text().encode("utf-8")]
+def _split_files(
+    kept: pd.DataFrame, options: PrepareOptions
+) -> Iterator[tuple[Iterator[dict[str, bytes]], dict[str, str]]]:
+    """For the validation split, then the training split: its files block by block, and their names."""
     column = {name: kept[name].to_numpy() for name in kept.columns}
+    formats = [f for f in ("completion", "chat") if f in options.formats]
     for split, flag in (("valid", True), ("train", False)):
         take = column["valid"] == flag
-        files = SplitFiles(
+        blocks = split_files(
             column["row"][take].tolist(),
             column["text"][take].tolist(),
             column["label"][take].tolist(),
-            column["json_escape"][take],
-            column["csv_quote"][take],
+            formats,
+            options.labels.names,
         )
-        # The JSONL files are quick to lay out: their storing starts while the CSV is being laid out.
-        if "completion" in options.formats:
-            yield f"{split}.completion.jsonl", files.completion()
-        if "chat" in options.formats:
-            yield f"{split}.chat.jsonl", files.chat(options.labels.names)
-        yield f"{split}.csv", files.csv()
+        names: dict[str, str] = {"csv": f"{split}.csv"}
+        names.update({f: f"{split}.{f}.jsonl" for f in formats})
+        yield blocks, names
 
 
-#: pieces joined into one block: about 1 MB
-_PIECES_PER_BLOCK = 30_000
+def _write_split(folder: Path, names: dict[str, str], blocks: Iterator[dict[str, bytes]]) -> dict[str, str]:
+    """Write every file of a split block by block (a block is written to each file and dropped: a file is
+    never held whole, on a 192 MB CSV the bytes of a split's files took 1x the input at once) and fsync
+    them; returns {name: sha256}, computed on the bytes as they are written (never read back)."""
+    with contextlib.ExitStack() as stack:
+        handles = {kind: stack.enter_context(open(folder / name, "wb")) for kind, name in names.items()}
+        digests = {kind: hashlib.sha256() for kind in names}
+        for block in blocks:
+            for kind, data in block.items():
+                digests[kind].update(data)
+                handles[kind].write(data)
+        for handle in handles.values():
+            handle.flush()
+            os.fsync(handle.fileno())
+    return {names[kind]: digest.hexdigest() for kind, digest in digests.items()}
 
 
-def _blocks(pieces: Pieces) -> list[bytes]:
-    """The pieces joined into blocks of about 1 MB (a few large writes instead of a write per row)."""
-    # Joined from the end, each slice deleted once joined: the file is in memory once, not as pieces and
-    # blocks side by side (which doubled the peak of a large prepare).
-    if not isinstance(pieces, list):
-        pieces = list(pieces)
-    blocks: list[bytes] = []
-    for start in reversed(range(0, len(pieces), _PIECES_PER_BLOCK)):
-        blocks.append(b"".join(pieces[start:]))
-        del pieces[start:]
-    blocks.reverse()
-    return blocks
-
-
-def _store(path: Path, blocks: list[bytes]) -> str:
+def _store(path: Path, blocks: Iterable[bytes]) -> str:
     """Write the blocks to `path` and fsync it; returns the sha256, computed on the bytes as they are
     written (the file is never read back)."""
     digest = hashlib.sha256()
@@ -386,15 +388,6 @@ def _store(path: Path, blocks: list[bytes]) -> str:
         handle.flush()
         os.fsync(handle.fileno())
     return digest.hexdigest()
-
-
-def _write_files(folder: Path, files: Iterator[tuple[str, Pieces]]) -> dict[str, str]:
-    """Write each file as soon as it is built, before the next is built: a built file holds its bytes
-    until written, so on a 192 MB CSV the peak of `prepare` is 793 MB this way against 867-974 MB with
-    one or more files queued for writer threads (whose overlap was within noise on 200k rows). Returns
-    {name: sha256}, names sorted."""
-    digests = {name: _store(folder / name, _blocks(pieces)) for name, pieces in files}
-    return dict(sorted(digests.items()))
 
 
 def _manifest(

@@ -29,17 +29,11 @@ _PER_ROW = 4  # beyond the table (a character past U+FFFF): the row is answered 
 #: characters that compose with the one before them (second halves of canonical pairs, Hangul V/T jamo).
 #: It is the Unicode quick-check rule, so NFC is never asked of the joined column.
 _NOT_NFC = 8
-_JSON_ESCAPE = 16  # JSON escapes it even with ensure_ascii=False: '"', backslash, control characters
-_CSV_QUOTE = 32  # a CSV field holding it must be quoted: ',', '"', line breaks
-_DASH = 64  # the first character of the completion separator's arrow: rows with one are checked for "->"
+_DASH = 16  # the first character of the completion separator's arrow: rows with one are checked for "->"
 #: index standing for every character past U+FFFF in the UTF-32 path
 _BEYOND = 0x10000
 _ARROW = COMPLETION_SEPARATOR.strip()
 _FORMULA_CODES = np.array([ord(c) for c in "+-=@"])
-#: what JSON escapes even with ensure_ascii=False (besides control characters), and what makes the csv
-#: module (QUOTE_MINIMAL) quote a field: the table and the per-row tests below both use these
-_JSON_ESCAPED = '"\\'
-_CSV_QUOTED = ',"\r\n'
 
 
 @cache
@@ -59,10 +53,6 @@ def _char_table() -> np.ndarray:
                 classes[int(parts[1], 16)] |= _NOT_NFC
     for code in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)):  # Hangul composes algorithmically
         classes[code] |= _NOT_NFC
-    for code in (*range(0x20), *map(ord, _JSON_ESCAPED)):
-        classes[code] |= _JSON_ESCAPE
-    for char in _CSV_QUOTED:
-        classes[ord(char)] |= _CSV_QUOTE
     classes[ord(_ARROW[0])] |= _DASH
     classes[_BEYOND] = _PER_ROW
     return np.frombuffer(bytes(classes), dtype=np.uint8)
@@ -86,16 +76,31 @@ class NormalisedColumn:
     formula: np.ndarray
     #: the text contains "->", the separator completion models see at the end of every prompt
     arrow: np.ndarray
-    #: for the training-file writers: JSON may escape a character of the text, a CSV field of it must be
-    #: quoted (may be set where nothing needs it, never missing where something does)
-    json_escape: np.ndarray
-    csv_quote: np.ndarray
+
+
+#: rows scanned at a time: the joined text and its per-character arrays are a few MB, whatever the column
+_SCAN_ROWS = 65_536
 
 
 def normalise_column(values: Sequence[object]) -> NormalisedColumn:
     """`normalise_text` of every value, and the facts of `NormalisedColumn`, computed in bulk."""
     # Fast path. Oracle: tests/prep/test_textscan.py::test_random_columns_match_the_per_row_functions.
-    # Gain: 0.18 s for 200k corpus rows with all ten facts, vs 0.22 s for per-row normalise_text alone.
+    # Gain: 0.18 s for 200k corpus rows with all eight facts, vs 0.22 s for per-row normalise_text alone.
+    # In parts of _SCAN_ROWS rows: a whole 680,000-row column joined took 0.7x its file's size at once.
+    if len(values) <= _SCAN_ROWS:
+        return _normalise_part(values)
+    parts = [
+        _normalise_part(values[start : start + _SCAN_ROWS]) for start in range(0, len(values), _SCAN_ROWS)
+    ]
+    texts = [text for part in parts for text in part.texts]
+    arrays = {
+        name: np.concatenate([getattr(part, name) for part in parts])
+        for name in ("changed", "capital", "lengths", "first", "last", "formula", "arrow")
+    }
+    return NormalisedColumn(texts, **arrays)
+
+
+def _normalise_part(values: Sequence[object]) -> NormalisedColumn:
     texts: list[str] = list(values)  # type: ignore[arg-type]  # checked by the join just below
     try:
         # One "\n" after every row: row i is units[starts[i] : ends[i]], its separator sits at ends[i].
@@ -107,13 +112,13 @@ def normalise_column(values: Sequence[object]) -> NormalisedColumn:
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=count)
     if not count:
         empty = np.zeros(0, dtype=bool)
-        return NormalisedColumn(texts, empty, empty, lengths, lengths, lengths, empty, empty, empty, empty)
+        return NormalisedColumn(texts, empty, empty, lengths, lengths, lengths, empty, empty)
     ends = np.cumsum(lengths + 1) - 1
     starts = ends - lengths
     units = _code_units(joined)
     if units is None:  # a lone surrogate: no bulk answers, every row goes the per-row way
         unclean = np.ones(count, dtype=bool)
-        capital, arrow, json_escape, csv_quote = (np.zeros(count, dtype=bool) for _ in range(4))
+        capital, arrow = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
         first, last = np.full(count, -1, dtype=np.int64), np.full(count, -1, dtype=np.int64)
     else:
         classes = _char_table()[units]
@@ -122,8 +127,6 @@ def normalise_column(values: Sequence[object]) -> NormalisedColumn:
         del classes
         unclean = (flags & (_UNCLEAN | _PER_ROW | _NOT_NFC)) != 0
         capital = (flags & _CAPITAL) != 0
-        json_escape = (flags & _JSON_ESCAPE) != 0
-        csv_quote = (flags & _CSV_QUOTE) != 0
         space = units == 32
         # a double space anywhere, or a space at either end (an empty row's ends-1 is the previous separator)
         unclean[np.searchsorted(ends, np.flatnonzero(space[:-1] & space[1:]))] = True
@@ -144,22 +147,8 @@ def normalise_column(values: Sequence[object]) -> NormalisedColumn:
         lengths[row] = len(text)
         first[row], last[row] = (ord(text[0]), ord(text[-1])) if text else (-1, -1)
         arrow[row] = _ARROW in text
-        json_escape[row] = needs_json_escape(text)
-        csv_quote[row] = needs_csv_quote(text)
     formula = np.isin(first, _FORMULA_CODES)
-    return NormalisedColumn(
-        texts, changed, capital, lengths, first, last, formula, arrow, json_escape, csv_quote
-    )
-
-
-def needs_json_escape(text: str) -> bool:
-    """json.dumps(text, ensure_ascii=False) escapes something in it (a quote, backslash or control)."""
-    return any(char in text for char in _JSON_ESCAPED) or not text.isprintable()
-
-
-def needs_csv_quote(text: str) -> bool:
-    """The csv module (QUOTE_MINIMAL) quotes a field holding it."""
-    return any(char in text for char in _CSV_QUOTED)
+    return NormalisedColumn(texts, changed, capital, lengths, first, last, formula, arrow)
 
 
 def _code_units(joined: str) -> np.ndarray | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -167,17 +169,17 @@ def test_missing_columns_is_a_report_error(tmp_path: Path) -> None:
 
 def test_failure_while_writing_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from finsent.prep import pipeline as prepare
+    from finsent.prep import trainfiles
 
-    calls = {"n": 0}
-    original = prepare._store
+    original = trainfiles.split_files
 
-    def flaky(path: Path, data: bytes) -> str:
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise OSError(28, "No space left on device")
-        return original(path, data)
+    def disk_full_after_one_block(*args: Any, **kwargs: Any) -> Iterator[dict[str, bytes]]:
+        blocks = original(*args, **kwargs)
+        yield next(blocks)
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(prepare, "_store", flaky)
+    # The training split is written after the validation split: it fails with files half-written.
+    monkeypatch.setattr(prepare, "split_files", disk_full_after_one_block)
     with pytest.raises(OSError, match="No space"):
         prepare_dataset(_table(_balanced()), PrepareOptions(), tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
@@ -375,22 +377,36 @@ def test_bulk_training_files_equal_the_per_row_formats(rows: int) -> None:
     texts = [_AWKWARD[(i * 7) % len(_AWKWARD)] + (f" {i}" if i % 3 else "") for i in range(rows)]
     labels = [("positive", 'odd "label", x', "중립")[i % 3] for i in range(rows)]
     row_numbers = list(range(5, 5 + rows))
-    files = SplitFiles(row_numbers, texts, labels)
     names = ("positive", 'odd "label", x', "중립")
-    assert b"".join(files.csv()) == csv_lines(row_numbers, texts, labels).encode()
-    assert b"".join(files.completion()) == completion_lines(texts, labels).encode()
-    assert b"".join(files.chat(names)) == chat_lines(texts, labels, names).encode()
-    # As prepare calls it: model inputs, with the escape/quote flags the column normalisation found.
-    column = normalise_column(texts)
-    flagged = SplitFiles(row_numbers, column.texts, labels, column.json_escape, column.csv_quote)
-    assert b"".join(flagged.csv()) == csv_lines(row_numbers, column.texts, labels).encode()
-    assert b"".join(flagged.completion()) == completion_lines(column.texts, labels).encode()
-    assert b"".join(flagged.chat(names)) == chat_lines(column.texts, labels, names).encode()
+    # As given and as prepare writes them (model inputs): the writers find what needs escaping themselves.
+    for written in (texts, normalise_column(texts).texts):
+        files = SplitFiles(row_numbers, written, labels)
+        assert b"".join(files.csv()) == csv_lines(row_numbers, written, labels).encode()
+        assert b"".join(files.completion()) == completion_lines(written, labels).encode()
+        assert b"".join(files.chat(names)) == chat_lines(written, labels, names).encode()
     # A text with a line break (never a model input) is escaped in JSON and quoted in CSV all the same.
     broken = SplitFiles([1, 2], ["two\nlines", "x"], ["a", "b"])
     assert b"".join(broken.completion()) == completion_lines(["two\nlines", "x"], ["a", "b"]).encode()
     assert b"".join(broken.csv()) == csv_lines([1, 2], ["two\nlines", "x"], ["a", "b"]).encode()
     assert b"".join(SplitFiles([], [], []).csv()) == b"row,text,label\n"
+    assert b"".join(SplitFiles([1], ["x"], ["a"], header=False).csv()) == b"1,x,a\n"
+
+
+def test_a_split_written_in_blocks_equals_the_per_row_formats(monkeypatch: pytest.MonkeyPatch) -> None:
+    from finsent.prep import trainfiles
+    from finsent.prep.trainfiles import chat_lines, completion_lines, csv_lines, split_files
+
+    monkeypatch.setattr(trainfiles, "BLOCK_ROWS", 7)  # 50 rows: 8 blocks, the last one short
+    texts = [_AWKWARD[(i * 5) % len(_AWKWARD)] + f" {i}" for i in range(50)]
+    labels = [("positive", "중립")[i % 2] for i in range(50)]
+    rows = list(range(1, 51))
+    blocks = list(split_files(rows, texts, labels, ("chat", "completion"), ("positive", "중립")))
+    assert len(blocks) == 8
+    assert b"".join(b["csv"] for b in blocks) == csv_lines(rows, texts, labels).encode()
+    assert b"".join(b["completion"] for b in blocks) == completion_lines(texts, labels).encode()
+    assert b"".join(b["chat"] for b in blocks) == chat_lines(texts, labels, ("positive", "중립")).encode()
+    only_csv = list(split_files([], [], [], (), ("positive",)))
+    assert only_csv == [{"csv": b"row,text,label\n"}]
 
 
 def test_files_are_hashed_as_written(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from finsent.contract.modelinput import normalise_text
 from finsent.prep.checks import first_appearance_codes
-from finsent.prep.textscan import _NOT_NFC, _char_table, needs_csv_quote, needs_json_escape, normalise_column
+from finsent.prep.textscan import _NOT_NFC, _SCAN_ROWS, _char_table, normalise_column
 
 
 def _expected(values: list[object]) -> dict[str, list[object]]:
@@ -36,10 +36,6 @@ def _check(values: list[object]) -> None:
     assert column.texts == expected["texts"], values
     for name in ("changed", "capital", "lengths", "first", "last", "formula", "arrow"):
         assert getattr(column, name).tolist() == expected[name], (name, values)
-    # The writers' flags may be conservative, never wrong: a text that needs escaping is always flagged.
-    for text, escape, quote in zip(column.texts, column.json_escape, column.csv_quote, strict=True):
-        assert escape or not needs_json_escape(text), text
-        assert quote or not needs_csv_quote(text), text
 
 
 POOL = [
@@ -90,8 +86,15 @@ def test_clean_korean_news_column_changes_nothing() -> None:
     assert column.texts == texts * 1000
     assert not column.changed.any()
     assert column.capital.tolist() == [False, True, False] * 1000
-    assert column.csv_quote.tolist() == [True, False, True] * 1000
-    assert column.json_escape.tolist() == [False, False, True] * 1000
+
+
+def test_a_column_longer_than_one_scan_part_equals_the_per_row_functions() -> None:
+    # Parts of _SCAN_ROWS rows are scanned one by one: a text that needs the per-row way sits on each
+    # side of a part's edge, and a lone surrogate (no bulk answers) in the last part only.
+    values: list[object] = ["Basware 수주 확대"] * (2 * _SCAN_ROWS + 5)
+    values[_SCAN_ROWS - 1], values[_SCAN_ROWS] = "  두 칸  공백 ", "e\u0301 NFD"
+    values[-1], values[-2] = "\ud800 lone", None
+    _check(values)
 
 
 def test_nfc_table_flags_every_character_that_can_compose_with_the_one_before() -> None:
