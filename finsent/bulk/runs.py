@@ -19,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pandas.api.types import infer_dtype
 from pyarrow.lib import ArrowException
 
 from finsent.contract.backend import UNKNOWN_LABEL, Backend, ModelRef, Prediction
@@ -31,6 +34,9 @@ from finsent.store.records import BulkResults, BulkRunRecord, BulkStatus
 log = logging.getLogger(__name__)
 
 INPUT_FILE = "input.parquet"
+#: rows per parquet row group of the stored input: it is written, and its texts are read, a group at a
+#: time, so neither holds a second copy of a large table (whole, the Arrow copy took 1x the CSV at once)
+ROW_GROUP_ROWS = 65_536
 #: the predicted columns, renamed with this prefix when the input already has a column of that name
 CLASH_PREFIX = "predicted_"
 
@@ -104,7 +110,7 @@ def store_input(frame: pd.DataFrame, directory: Path) -> Path:
     table = frame.reset_index(drop=True)
     table.columns = pd.Index(names)
     try:
-        table.to_parquet(tmp, index=False, engine="pyarrow")
+        _write_parquet(table, tmp)
     except (TypeError, ValueError, ArrowException):
         # A column mixing types (numbers and text from a spreadsheet) cannot be one parquet column: keep it
         # as text, missing cells stay missing.
@@ -113,6 +119,46 @@ def store_input(frame: pd.DataFrame, directory: Path) -> Path:
         table.to_parquet(tmp, index=False, engine="pyarrow")
     os.replace(tmp, path)
     return path
+
+
+def _write_parquet(table: pd.DataFrame, path: Path) -> None:
+    """`table.to_parquet(path)`, converted to Arrow and written one row group at a time."""
+    texts = [_holds_text(table.iloc[:, i]) for i in range(table.shape[1])]
+    names = [str(c) for c in table.columns]
+    writer: pq.ParquetWriter | None = None
+    try:
+        for start in range(0, max(len(table), 1), ROW_GROUP_ROWS):
+            part = table.iloc[start : start + ROW_GROUP_ROWS]
+            arrays = [
+                _text_array(part.iloc[:, i]) if text else pa.Array.from_pandas(part.iloc[:, i])
+                for i, text in enumerate(texts)
+            ]
+            group = pa.Table.from_arrays(arrays, names=names)
+            if writer is None:
+                writer = pq.ParquetWriter(path, group.schema)
+            writer.write_table(group)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _holds_text(column: pd.Series) -> bool:
+    """An object column of str cells (missing cells allowed): what every column read from a file is."""
+    return column.dtype == object and infer_dtype(column.to_numpy(), skipna=True) == "string"
+
+
+def _text_array(column: pd.Series) -> pa.Array:
+    """A column of str (or missing) cells as an Arrow string array, from UTF-8 encoded here: handed the
+    str objects, Arrow would have CPython cache a UTF-8 copy inside each of them for as long as the table
+    lives (+0.6x a Korean CSV)."""
+    values = column.to_numpy()
+    missing = pd.isna(values)
+    if missing.any():
+        cells = zip(values.tolist(), missing.tolist(), strict=True)
+        encoded = [None if gone else text.encode("utf-8") for text, gone in cells]
+    else:
+        encoded = list(map(str.encode, values.tolist()))
+    return pa.array(encoded, type=pa.binary()).cast(pa.string())
 
 
 def input_path(state: BulkRunState) -> Path:
@@ -129,13 +175,55 @@ def input_path(state: BulkRunState) -> Path:
 
 
 def column_texts(series: pd.Series) -> list[str]:
-    """A column's cells as the texts sent to the backend: missing cells become ""."""
-    return series.astype("object").where(series.notna(), "").astype(str).tolist()
+    """A column's cells as the texts sent to the backend: missing cells become "", others their str()."""
+    values = series.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = ""
+    if infer_dtype(values, skipna=False) == "string":  # the usual case: the cells are the texts
+        return values.tolist()
+    return [value if isinstance(value, str) else str(value) for value in values]
 
 
 def read_texts(state: BulkRunState) -> list[str]:
     column = pd.read_parquet(input_path(state), columns=[state.record.text_column])
     return column_texts(column[state.record.text_column])
+
+
+class StoredTexts:
+    """The texts of a stored input, read a row group at a time (a run holds one group, not the column)."""
+
+    def __init__(self, state: BulkRunState) -> None:
+        self._file = pq.ParquetFile(input_path(state))
+        self._column = state.record.text_column
+        self.rows = self._file.metadata.num_rows
+        starts = [0]
+        for group in range(self._file.num_row_groups):
+            starts.append(starts[-1] + self._file.metadata.row_group(group).num_rows)
+        self._starts = np.array(starts)
+        self._cached: tuple[int, list[str]] = (-1, [])
+
+    def __getitem__(self, rows: slice) -> list[str]:
+        start, stop, _ = rows.indices(self.rows)
+        texts: list[str] = []
+        while start < stop:
+            group = int(np.searchsorted(self._starts, start, side="right")) - 1
+            offset = int(self._starts[group])
+            group_texts = self._group(group)
+            taken = group_texts[start - offset : stop - offset]
+            texts += taken
+            start += len(taken)
+        return texts
+
+    def _group(self, group: int) -> list[str]:
+        if self._cached[0] != group:
+            frame = self._file.read_row_group(group, columns=[self._column]).to_pandas()
+            self._cached = (group, column_texts(frame[self._column]))
+        return self._cached[1]
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def is_blank(text: str) -> bool:
@@ -201,40 +289,67 @@ def assemble_results(store: Store, state: BulkRunState, include_pending: bool = 
     """Every input column, then label, confidence, score_<label>, model; rows of unfinished chunks left out
     (or, with include_pending, kept with empty predictions). Rows are placed by chunk index: never shifted."""
     frame = pd.read_parquet(input_path(state))
-    n, labels = len(frame), list(state.labels)
-    k = len(labels)
-    codes = np.full(n, -1, dtype=np.int64)
-    confidence = np.full(n, np.nan)
-    scores = np.full((n, k), np.nan)
-    for chunk in store.chunks(state.record.id, k):
-        start = chunk.index * state.chunk_size
-        stop = start + len(chunk.codes)
-        codes[start:stop] = chunk.codes
-        confidence[start:stop] = chunk.confidence
-        scores[start:stop] = chunk.scores
-    done = codes >= 0
-    empty = codes == k + 1
-    vocabulary = np.array([*labels, UNKNOWN_LABEL, ""], dtype=object)
-    names = output_names([str(c) for c in frame.columns], labels)
-    out = frame.copy()
-    out[names["label"]] = vocabulary[np.where(done, codes, k + 1)]
-    out[names["confidence"]] = confidence
-    for j, label in enumerate(labels):
-        out[names[f"score_{label}"]] = scores[:, j]
-    out[names["model"]] = np.where(done, state.record.model_id, "")
-    if not include_pending:
-        out = out.loc[done].reset_index(drop=True)
-    return BulkResults(
-        frame=out,
-        labels=tuple(labels),
-        label_column=names["label"],
-        confidence_column=names["confidence"],
-        score_columns={label: names[f"score_{label}"] for label in labels},
-        model_column=names["model"],
-        rows_done=int(done.sum()),
-        rows_total=n,
-        rows_blank=int(empty.sum()),
-    )
+    predicted = _Predicted(store, state, [str(c) for c in frame.columns], len(frame))
+    return predicted.results(frame, 0, include_pending)
+
+
+def results_in_parts(store: Store, state: BulkRunState) -> Iterator[BulkResults]:
+    """`assemble_results` a row group of the stored input at a time (at least one part, maybe without
+    rows): for writing a large result without holding it whole. Each part's counts are the run's."""
+    with pq.ParquetFile(input_path(state)) as source:
+        predicted = _Predicted(store, state, source.schema_arrow.names, source.metadata.num_rows)
+        start = 0
+        for group in range(max(source.num_row_groups, 1)):
+            if source.num_row_groups:
+                frame = source.read_row_group(group).to_pandas()
+            else:
+                frame = source.read().to_pandas()
+            yield predicted.results(frame, start, include_pending=False)
+            start += len(frame)
+
+
+class _Predicted:
+    """A run's stored predictions for all its rows, to join onto its input's rows."""
+
+    def __init__(self, store: Store, state: BulkRunState, input_columns: Sequence[str], rows: int) -> None:
+        self.state, self.labels = state, list(state.labels)
+        n, k = rows, len(self.labels)
+        self.codes = np.full(n, -1, dtype=np.int64)
+        self.confidence = np.full(n, np.nan)
+        self.scores = np.full((n, k), np.nan)
+        for chunk in store.chunks(state.record.id, k):
+            start = chunk.index * state.chunk_size
+            stop = start + len(chunk.codes)
+            self.codes[start:stop] = chunk.codes
+            self.confidence[start:stop] = chunk.confidence
+            self.scores[start:stop] = chunk.scores
+        self.done = self.codes >= 0
+        self.names = output_names(input_columns, self.labels)
+        self.vocabulary = np.array([*self.labels, UNKNOWN_LABEL, ""], dtype=object)
+
+    def results(self, frame: pd.DataFrame, start: int, include_pending: bool) -> BulkResults:
+        """`frame`, the input's rows from `start` on, with the predicted columns added (in place: it is
+        read for this and held by no one else)."""
+        rows = slice(start, start + len(frame))
+        k, names, done = len(self.labels), self.names, self.done[rows]
+        frame[names["label"]] = self.vocabulary[np.where(done, self.codes[rows], k + 1)]
+        frame[names["confidence"]] = self.confidence[rows]
+        for j, label in enumerate(self.labels):
+            frame[names[f"score_{label}"]] = self.scores[rows, j]
+        frame[names["model"]] = np.where(done, self.state.record.model_id, "")
+        if not include_pending and not done.all():
+            frame = frame.loc[done].reset_index(drop=True)
+        return BulkResults(
+            frame=frame,
+            labels=tuple(self.labels),
+            label_column=names["label"],
+            confidence_column=names["confidence"],
+            score_columns={label: names[f"score_{label}"] for label in self.labels},
+            model_column=names["model"],
+            rows_done=int(self.done.sum()),
+            rows_total=len(self.codes),
+            rows_blank=int((self.codes == k + 1).sum()),
+        )
 
 
 class BulkExecutor:
@@ -333,8 +448,16 @@ class BulkExecutor:
 
     def _execute(self) -> tuple[BulkStatus, str | Text | None]:
         state = self.store.bulk_run_state(self.run_id)
-        texts = read_texts(state)
-        for index, rows in self._pending_chunks(state, len(texts)):
+        texts = StoredTexts(state)
+        try:
+            return self._classify_chunks(state, texts)
+        finally:
+            texts.close()
+
+    def _classify_chunks(
+        self, state: BulkRunState, texts: StoredTexts
+    ) -> tuple[BulkStatus, str | Text | None]:
+        for index, rows in self._pending_chunks(state, texts.rows):
             if self._cancel_requested():
                 return BulkStatus.CANCELLED, None
             batch = texts[rows]

@@ -198,9 +198,8 @@ def _finish(
         )
         print(f"The finished rows are kept. Resume with: {resume_cmd}", file=sys.stderr)
         return 2
-    results = svc.bulk_results(record.id)
-    path = svc.files.write_results(
-        output, results, korean_labels=label_names == "ko", formula_guard=formula_guard
+    path, results = svc.write_bulk_results(
+        record.id, output, korean_labels=label_names == "ko", formula_guard=formula_guard
     )
     rate = f" ({record.rate:,.0f} rows/s)" if record.rate else ""
     if results.rows_blank:
@@ -230,17 +229,19 @@ def bulk(svc: FinsentService, args: argparse.Namespace, backend: str) -> int:
                 "--text-col 로 열을 지정하세요.",
             ),
         )
+    # The stored input is what the run reads: the table is let go before classifying (on a large file
+    # it is most of what the command holds, and the results are read back beside it otherwise).
+    request = BulkRequest(
+        backend, args.model, table.frame, column, table.source_name, batch_api=args.batch_api
+    )
+    del table
     bar = ProgressBar()
     created: list[BulkRunRecord] = []
     try:
-        record = svc.run_bulk(
-            BulkRequest(
-                backend, args.model, table.frame, column, table.source_name, batch_api=args.batch_api
-            ),
-            on_progress=bar,
-            on_created=lambda run: _created(run, created),
-            poll_interval=args.poll_interval,
-        )
+        run = svc.open_bulk_run(request)
+        del request
+        _created(run, created)
+        record = svc.run_bulk_here(run.id, on_progress=bar, poll_interval=args.poll_interval)
     except KeyboardInterrupt:
         bar.close()
         if created:

@@ -19,6 +19,7 @@ import functools
 import io
 import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -126,10 +127,18 @@ def to_csv_bytes(frame: pd.DataFrame, sep: str = ",", formula_guard: bool = True
     return buffer.getvalue()
 
 
-def write_csv(handle: BinaryIO, frame: pd.DataFrame, sep: str = ",", formula_guard: bool = True) -> None:
-    """The CSV (UTF-8 with BOM, CRLF) streamed into `handle`."""
+def write_csv(
+    handle: BinaryIO, frame: pd.DataFrame, sep: str = ",", formula_guard: bool = True, header: bool = True
+) -> None:
+    """The CSV (UTF-8 with BOM, CRLF) streamed into `handle`; without `header`, rows that go on after
+    what is written already (no BOM, no header line)."""
     (neutralise_formulas(frame) if formula_guard else frame).to_csv(
-        handle, index=False, encoding="utf-8-sig", sep=sep, lineterminator="\r\n"
+        handle,
+        index=False,
+        header=header,
+        encoding="utf-8-sig" if header else "utf-8",
+        sep=sep,
+        lineterminator="\r\n",
     )
 
 
@@ -214,10 +223,24 @@ def table_bytes(frame: pd.DataFrame, fmt: str, formula_guard: bool = True) -> by
 
 def write_table(path: Path | str, frame: pd.DataFrame, formula_guard: bool = True) -> Path:
     """Write `frame` in the format its extension names (.csv, .tsv, .xlsx, .jsonl); never half-written."""
+    return write_table_parts(path, [frame], formula_guard)
+
+
+def write_table_parts(path: Path | str, parts: Iterable[pd.DataFrame], formula_guard: bool = True) -> Path:
+    """Write the rows of `parts` (frames of the same columns, at least one) as one table, like
+    `write_table`. CSV and TSV are streamed a part at a time: a large result is never held whole; the
+    other formats join the parts first."""
     target = Path(path).expanduser()
     fmt = table_format(target)
-    if fmt in ("csv", "tsv"):  # streamed: a large result is never a second copy in memory
+    if fmt in ("csv", "tsv"):
         sep = "," if fmt == "csv" else "\t"
-        return atomic_write_with(target, lambda handle: write_csv(handle, frame, sep, formula_guard))
+
+        def write(handle: BinaryIO) -> None:
+            for number, part in enumerate(parts):
+                write_csv(handle, part, sep, formula_guard, header=number == 0)
+
+        return atomic_write_with(target, write)
+    frames = list(parts)
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     atomic_write_bytes(target, table_bytes(frame, fmt, formula_guard))
     return target

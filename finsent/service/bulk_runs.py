@@ -7,7 +7,7 @@ the facade hands the UI and the CLI its methods. A run is asked for with a `Bulk
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -176,16 +176,11 @@ class BulkRuns:
         self._launch(run.id, *created, poll_interval=poll_interval)
         return self.bulk_run(run.id)
 
-    def run_bulk(
-        self,
-        request: BulkRequest,
-        on_progress: Callable[[BulkRunRecord], None] | None = None,
-        on_created: Callable[[BulkRunRecord], None] | None = None,
-        poll_interval: float | None = None,
-    ) -> BulkRunRecord:
-        """The same run in the calling thread (the CLI): Ctrl-C keeps finished chunks (and a submitted
-        batch) and re-raises. The run that already has this input with this model is picked up instead: a
-        stopped one resumed, a finished one returned as it is, one running elsewhere refused."""
+    def open_bulk_run(self, request: BulkRequest) -> BulkRunRecord:
+        """The run for this input with this model, to run here next (`run_bulk_here`): a new one with its
+        input stored, or the one that has it already (stopped, or finished); refused when that one is
+        running elsewhere. Nothing is classified yet, so the caller can let go of its table first: the
+        run reads the stored input."""
         run, created = self._find_or_create_run(request)
         if created is None and run.status in ACTIVE_STATUSES:
             raise InputError(
@@ -202,19 +197,34 @@ class BulkRuns:
                     "끝날 때까지 기다리거나 분류 페이지의 취소 버튼으로 멈춘 뒤 다시 실행하세요.",
                 ),
             )
+        return run
+
+    def run_bulk_here(
+        self,
+        run_id: str,
+        api_key: str | None = None,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        poll_interval: float | None = None,
+    ) -> BulkRunRecord:
+        """Run an opened run in the calling thread (the CLI): a new one from its start, a stopped one from
+        where it stopped, a finished one not at all. Ctrl-C keeps finished chunks (and a submitted batch)
+        and re-raises."""
+        return self.resume_bulk_run(
+            run_id, api_key=api_key, foreground=True, on_progress=on_progress, poll_interval=poll_interval
+        )
+
+    def run_bulk(
+        self,
+        request: BulkRequest,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        on_created: Callable[[BulkRunRecord], None] | None = None,
+        poll_interval: float | None = None,
+    ) -> BulkRunRecord:
+        """`open_bulk_run` then `run_bulk_here`, for a caller that keeps its table anyway."""
+        run = self.open_bulk_run(request)
         if on_created:
             on_created(run)
-        if created is None:
-            if run.status == BulkStatus.SUCCEEDED:
-                return run
-            return self.resume_bulk_run(
-                run.id,
-                api_key=request.api_key,
-                foreground=True,
-                on_progress=on_progress,
-                poll_interval=poll_interval,
-            )
-        return self._run_here(run.id, *created, on_progress, poll_interval)
+        return self.run_bulk_here(run.id, request.api_key, on_progress, poll_interval)
 
     def _run_here(
         self,
@@ -334,6 +344,10 @@ class BulkRuns:
         """What to tell the user about a run whose provider batch was cancelled on purpose."""
         run = self.bulk_run(run_id)
         return bulk_batch.batch_cancelled(run.id, run.batch_id)
+
+    def bulk_results_in_parts(self, run_id: str) -> Iterator[BulkResults]:
+        """The finished rows' results a row group of the stored input at a time (at least one part)."""
+        return bulk_runs.results_in_parts(self.store, self.store.bulk_run_state(run_id))
 
     def bulk_results(self, run_id: str, include_pending: bool = False) -> BulkResults:
         """Every input column, then label, confidence, score_<label> per label and model; finished chunks

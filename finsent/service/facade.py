@@ -7,6 +7,7 @@ between browser sessions), so nothing per-user lives in it: API keys are passed 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -104,6 +105,18 @@ class FinsentService:
     def start_bulk_run(self, request: BulkRequest, poll_interval: float | None = None) -> BulkRunRecord:
         return self.bulk.start_bulk_run(request, poll_interval)
 
+    def open_bulk_run(self, request: BulkRequest) -> BulkRunRecord:
+        return self.bulk.open_bulk_run(request)
+
+    def run_bulk_here(
+        self,
+        run_id: str,
+        api_key: str | None = None,
+        on_progress: Callable[[BulkRunRecord], None] | None = None,
+        poll_interval: float | None = None,
+    ) -> BulkRunRecord:
+        return self.bulk.run_bulk_here(run_id, api_key, on_progress, poll_interval)
+
     def run_bulk(
         self,
         request: BulkRequest,
@@ -145,6 +158,16 @@ class FinsentService:
 
     def bulk_results(self, run_id: str, include_pending: bool = False) -> BulkResults:
         return self.bulk.bulk_results(run_id, include_pending)
+
+    def write_bulk_results(
+        self, run_id: str, path: Path | str, korean_labels: bool = False, formula_guard: bool = True
+    ) -> tuple[Path, BulkResults]:
+        """Write a run's finished rows to `path` (format by its suffix), a row group at a time for CSV/TSV:
+        a large result is never held whole. Returns the path and the first part (its counts are the run's)."""
+        parts = self.bulk.bulk_results_in_parts(run_id)
+        first = next(parts)
+        tables = (self.files.results_table(part, korean_labels) for part in itertools.chain([first], parts))
+        return self.files.write_table_parts(path, tables, formula_guard), first
 
     def bulk_input(self, run_id: str) -> pd.DataFrame:
         return self.bulk.bulk_input(run_id)

@@ -146,6 +146,13 @@ class DataFiles:
 
         return write_table(path, self.results_table(results, korean_labels), formula_guard)
 
+    def write_table_parts(
+        self, path: Path | str, parts: Iterable[pd.DataFrame], formula_guard: bool = True
+    ) -> Path:
+        from finsent.output.export import write_table_parts
+
+        return write_table_parts(path, parts, formula_guard)
+
     def check_output_name(self, path: Path | str) -> str:
         """The export format of `path` by its suffix; InputError for one finsent cannot write."""
         from finsent.output.export import table_format
