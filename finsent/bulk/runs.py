@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 INPUT_FILE = "input.parquet"
 #: rows per parquet row group of the stored input: it is written, and its texts are read, a group at a
 #: time, so neither holds a second copy of a large table (whole, the Arrow copy took 1x the CSV at once)
-ROW_GROUP_ROWS = 65_536
+ROW_GROUP_ROWS = 16_384
 #: the predicted columns, renamed with this prefix when the input already has a column of that name
 CLASH_PREFIX = "predicted_"
 

@@ -204,7 +204,9 @@ def test_another_instance_follows_a_job_by_its_id(
     update = _wait(other, job)
     # Seen once in a loaded full run as `interrupted`, not reproduced since: say what the worker said.
     log = (other.jobs_dir / job / "worker.log").read_text(encoding="utf-8", errors="replace")[-2000:]
-    assert update.status is JobStatus.SUCCEEDED, f"{update.error}\n{[e.text.en for e in update.events]}\n{log}"
+    assert update.status is JobStatus.SUCCEEDED, (
+        f"{update.error}\n{[e.text.en for e in update.events]}\n{log}"
+    )
     assert [m.id for m in other.list_models()] == [update.fine_tuned_model]
 
 
