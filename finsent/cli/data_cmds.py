@@ -145,7 +145,9 @@ def run_prepare(args: argparse.Namespace) -> int:
         raise
     _emit(files, report, args)
     written = ", ".join(sorted(dataset.manifest["files"]))
-    print(f"Wrote {dataset.directory}: {written}, manifest.json")
+    wrote = Text(f"Wrote {dataset.directory}: {written}, manifest.json",
+                 f"{dataset.directory}에 저장했습니다: {written}, manifest.json")  # fmt: skip
+    print(wrote.get(args.lang))
     if args.report_json:
         files.write_text(Path(args.report_json).expanduser(), report.to_json())
     return 0

@@ -28,6 +28,18 @@ def test_prepare_sample_prints_the_report_and_writes(
     assert report["rows_read"] == 170 and not report["has_errors"]
 
 
+def test_prepare_in_korean_says_what_it_wrote_in_korean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "prepared"
+    assert main(["prepare", str(sample_path()), "--out", str(out), "--lang", "ko", "--format", "csv"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        f"{out}에 저장했습니다: report.json, report.txt, train.csv, valid.csv, manifest.json" in printed
+        and "Wrote" not in printed
+    )
+
+
 def test_prepare_default_out_is_under_finsent_home(
     finsent_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
