@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from core_fixtures import CORE_PLUGINS, service  # noqa: F401  (fixtures)
-from test_bulk import check_alignment, input_frame, model_for
+from test_bulk import check_alignment, input_frame, logged_texts, model_for
 
 from finsent.bulk import runs
 from finsent.service import BulkRequest, FinsentService
@@ -76,14 +76,17 @@ def test_a_run_with_no_finished_rows_writes_the_header_only(
 
 
 def test_a_finished_run_opened_again_is_not_classified_again(
-    service: FinsentService, small_groups: int
+    service: FinsentService, small_groups: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     model = model_for(service)
     request = BulkRequest("scripted", model, _input(30), "headline", "news.csv")
     first = service.run_bulk(request)
+    log = tmp_path / "sent.jsonl"
+    monkeypatch.setenv("FINSENT_SCRIPTED_LOG", str(log))  # what the backend is sent from here on
     again = service.open_bulk_run(request)
     assert again.id == first.id and again.status == "succeeded"
     assert service.run_bulk_here(again.id).rows_done == 30
+    assert logged_texts(log) == []  # nothing sent again
 
 
 def test_mixed_type_columns_take_the_text_fallback_and_still_stream(
