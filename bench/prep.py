@@ -100,7 +100,8 @@ def run_once(path: Path, out_dir: Path, formats: tuple[str, ...], trace: bool) -
     return seconds, table.rows, peak
 
 
-#: the smallest per-example token limit the backends declare (what the over_token_limit check uses)
+#: the backends' smallest per-example token limit, asked for as `finsent prepare` asks: only when a text
+#: is long enough to reach one (the corpus' are not, so no plugin is loaded inside the clock)
 BACKEND_LIMIT = DataFiles.standalone().with_backend_limit(None).backend_limit
 
 #: (label, formats): every output format, and the legacy tool's job (csv + prompt/completion JSONL)

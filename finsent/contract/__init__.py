@@ -38,7 +38,7 @@ if TYPE_CHECKING:
         TrainingData,
         UnsupportedOperation,
     )
-    from finsent.contract.costs import CostEstimate, estimate_tokens
+    from finsent.contract.costs import MIN_EXAMPLE_TOKEN_LIMIT, CostEstimate, estimate_tokens
     from finsent.contract.dataset import MANIFEST, SPLITS, PreparedDataset
     from finsent.contract.errors import (
         AuthenticationError,
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 _WHERE: dict[str, str] = {
     "CostEstimate": "finsent.contract.costs",
     "estimate_tokens": "finsent.contract.costs",
+    "MIN_EXAMPLE_TOKEN_LIMIT": "finsent.contract.costs",
     "AuthenticationError": "finsent.contract.errors",
     "Availability": "finsent.contract.backend",
     "BATCH_DONE_STATUSES": "finsent.contract.backend",
@@ -130,6 +131,7 @@ __all__ = [
     "FEW_SHOT",
     "KOREAN_NAMES",
     "MANIFEST",
+    "MIN_EXAMPLE_TOKEN_LIMIT",
     "SHOT_MODES",
     "SPLITS",
     "TERMINAL_STATUSES",

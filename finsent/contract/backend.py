@@ -460,7 +460,8 @@ class Backend(ABC):
 
     def example_token_limit(self) -> tuple[int, str] | None:
         """(tokens, base model) of the smallest per-example limit among the models it trains: the data
-        checks warn about longer examples. None: no such limit."""
+        checks warn about longer examples. None: no such limit. A limit under `MIN_EXAMPLE_TOKEN_LIMIT`
+        (512) is taken as 512: `finsent prepare` asks the backends only when a text is that long."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook

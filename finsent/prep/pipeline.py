@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from finsent import __version__
+from finsent.contract.costs import MIN_EXAMPLE_TOKEN_LIMIT
 from finsent.contract.dataset import MANIFEST, PreparedDataset
 from finsent.contract.errors import DataError, InputError
 from finsent.contract.labels import LabelSet
@@ -55,9 +56,12 @@ class PrepareOptions:
     formats: tuple[str, ...] = FORMATS
     #: token limit per example for the over_token_limit check; None: `backend_limit`
     token_limit: int | None = None
-    #: (tokens, base model) of the smallest per-example limit the backends declare; the service fills it
-    #: in (the pipeline knows no backend). Not an option of the dataset: left out of the manifest.
-    backend_limit: tuple[int, str] | None = field(default=None, compare=False)
+    #: (tokens, base model) of the smallest per-example limit the backends declare, or a function that
+    #: asks them (called only when a text is long enough to reach MIN_EXAMPLE_TOKEN_LIMIT); the service
+    #: fills it in (the pipeline knows no backend). Not an option of the dataset: left out of the manifest.
+    backend_limit: tuple[int, str] | Callable[[], tuple[int, str] | None] | None = field(
+        default=None, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 < float(self.valid_fraction) <= 0.5:
@@ -240,6 +244,17 @@ def _drop_unusable(work: pd.DataFrame, options: PrepareOptions, found: list[Find
     return active
 
 
+def _backend_limit(options: PrepareOptions, length: pd.Series) -> tuple[int, str] | None:
+    """The backends' limit, asked for only when a text could reach one: no declared limit is under
+    MIN_EXAMPLE_TOKEN_LIMIT, and a token estimate never exceeds a text's characters + 1."""
+    declared = options.backend_limit
+    if not callable(declared):
+        return declared
+    if length.empty or int(length.max()) < MIN_EXAMPLE_TOKEN_LIMIT - 1:
+        return None
+    return declared()
+
+
 def _reporting_checks(
     work: pd.DataFrame, active: pd.Series, options: PrepareOptions, variants: set[str]
 ) -> list[Finding | None]:
@@ -247,8 +262,8 @@ def _reporting_checks(
     live = work if active.all() else work[active]
     rows = live["row"]
     limit, limit_model = (options.token_limit, "the configured limit") if options.token_limit else (None, "")
-    if limit is None and options.backend_limit:
-        limit, limit_model = options.backend_limit
+    if limit is None:
+        limit, limit_model = _backend_limit(options, live["length"]) or (None, "")
     return [
         textchecks.text_whitespace(live["changed"], rows),
         textchecks.label_variants(live["raw_label"], live["label"], rows, variants),

@@ -32,7 +32,10 @@ EXPORT_KINDS: Mapping[str, str] = {
 
 
 def declared_token_limit(backends: Iterable[Backend]) -> tuple[int, str] | None:
-    """The smallest per-example token limit the backends declare, with its base model (None: none does)."""
+    """The smallest per-example token limit the backends declare, with its base model (None: none does);
+    a limit under MIN_EXAMPLE_TOKEN_LIMIT counts as that."""
+    from finsent.contract.costs import MIN_EXAMPLE_TOKEN_LIMIT
+
     limits = []
     for backend in backends:
         try:
@@ -40,7 +43,7 @@ def declared_token_limit(backends: Iterable[Backend]) -> tuple[int, str] | None:
         except Exception:  # a backend's own bug must not block preparing data for every backend
             continue
         if limit:
-            limits.append(limit)
+            limits.append((max(int(limit[0]), MIN_EXAMPLE_TOKEN_LIMIT), limit[1]))
     return min(limits) if limits else None
 
 
@@ -52,13 +55,14 @@ class DataFiles:
     @classmethod
     def standalone(cls, settings: Settings | None = None) -> DataFiles:
         """Files without the rest of the service (no database): `finsent prepare` stays quick. The token
-        limit comes from the registered backends' classes, built without a key."""
-        from finsent.contract.backend import BackendContext
-        from finsent.plugins import load_backends
-
+        limit comes from the registered backends' classes, built without a key, and only when the checks
+        ask for it (a text long enough to reach a limit): loading the plugins costs about 0.2 s."""
         settings = settings or Settings.from_env()
 
         def limit() -> tuple[int, str] | None:
+            from finsent.contract.backend import BackendContext
+            from finsent.plugins import load_backends
+
             registry = load_backends(settings)
             context = BackendContext(settings=settings)
             built = []
@@ -73,13 +77,14 @@ class DataFiles:
 
     def with_backend_limit(self, options: PrepareOptions | None) -> PrepareOptions:
         """`options` with the backends' smallest per-example token limit for the over_token_limit check
-        (the pipeline names no backend; the backends say what their limits are)."""
+        (the pipeline names no backend; the backends say what their limits are), asked for when the
+        check needs it."""
         from finsent.prep.pipeline import PrepareOptions
 
         options = options or PrepareOptions()
         if options.token_limit or options.backend_limit:
             return options
-        return dataclasses.replace(options, backend_limit=self._backend_limit())
+        return dataclasses.replace(options, backend_limit=self._backend_limit)
 
     # -- reading ------------------------------------------------------------------------------
     def read_table(

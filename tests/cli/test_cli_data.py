@@ -203,3 +203,35 @@ def test_prepare_corpus_from_the_command_line(corpus_path: Path, tmp_path: Path,
     assert main(["prepare", str(corpus_path), "--out", str(tmp_path / "b")]) == 0
     for name in (tmp_path / "a").iterdir():
         assert name.read_bytes() == (tmp_path / "b" / name.name).read_bytes()
+
+
+def test_prepare_loads_no_backend_for_short_texts_and_asks_them_for_long_ones(tmp_path: Path) -> None:
+    """The backends' token limit costs a plugin load (about 0.2 s): `finsent prepare` pays it only when a
+    text is long enough to reach a limit, and then the smallest limit is checked as before."""
+    script = (
+        "import sys\n"
+        "from finsent.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('LOADED' if 'finsent.contract.backend' in sys.modules else 'NOT LOADED')\n"
+        "sys.exit(code)\n"
+    )
+    env = dict(os.environ, FINSENT_HOME=str(tmp_path / "home"))
+    rows = [
+        f"{i},한빛전자 {i}분기 매출이 늘었다,{('positive', 'negative', 'neutral')[i % 3]}" for i in range(60)
+    ]
+    short = tmp_path / "short.csv"
+    short.write_text("id,text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    long = tmp_path / "long.csv"
+    long.write_text(
+        "id,text,label\n" + "\n".join([*rows, "60," + "가" * 17_000 + ",positive"]) + "\n", encoding="utf-8"
+    )
+    outputs = {}
+    for path in (short, long):
+        result = subprocess.run(
+            [sys.executable, "-c", script, "prepare", str(path), "--out", str(tmp_path / path.stem)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        outputs[path.stem] = result.stdout
+    assert outputs["short"].rstrip().endswith("NOT LOADED") and "token" not in outputs["short"]
+    assert outputs["long"].rstrip().endswith("LOADED") and "16,384 tokens" in outputs["long"]

@@ -416,3 +416,44 @@ def test_files_are_hashed_as_written(tmp_path: Path) -> None:
     digest = prepare._store(tmp_path / "f.csv", pieces)
     assert (tmp_path / "f.csv").read_bytes() == b"".join(pieces)
     assert digest == hashlib.sha256(b"".join(pieces)).hexdigest()
+
+
+def test_the_backends_limit_is_asked_for_only_when_a_text_can_reach_one() -> None:
+    """`finsent prepare` loads no backend for ordinary news: no declared limit is under
+    MIN_EXAMPLE_TOKEN_LIMIT, and a token estimate never exceeds a text's characters + 1."""
+    from finsent.contract.costs import MIN_EXAMPLE_TOKEN_LIMIT
+
+    asked: list[int] = []
+
+    def limit() -> tuple[int, str]:
+        asked.append(1)
+        return MIN_EXAMPLE_TOKEN_LIMIT, "tiny-model"
+
+    short = [*_balanced(), ("가" * (MIN_EXAMPLE_TOKEN_LIMIT - 2), "positive")]
+    report = check_table(_table(short), PrepareOptions(backend_limit=limit))
+    assert asked == [] and report.finding("over_token_limit") is None
+    # one character more and the text could be over the smallest limit there can be: the backends are asked
+    long = [*_balanced(), ("가" * (MIN_EXAMPLE_TOKEN_LIMIT + 40), "positive")]
+    report = check_table(_table(long), PrepareOptions(backend_limit=limit))
+    over = report.finding("over_token_limit")
+    assert asked == [1] and over is not None and over.rows == (61,) and "tiny-model" in over.message
+
+
+def test_a_declared_limit_under_the_floor_counts_as_the_floor() -> None:
+    from finsent.contract.costs import MIN_EXAMPLE_TOKEN_LIMIT
+    from finsent.service.files import declared_token_limit
+
+    class Declares:
+        def __init__(self, limit: tuple[int, str] | None) -> None:
+            self.limit = limit
+
+        def example_token_limit(self) -> tuple[int, str] | None:
+            return self.limit
+
+    class Broken:
+        def example_token_limit(self) -> tuple[int, str] | None:
+            raise RuntimeError("a backend's own bug")
+
+    backends: list[Any] = [Declares((100, "small")), Declares((16_384, "big")), Declares(None), Broken()]
+    assert declared_token_limit(backends) == (MIN_EXAMPLE_TOKEN_LIMIT, "small")
+    assert declared_token_limit([Declares(None)]) is None
