@@ -14,7 +14,7 @@ from typing import Any
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 
 #: the smallest per-example token limit a backend may declare (`Backend.example_token_limit`); a smaller
-#: one is taken as this. Fine-tuning services allow thousands (OpenAI 16,384 at least). With it the data
+#: one is taken as this. Fine-tuning services allow thousands of tokens per example. With it the data
 #: checks know, from the longest text alone, when no backend's limit can be reached (an estimate never
 #: exceeds a text's characters + 1), and `finsent prepare` then loads no backend at all.
 MIN_EXAMPLE_TOKEN_LIMIT = 512
