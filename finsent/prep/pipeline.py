@@ -245,14 +245,14 @@ def _drop_unusable(work: pd.DataFrame, options: PrepareOptions, found: list[Find
 
 
 def _backend_limit(options: PrepareOptions, length: pd.Series) -> tuple[int, str] | None:
-    """The backends' limit, asked for only when a text could reach one: no declared limit is under
-    MIN_EXAMPLE_TOKEN_LIMIT, and a token estimate never exceeds a text's characters + 1."""
+    """The backends' limit, asked for only when a text could reach one: a declared limit under
+    MIN_EXAMPLE_TOKEN_LIMIT counts as that (here, where the shortcut relies on it), and a token estimate
+    never exceeds a text's characters + 1."""
     declared = options.backend_limit
-    if not callable(declared):
-        return declared
-    if length.empty or int(length.max()) < MIN_EXAMPLE_TOKEN_LIMIT - 1:
+    if declared is None or length.empty or int(length.max()) < MIN_EXAMPLE_TOKEN_LIMIT - 1:
         return None
-    return declared()
+    limit = declared() if callable(declared) else declared
+    return (max(int(limit[0]), MIN_EXAMPLE_TOKEN_LIMIT), limit[1]) if limit else None
 
 
 def _reporting_checks(

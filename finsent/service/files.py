@@ -32,10 +32,7 @@ EXPORT_KINDS: Mapping[str, str] = {
 
 
 def declared_token_limit(backends: Iterable[Backend]) -> tuple[int, str] | None:
-    """The smallest per-example token limit the backends declare, with its base model (None: none does);
-    a limit under MIN_EXAMPLE_TOKEN_LIMIT counts as that."""
-    from finsent.contract.costs import MIN_EXAMPLE_TOKEN_LIMIT
-
+    """The smallest per-example token limit the backends declare, with its base model (None: none does)."""
     limits = []
     for backend in backends:
         try:
@@ -43,7 +40,7 @@ def declared_token_limit(backends: Iterable[Backend]) -> tuple[int, str] | None:
         except Exception:  # a backend's own bug must not block preparing data for every backend
             continue
         if limit:
-            limits.append((max(int(limit[0]), MIN_EXAMPLE_TOKEN_LIMIT), limit[1]))
+            limits.append(limit)
     return min(limits) if limits else None
 
 

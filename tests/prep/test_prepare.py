@@ -455,5 +455,12 @@ def test_a_declared_limit_under_the_floor_counts_as_the_floor() -> None:
             raise RuntimeError("a backend's own bug")
 
     backends: list[Any] = [Declares((100, "small")), Declares((16_384, "big")), Declares(None), Broken()]
-    assert declared_token_limit(backends) == (MIN_EXAMPLE_TOKEN_LIMIT, "small")
+    assert declared_token_limit(backends) == (100, "small")
     assert declared_token_limit([Declares(None)]) is None
+    # the check counts 100 as the floor, given as a tuple or as a function: 300 characters are not over it
+    medium = [*_balanced(), ("가" * 300, "positive"), ("가" * (MIN_EXAMPLE_TOKEN_LIMIT + 40), "negative")]
+    for given in ((100, "small"), lambda: (100, "small")):
+        over = check_table(_table(medium), PrepareOptions(backend_limit=given)).finding("over_token_limit")
+        assert (
+            over is not None and over.rows == (62,) and f"{MIN_EXAMPLE_TOKEN_LIMIT:,} tokens" in over.message
+        )
