@@ -34,7 +34,8 @@ $(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.txt $(wildcard examples/*/pyproj
 	@# The transformers backend's extra, tested in CI: the CPU build of torch first (an unpinned torch pulls
 	@# a CUDA build of several GB; elsewhere set TORCH_INDEX=https://download.pytorch.org/whl/cpu), then the rest.
 	$(PIP) install -q "torch==2.13.0" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PIP) install -q "transformers>=4.46" "safetensors>=0.4.3" "tokenizers>=0.20" "huggingface-hub>=0.26"
+	$(PIP) install -q "transformers>=4.46" "safetensors>=0.4.3" "tokenizers>=0.20" "huggingface-hub>=0.26" \
+	  "onnxruntime>=1.20" "onnx>=1.17"
 	@# The example third-party plugin proves entry-point loading in the tests.
 	$(PIP) install -q --no-deps -e examples/finsent-hello-backend
 	@touch $@

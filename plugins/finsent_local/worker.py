@@ -115,6 +115,9 @@ def run(folder: JobFolder) -> None:
             f"모델 저장: {job['model_id']} ({size_mb:.1f} MB), {seconds:.1f}초 걸림",
         )
     )
+    # the last event before the status: a poll reads the status first, so one that sees the job end
+    # has every event of it, and polling again brings nothing new
+    folder.add_event(SUCCEEDED)
     folder.write_status(
         status=JobStatus.SUCCEEDED.value,
         progress=1.0,
@@ -124,7 +127,6 @@ def run(folder: JobFolder) -> None:
         n_features=model.featurizer.n_features,
         peak_memory_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     )
-    folder.add_event(SUCCEEDED)
 
 
 def main(argv: list[str] | None = None) -> int:

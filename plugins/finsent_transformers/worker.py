@@ -130,6 +130,9 @@ def run(folder: JobFolder) -> None:
             f"모델 저장: {job['model_id']} ({result['size_mb']:.1f} MB), {seconds:.1f}초 걸림",
         )
     )
+    # the last event before the status: a poll reads the status first, so one that sees the job end
+    # has every event of it, and polling again brings nothing new
+    folder.add_event(SUCCEEDED)
     folder.write_status(
         status=JobStatus.SUCCEEDED.value,
         progress=1.0,
@@ -142,7 +145,6 @@ def run(folder: JobFolder) -> None:
             for key in ("best", "max_length", "device", "precision", "int8", "epochs_trained")
         },
     )
-    folder.add_event(SUCCEEDED)
 
 
 def main(argv: list[str] | None = None) -> int:

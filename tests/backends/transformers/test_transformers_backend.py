@@ -110,10 +110,12 @@ def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def run(tiny_model: Path, dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """One short training job, shared by the tests that look at its result (it takes ~15 s)."""
+    """One short training job, shared by the tests that look at its result (it takes ~15 s). It makes the
+    int8 check as users' jobs do (the contract suite's options leave it out)."""
     home = tmp_path_factory.mktemp("tf-home")
     backend = _backend(home)
-    job_id, data = _start(backend, dataset_dir, home / "work", **FAST_OPTIONS, base_model=str(tiny_model))
+    options = {**FAST_OPTIONS, "int8_inference": True}
+    job_id, data = _start(backend, dataset_dir, home / "work", **options, base_model=str(tiny_model))
     update, events, metrics, _ = _follow(backend, job_id)
     return Run(backend, data, job_id, update, events, metrics)
 
@@ -213,14 +215,25 @@ def test_a_changed_model_folder_is_refused(run: Run, tmp_path: Path) -> None:
     assert info.value.ko
 
 
-def test_int8_inference_gives_valid_predictions(run: Run) -> None:
-    int8 = ModelRef(run.ref.id, run.ref.labels, run.ref.input_format, {**run.ref.details, "int8": True})
-    predictions = run.backend.classify(int8, TEXTS)
+def test_the_job_checks_int8_and_classification_uses_what_it_decided(run: Run) -> None:
+    from finsent_transformers import inference, onnx_int8
+
+    record = run.update.details["int8"]
+    folder = Path(run.ref.details["path"])
+    assert record["engine"] == "onnxruntime" and isinstance(record["validated"], bool)
+    assert (folder / onnx_int8.ONNX_FILE).is_file() == record["validated"], (
+        "the file exists only if it passed"
+    )
+    assert any("int8 check (onnxruntime)" in e.text.en for e in run.events)
+    predictions = run.backend.classify(run.ref, TEXTS)
     assert len(predictions) == len(TEXTS)
     assert all(abs(sum(p.scores.values()) - 1.0) < 1e-3 for p in predictions)
-    from finsent_transformers import inference
-
-    assert any(c.quantized for c in inference._cache.values())
+    used = {c.engine for c in inference._cache.values() if c.model_labels}
+    assert ("onnxruntime-int8" if record["validated"] else "fp32") in used
+    # the `int8` setting off: fp32 whatever the job decided
+    off = _backend(run.backend.context.settings.home, {"int8": "off"})
+    assert [p.label for p in off.classify(run.ref, TEXTS[:3])]
+    assert any(c.engine == "fp32" for c in inference._cache.values())
 
 
 # -- cancel, kill, resume -----------------------------------------------------------------------------
@@ -292,6 +305,7 @@ def ready_folder(run: Run, tmp_path: Path) -> Path:
     """The trained model under other label names, as a finance classifier from the hub would be."""
     folder = Path(shutil.copytree(run.ref.details["path"], tmp_path / "kr-finbert-like"))
     (folder / "finsent.json").unlink()
+    (folder / "model.int8.onnx").unlink(missing_ok=True)  # finsent's own file: a hub folder has none
     config = json.loads((folder / "config.json").read_text())
     names = list(run.ref.labels.names)
     config["id2label"] = {str(i): f"LABEL_{i}" for i in range(len(names))}
@@ -323,8 +337,10 @@ def test_a_ready_model_classifies_without_training_through_the_service(
     finally:
         service.close()
     # The same weights give the same scores; the last, very long text is cut at another length (the trained
-    # model keeps its training max_length in finsent.json, a ready model takes the model's limit).
-    expected = run.backend.classify(run.ref, TEXTS)
+    # model keeps its training max_length in finsent.json, a ready model takes the model's limit). Both
+    # in fp32: the trained model's own classification may run int8, which its job validated.
+    fp32 = _backend(run.backend.context.settings.home, {"int8": "off"})
+    expected = fp32.classify(run.ref, TEXTS)
     assert len(predictions) == len(TEXTS)
     for a, b in zip(predictions[:-1], expected[:-1], strict=True):
         assert a.label == b.label
