@@ -21,6 +21,7 @@ from typing import Any
 
 from finsent.contract import JobEvent, MetricPoint, Text
 from finsent.support.atomic import atomic_write_text
+from finsent.support.private import PRIVATE_FILE_MODE
 
 JOB = "job.json"
 STATUS = "status.json"
@@ -76,7 +77,8 @@ class JobFolder:
     def _append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         # One write() on an O_APPEND descriptor: lines from two writers never interleave.
-        fd = os.open(self.path / PROGRESS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # 0600 whatever the umask of whoever writes first (a worker started by a third-party shell, say)
+        fd = os.open(self.path / PROGRESS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
         try:
             os.write(fd, line)
         finally:

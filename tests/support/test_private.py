@@ -48,3 +48,12 @@ def test_atomic_writes_are_0600_and_their_new_folders_0700(tmp_path: Path) -> No
     assert mode(target) == 0o600 and mode(target.parent) == 0o700
     atomic_write_text(target, "{}")  # replaced: still private
     assert mode(target) == 0o600
+
+
+def test_a_job_folder_progress_log_is_0600_under_a_loose_umask(tmp_path: Path) -> None:
+    from finsent.support.jobfolder import PROGRESS, JobFolder
+
+    folder = JobFolder(tmp_path / "job")
+    folder.path.mkdir()
+    folder.add_event("started")
+    assert mode(folder.path / PROGRESS) == 0o600
