@@ -67,16 +67,17 @@ class _Logits(torch.nn.Module):
 def export_int8(model: Any, target: Path) -> None:
     """Export `model` (fp32, any device) to ONNX and write its int8 quantisation to `target`.
 
-    The fp32 graph goes to a temporary folder beside nothing: only the quantised file lands in `target`,
-    and only once it is whole (quantize_dynamic writes straight to its output path, so it writes to a
-    temporary name that is renamed).
+    The fp32 graph (as large as the weights) goes to a hidden scratch folder beside `target`, not to /tmp,
+    which is small or in memory on many machines; hidden names are no part of a model folder's digest.
+    Only the quantised file lands in `target`, and only once it is whole (quantize_dynamic writes straight
+    to its output path, so it writes to a hidden name that is renamed).
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     cpu_model = _Logits(model).to("cpu").eval()
     example = (torch.ones((2, 8), dtype=torch.long), torch.ones((2, 8), dtype=torch.long))
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
-    with tempfile.TemporaryDirectory(prefix="finsent-onnx-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=".onnx-export-", dir=target.parent) as scratch:
         fp32 = Path(scratch) / "model.onnx"
         with warnings.catch_warnings(), torch.inference_mode():
             # the TorchScript exporter is deprecated in favour of torch.export, which needs onnxscript
