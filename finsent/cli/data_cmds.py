@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from finsent.service import InputError, Text
 
 if TYPE_CHECKING:  # imported when a command runs: parsing flags must stay light
-    from finsent.service import DataFiles, Report
+    from finsent.service import DataFiles, LoadedTable, Report
 
 PREPARE_HELP = """\
 Check, clean and split a labelled file (CSV/TSV in any common encoding, XLSX, JSONL) and write
@@ -104,9 +105,17 @@ def default_out_dir(name: str, sha256: str) -> Path:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from finsent.service import DataFiles, LabelSet, PreparationError, PrepareOptions
+    from finsent.service import DataFiles
 
     files = DataFiles.standalone()
+    source = Path(args.input)
+    # First, before pandas is imported: a JSON Lines input is read meanwhile by a child process.
+    with files.start_reading(source) as prefetch:
+        return _prepare(files, args, lambda: files.read_table(source, sheet=args.sheet, prefetch=prefetch))
+
+
+def _prepare(files: DataFiles, args: argparse.Namespace, read: Callable[[], LoadedTable]) -> int:
+    from finsent.service import LabelSet, PreparationError, PrepareOptions
 
     labels = LabelSet()
     if args.labels:
@@ -132,7 +141,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         lowercase=args.lowercase,
         formats=formats[args.format],
     )
-    table = files.read_table(Path(args.input), sheet=args.sheet)
+    table = read()
     if args.check:
         report = files.check_table(table, options)
         _emit(files, report, args)

@@ -6,7 +6,8 @@ not exactly one JSON value on its own (a value spanning lines, two values on one
 swallow a marker, which the file cannot forge, so checking that every marker is where it belongs proves
 that each line parsed alone. A piece where that fails (blank lines, a broken line) is read line by line,
 which also names the line that is wrong. The records of a piece go into columns at once, so only one
-piece's dicts are ever in memory beside the cells.
+piece's dicts are ever in memory beside the cells. Free of pandas and numpy (the reader turns the cells
+into a frame), so a child process can read a file before they are imported (`finsent.ingest.prefetch`).
 """
 
 from __future__ import annotations
@@ -18,17 +19,14 @@ import re
 import secrets
 from bisect import bisect_right
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import chain, repeat
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from finsent.contract.errors import InputError
 from finsent.contract.texts import Text
-from finsent.ingest.columns import clean_header
 from finsent.ingest.limits import InputLimits, over_limit
-from finsent.ingest.linescan import check_cells
+from finsent.ingest.linescan import check_cells, count_records, scan_lines
 from finsent.ingest.sniffing import decode_text, utf8_head
 
 # JSON's blanks (all of them blanks to str.strip() too) before the first record.
@@ -52,34 +50,93 @@ def cell_text(value: object) -> str:
 _PIECE = 8 * 1024 * 1024
 
 
-def read_jsonl_data(data: bytes, label: str, limits: InputLimits) -> tuple[pd.DataFrame, str]:
-    """(frame, encoding) of a JSONL file's bytes (see `read_jsonl`). UTF-8 is decoded a piece at a time;
+@dataclass(frozen=True)
+class JsonlCells:
+    """The cells of a JSON Lines file: one list of str per key, in the order the keys first appear, the
+    keys as written (`finsent.ingest.columns.clean_header` makes them column names), and the rows."""
+
+    names: list[str]
+    columns: list[list[str]]
+    rows: int
+
+
+def read_jsonl_bytes(data: bytes, label: str, limits: InputLimits) -> tuple[JsonlCells, str]:
+    """(cells, encoding) of a JSONL file's bytes, its lines and rows checked against `limits` before any
+    line is decoded or parsed."""
+    check_lines(data, label, limits)
+    return read_jsonl_data(data, label, limits)
+
+
+def check_lines(data: bytes, label: str, limits: InputLimits) -> None:
+    """OverLimitError for a line over `max_line_kb` or more records than `max_rows`."""
+    lines = scan_lines(data, label, limits)
+    if lines > limits.max_rows:
+        records = count_records(data, limits.max_rows + 1)
+        if records > limits.max_rows:
+            raise over_limit(label, "max_rows", records, limits.max_rows, at_least=True)
+
+
+def read_jsonl_data(data: bytes, label: str, limits: InputLimits) -> tuple[JsonlCells, str]:
+    """(cells, encoding) of a JSONL file's bytes (see `read_jsonl`). UTF-8 is decoded a piece at a time;
     any other file is decoded first (`decode_text`)."""
-    head = utf8_head(data, label)  # raises for binary data, as decode_text would
-    if head is not None:
-        encoding = head[1]
-        offset = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0
-        start = _BLANKS.match(data, offset)
-        if start is not None and data[start.end() : start.end() + 1] == b"{":
-            with contextlib.suppress(UnicodeDecodeError):  # not UTF-8 further on: decode_text tells more
-                return _read_lines(data, offset, label, limits), encoding
+    start = utf8_lines_start(data, label)
+    if start is not None:
+        with contextlib.suppress(UnicodeDecodeError):  # not UTF-8 further on: decode_text tells more
+            return _read_lines(data, start[0], label, limits), start[1]
     text, encoding = decode_text(data, label)
     return read_jsonl(text, label, limits), encoding
 
 
-def read_jsonl(text: str, label: str, limits: InputLimits) -> pd.DataFrame:
-    """The records of a JSONL text (or a JSON array of objects) as a frame of str cells, columns in the
-    order their keys first appear. InputError names the line that is not one JSON object."""
+def utf8_lines_start(data: bytes, label: str) -> tuple[int, str] | None:
+    """(offset of the first line, encoding) of a file read as UTF-8 lines a piece at a time (what starts
+    with a BOM or blanks and "{" in UTF-8); None for a file `decode_text` decodes whole first."""
+    head = utf8_head(data, label)  # raises for binary data, as decode_text would
+    if head is None:
+        return None
+    encoding = head[1]
+    offset = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0
+    start = _BLANKS.match(data, offset)
+    if start is not None and data[start.end() : start.end() + 1] == b"{":
+        return offset, encoding
+    return None
+
+
+def read_jsonl_lines(data: bytes, start: int, end: int, label: str, limits: InputLimits) -> JsonlCells:
+    """The cells of the whole UTF-8 lines `data[start:end]` (`start` from `utf8_lines_start` or just
+    after a newline, `end` just after one): with `joined_cells`, the cells of a file read in two parts
+    are those of the file read whole (UnicodeDecodeError when a part is not UTF-8: read it whole)."""
+    return _read_lines(data, start, label, limits, end)
+
+
+def joined_cells(first: JsonlCells, second: JsonlCells) -> JsonlCells:
+    """The cells of two consecutive parts of a file as those of the whole: the keys in the order they
+    first appear, "" where a part has no such key (what `cell_text` makes of the missing value)."""
+    names = first.names + [name for name in second.names if name not in set(first.names)]
+    before = dict(zip(first.names, first.columns, strict=True))
+    after = dict(zip(second.names, second.columns, strict=True))
+    columns = [
+        (before[name] if name in before else [""] * first.rows)
+        + (after[name] if name in after else [""] * second.rows)
+        for name in names
+    ]
+    return JsonlCells(names, columns, first.rows + second.rows)
+
+
+def read_jsonl(text: str, label: str, limits: InputLimits) -> JsonlCells:
+    """The records of a JSONL text (or a JSON array of objects) as str cells, columns in the order their
+    keys first appear. InputError names the line that is not one JSON object."""
     stripped = text.lstrip()
     if not stripped.startswith("["):
         return _read_lines(text, 0, label, limits)
     columns = _Columns(label, limits)  # a JSON array of objects is accepted as well
     columns.add(_array_records(stripped, label), 1, None)
-    return columns.frame()
+    return columns.finished()
 
 
-def _read_lines(source: bytes | str, offset: int, label: str, limits: InputLimits) -> pd.DataFrame:
-    """JSON Lines from `source[offset:]` (UTF-8 bytes, decoded a piece at a time, or text)."""
+def _read_lines(
+    source: bytes | str, offset: int, label: str, limits: InputLimits, stop: int | None = None
+) -> JsonlCells:
+    """JSON Lines from `source[offset:stop]` (UTF-8 bytes, decoded a piece at a time, or text)."""
     newline: Any = b"\n" if isinstance(source, bytes) else "\n"
     token = secrets.token_hex(16)
     held = token.encode("ascii") in source if isinstance(source, bytes) else token in source
@@ -87,9 +144,10 @@ def _read_lines(source: bytes | str, offset: int, label: str, limits: InputLimit
     marker = None if held else token
     columns = _Columns(label, limits)
     line, at = 1, offset
-    while at < len(source):
-        end = source.find(newline, at + _PIECE)
-        end = len(source) if end < 0 else end + 1
+    stop = len(source) if stop is None else stop
+    while at < stop:
+        end = source.find(newline, at + _PIECE, stop)
+        end = stop if end < 0 else end + 1
         piece = source[at:end]
         text: str = piece.decode("utf-8") if isinstance(piece, bytes) else piece
         del piece
@@ -101,7 +159,7 @@ def _read_lines(source: bytes | str, offset: int, label: str, limits: InputLimit
         del records
         line += text.count("\n")
         at = end
-    return columns.frame()
+    return columns.finished()
 
 
 def _array_records(text: str, label: str) -> list[dict[str, Any]]:
@@ -191,7 +249,8 @@ class _Columns:
         start, first_line, lines = self.pieces[index]
         return lines[row - start] if lines is not None else first_line + row - start
 
-    def frame(self) -> pd.DataFrame:
+    def finished(self) -> JsonlCells:
+        """Every cell as the text finsent reads (`cell_text`), each checked against `max_cell_chars`."""
         names = list(self.cells)
         cells: list[list[str]] = []
         for name in names:
@@ -203,10 +262,7 @@ class _Columns:
                     raise _too_deep(self.label, self.line(_first_too_deep(values))) from None
             cells.append(values)
         check_cells(names, cells, self.label, self.limits, self._place)
-        data = {i: np.array(values, dtype=object) for i, values in enumerate(cells)}
-        frame = pd.DataFrame(data, dtype=object, copy=False, index=pd.RangeIndex(self.rows))
-        frame.columns = pd.Index(clean_header(names))
-        return frame
+        return JsonlCells(names, cells, self.rows)
 
     def _place(self, row: int) -> tuple[str, str]:
         line = self.line(row)

@@ -12,10 +12,12 @@ import contextlib
 import csv
 import io
 from collections.abc import Callable, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from finsent.ingest.limits import InputLimits, over_limit
+
+if TYPE_CHECKING:  # no numpy at run time: a child process reads JSON Lines before it is imported
+    import numpy as np
 
 
 def scan_lines(data: bytes, label: str, limits: InputLimits) -> int:

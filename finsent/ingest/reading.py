@@ -13,7 +13,6 @@ import csv
 import dataclasses
 import hashlib
 import io
-import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,9 +32,11 @@ from finsent.ingest.columns import (
     renamed_repeats,
     resolve_columns,
 )
-from finsent.ingest.jsonlines import read_jsonl_data
+from finsent.ingest.filebytes import OLE_MAGIC, checked_bytes, checked_path, input_format, load_bytes
+from finsent.ingest.jsonlines import JsonlCells, read_jsonl_bytes
 from finsent.ingest.limits import InputLimits, over_limit
-from finsent.ingest.linescan import check_cells, check_header_columns, count_records, scan_lines
+from finsent.ingest.linescan import check_cells, check_header_columns, scan_lines
+from finsent.ingest.prefetch import JsonlPrefetch
 from finsent.ingest.sniffing import decode_text, delimiter_name, sniff_delimiter, utf8_head
 from finsent.settings import Settings
 
@@ -47,11 +48,6 @@ __all__ = [
     "read_table",
     "resolve_columns",
 ]
-
-_XLSX_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and other MS Office binaries)
-# Nothing but blanks, NULs and byte-order marks; stops at the first other byte (no copy of the file).
-_BLANK = re.compile(rb"[ \t\r\n\x00\xef\xbb\xbf\xff\xfe]*\Z")
 
 
 @dataclass(frozen=True)
@@ -75,80 +71,6 @@ class LoadedTable:
         return len(self.frame)
 
 
-def _load_bytes(source: Path | bytes, name: str | None, max_mb: int) -> tuple[bytes, str]:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data, label = bytes(source), name or "upload"
-    else:
-        path, label = _checked_path(source, name, max_mb)
-        data = path.read_bytes()
-    return _checked_bytes(data, label, max_mb), label
-
-
-def _checked_path(source: Path | str, name: str | None, max_mb: int) -> tuple[Path, str]:
-    """The path of a file that exists and is within the size limit, and its label."""
-    path = Path(source).expanduser()
-    label = name or path.name
-    if not path.is_file():
-        raise InputError(
-            Text(f"{path} does not exist or is not a file.", f"{path} 파일이 없거나 파일이 아닙니다."),
-            hint=Text("Check the path.", "경로를 확인하세요."),
-        )
-    size = path.stat().st_size
-    if size > max_mb * 1024 * 1024:
-        _raise_too_large(label, size, max_mb)
-    return path, label
-
-
-def _checked_bytes(data: bytes, label: str, max_mb: int) -> bytes:
-    if len(data) > max_mb * 1024 * 1024:
-        _raise_too_large(label, len(data), max_mb)
-    if _BLANK.match(data):
-        raise InputError(
-            Text(f"{label} is empty.", f"{label} 파일이 비어 있습니다."),
-            hint=Text(
-                "Choose a file with a header row and at least one labelled row.",
-                "머리글 행과 라벨이 있는 행이 하나 이상 있는 파일을 선택하세요.",
-            ),
-        )
-    return data
-
-
-def _raise_too_large(label: str, size: int, max_mb: int) -> None:
-    mb = size / (1024 * 1024)
-    raise InputError(
-        Text(
-            f"{label} is {mb:,.1f} MB, more than the limit of {max_mb} MB.",
-            f"{label} 파일 크기({mb:,.1f} MB)가 한도 {max_mb} MB를 넘습니다.",
-        ),
-        hint=Text(
-            "Split the file, or raise the limit with FINSENT_MAX_INPUT_MB.",
-            "파일을 나누거나 FINSENT_MAX_INPUT_MB 로 한도를 높이세요.",
-        ),
-    )
-
-
-def _format_of(data: bytes, label: str) -> str:
-    lower = label.lower()
-    if data.startswith(_OLE_MAGIC) or lower.endswith(".xls"):
-        raise InputError(
-            Text(
-                f"{label} is an old Excel (.xls) or other Office binary file, which finsent cannot read.",
-                f"{label} 은(는) 예전 엑셀(.xls) 형식이라 읽을 수 없습니다.",
-            ),
-            hint=Text(
-                "Open it in Excel and save it as .xlsx or CSV UTF-8.",
-                "엑셀에서 열어 .xlsx 또는 CSV UTF-8 로 저장하세요.",
-            ),
-        )
-    if data.startswith(_XLSX_MAGIC) or lower.endswith((".xlsx", ".xlsm")):
-        return "xlsx"
-    if lower.endswith((".jsonl", ".ndjson", ".json")):
-        return "jsonl"
-    if lower.endswith((".tsv", ".tab")):
-        return "tsv"
-    return "csv"
-
-
 def _limits_of(limits: InputLimits | None, max_mb: int | None) -> InputLimits:
     limits = limits if limits is not None else InputLimits.from_settings(Settings.from_env())
     return limits if max_mb is None else dataclasses.replace(limits, max_input_mb=max_mb)
@@ -161,23 +83,32 @@ def read_table(
     sheet: str | None = None,
     max_mb: int | None = None,
     limits: InputLimits | None = None,
+    prefetch: JsonlPrefetch | None = None,
 ) -> LoadedTable:
     """Read a CSV/TSV/XLSX/JSONL file (path or uploaded bytes) into a table of strings.
 
     `name` is the file name shown to the user (and used for the format when `source` is bytes);
     `limits` default to the settings' (`FINSENT_MAX_*`); `max_mb`, when given, overrides their file size.
     Going over a limit is an `OverLimitError`, raised before the parser sees the data where it can be.
+    `prefetch`: the cells of this JSONL file being read by a child process (`finsent.ingest.prefetch`),
+    taken when it read this path with these limits; otherwise (and whenever it failed) the file is read
+    here, with the errors a read here gives.
     """
     limits = _limits_of(limits, max_mb)
     if not isinstance(source, (bytes, bytearray, memoryview)):
-        path, label = _checked_path(source, name, limits.max_input_mb)
+        path, label = checked_path(source, name, limits.max_input_mb)
         with path.open("rb") as handle:
-            kind = _format_of(handle.read(len(_OLE_MAGIC)), label)
+            kind = input_format(handle.read(len(OLE_MAGIC)), label)
         if kind in ("csv", "tsv"):  # parsed from the file: its bytes and its table are never both held
             table = _read_text_file(path, label, kind, limits)
             return _with_repeats(table, path)
-    data, label = _load_bytes(source, name, limits.max_input_mb)
-    kind = _format_of(data, label)
+        prefetched = prefetch.result(path, limits) if prefetch is not None and kind == "jsonl" else None
+        if prefetched is not None:
+            frame = _jsonl_frame(prefetched.cells)
+            table = LoadedTable(frame, label, "jsonl", prefetched.encoding, sha256=prefetched.sha256)
+            return _with_repeats(table, path)
+    data, label = load_bytes(source, name, limits.max_input_mb)
+    kind = input_format(data, label)
     # hashlib releases the GIL on large inputs: the digest is computed beside the parse.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finsent-sha256") as pool:
         pending = pool.submit(lambda: hashlib.sha256(data).hexdigest())
@@ -187,7 +118,8 @@ def read_table(
             frame, chosen, sheets = read_xlsx(data, label, sheet, limits=limits)
             table = LoadedTable(frame, label, "xlsx", None, chosen, tuple(sheets), pending.result())
         elif kind == "jsonl":
-            frame, encoding = _read_jsonl_file(data, label, limits)
+            cells, encoding = read_jsonl_bytes(data, label, limits)
+            frame = _jsonl_frame(cells)
             table = LoadedTable(frame, label, "jsonl", encoding, sha256=pending.result())
         else:
             frame, encoding, delimiter = _read_text_table(data, label, kind, limits)
@@ -206,7 +138,7 @@ def _read_text_file(path: Path, label: str, kind: str, limits: InputLimits) -> L
     work and the table side by side: 3.4x the file; the table alone: 2.1x)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finsent-sha256") as pool:
         pending = pool.submit(_file_sha256, path)
-        data = _checked_bytes(path.read_bytes(), label, limits.max_input_mb)
+        data = checked_bytes(path.read_bytes(), label, limits.max_input_mb)
         head = utf8_head(data, label)
         if head is not None:
             start, encoding = head
@@ -269,21 +201,20 @@ def list_sheets(
 ) -> list[str]:
     """Names of the worksheets of an XLSX file, in workbook order ([] for other formats)."""
     limits = _limits_of(limits, max_mb)
-    data, label = _load_bytes(source, name, limits.max_input_mb)
-    if _format_of(data, label) != "xlsx":
+    data, label = load_bytes(source, name, limits.max_input_mb)
+    if input_format(data, label) != "xlsx":
         return []
     from finsent.ingest.spreadsheet import sheet_names
 
     return sheet_names(data, label, limits=limits)
 
 
-def _read_jsonl_file(data: bytes, label: str, limits: InputLimits) -> tuple[pd.DataFrame, str]:
-    lines = scan_lines(data, label, limits)  # before any line is decoded or parsed
-    if lines > limits.max_rows:
-        records = count_records(data, limits.max_rows + 1)
-        if records > limits.max_rows:
-            raise over_limit(label, "max_rows", records, limits.max_rows, at_least=True)
-    return read_jsonl_data(data, label, limits)
+def _jsonl_frame(cells: JsonlCells) -> pd.DataFrame:
+    """The cells of a JSONL file as a frame of object columns (the cells' str objects, not copies)."""
+    data = {i: np.array(values, dtype=object) for i, values in enumerate(cells.columns)}
+    frame = pd.DataFrame(data, dtype=object, copy=False, index=pd.RangeIndex(cells.rows))
+    frame.columns = pd.Index(clean_header(cells.names))
+    return frame
 
 
 def _read_text_table(

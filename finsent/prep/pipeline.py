@@ -10,7 +10,6 @@ input and options give byte-identical files.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -34,6 +33,7 @@ from finsent.ingest.columns import resolve_columns
 from finsent.ingest.reading import LoadedTable
 from finsent.prep import checks, textchecks
 from finsent.prep.checks import Finding
+from finsent.prep.filewriter import HashedFileWriter
 from finsent.prep.report import Report
 from finsent.prep.textscan import normalise_column
 from finsent.prep.trainfiles import split_files
@@ -116,7 +116,7 @@ class PreparationError(DataError):
 @dataclass
 class _Analysis:
     report: Report
-    kept: pd.DataFrame | None = None  # columns row, text, label, valid (bool)
+    kept: pd.DataFrame | None = None  # columns row, text, label, escaped, valid (bools)
 
 
 def _source_info(table: LoadedTable) -> dict[str, Any]:
@@ -226,6 +226,8 @@ def _work_table(
             "capital": column.capital,
             "formula": column.formula,
             "arrow": column.arrow,
+            # what the training files escape: casefolding (--lowercase) never adds such a character
+            "escaped": column.escaped,
         }
     )
     return work, variants, [*affix_findings]
@@ -300,7 +302,7 @@ def _split(
     found: list[Finding | None],
 ) -> _Analysis:
     """The rows kept, the class-count findings and the stratified train/validation split."""
-    kept = work.loc[active, ["row", "text", "label"]].reset_index(drop=True)
+    kept = work.loc[active, ["row", "text", "label", "escaped"]].reset_index(drop=True)
     names = options.labels.names
     codes = work["label_code"].to_numpy()[active.to_numpy()]
     per_label = dict(zip(names, np.bincount(codes, minlength=len(names) + 1)[1:].tolist(), strict=True))
@@ -338,16 +340,25 @@ def prepare_dataset(
     report = analysis.report
     if report.has_errors or analysis.kept is None:
         raise PreparationError(report)
-    with atomic_directory(out_dir, replace_if_contains=MANIFEST) as work_dir:
-        digests = {
-            name: _store(work_dir / name, [report_bytes])
-            for name, report_bytes in (
-                ("report.json", report.to_json().encode("utf-8")),
-                ("report.txt", report.to_text().encode("utf-8")),
-            )
-        }
-        for split, names in _split_files(analysis.kept, options):
-            digests.update(_write_split(work_dir, names, split))
+    with (
+        atomic_directory(out_dir, replace_if_contains=MANIFEST) as work_dir,
+        HashedFileWriter(work_dir) as writer,
+    ):
+        for name, data in (
+            ("report.json", report.to_json().encode("utf-8")),
+            ("report.txt", report.to_text().encode("utf-8")),
+        ):
+            writer.write(name, data)
+            writer.close(name)
+        for blocks, names in _split_files(analysis.kept, options):
+            # A block is handed to the writer's thread and dropped: a file is never held whole (on a 192 MB
+            # CSV the bytes of a split's files took 1x the input at once).
+            for block in blocks:
+                for kind, data in block.items():
+                    writer.write(names[kind], data)
+            for name in names.values():
+                writer.close(name)
+        digests = writer.finish()
         manifest = _manifest(table, report, options, dict(sorted(digests.items())))
         _store(
             work_dir / MANIFEST, [(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")]
@@ -369,27 +380,11 @@ def _split_files(
             column["label"][take].tolist(),
             formats,
             options.labels.names,
+            column["escaped"][take],
         )
         names: dict[str, str] = {"csv": f"{split}.csv"}
         names.update({f: f"{split}.{f}.jsonl" for f in formats})
         yield blocks, names
-
-
-def _write_split(folder: Path, names: dict[str, str], blocks: Iterator[dict[str, bytes]]) -> dict[str, str]:
-    """Write every file of a split block by block (a block is written to each file and dropped: a file is
-    never held whole, on a 192 MB CSV the bytes of a split's files took 1x the input at once) and fsync
-    them; returns {name: sha256}, computed on the bytes as they are written (never read back)."""
-    with contextlib.ExitStack() as stack:
-        handles = {kind: stack.enter_context(open(folder / name, "wb")) for kind, name in names.items()}
-        digests = {kind: hashlib.sha256() for kind in names}
-        for block in blocks:
-            for kind, data in block.items():
-                digests[kind].update(data)
-                handles[kind].write(data)
-        for handle in handles.values():
-            handle.flush()
-            os.fsync(handle.fileno())
-    return {names[kind]: digest.hexdigest() for kind, digest in digests.items()}
 
 
 def _store(path: Path, blocks: Iterable[bytes]) -> str:

@@ -2,8 +2,8 @@
 
 Preparing a 200,000-row file asks the same few questions of every text: what is its model input
 (`normalise_text`), did normalising change it, does it hold a capital letter, how long is it, how does it
-start, does it contain the completion separator. Asked row by row, that is a Python call per row and
-question. Here the column is joined into one string and looked at as an array of UTF-16 code units (UTF-32
+start, does it contain the completion separator, does the training files' JSON or CSV escape a character
+of it. Asked row by row, that is a Python call per row and question. Here the column is joined into one string and looked at as an array of UTF-16 code units (UTF-32
 when it holds characters beyond U+FFFF): a per-character table and a few vectorised steps answer every
 question for the texts that are already clean, which is nearly all of them. Every other row (non-NFC text,
 line breaks, double spaces, control characters, characters beyond U+FFFF) is answered by the per-row
@@ -30,6 +30,9 @@ _PER_ROW = 4  # beyond the table (a character past U+FFFF): the row is answered 
 #: It is the Unicode quick-check rule, so NFC is never asked of the joined column.
 _NOT_NFC = 8
 _DASH = 16  # the first character of the completion separator's arrow: rows with one are checked for "->"
+#: what JSON escapes (controls, quote, backslash) or makes a CSV field quoted (comma, quote, CR, LF)
+_ESCAPED = 32
+ESCAPED_CHARS = frozenset(map(chr, range(0x20))) | frozenset(',"\\')
 #: index standing for every character past U+FFFF in the UTF-32 path
 _BEYOND = 0x10000
 _ARROW = COMPLETION_SEPARATOR.strip()
@@ -54,6 +57,8 @@ def _char_table() -> np.ndarray:
     for code in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)):  # Hangul composes algorithmically
         classes[code] |= _NOT_NFC
     classes[ord(_ARROW[0])] |= _DASH
+    for char in ESCAPED_CHARS:
+        classes[ord(char)] |= _ESCAPED
     classes[_BEYOND] = _PER_ROW
     return np.frombuffer(bytes(classes), dtype=np.uint8)
 
@@ -76,6 +81,8 @@ class NormalisedColumn:
     formula: np.ndarray
     #: the text contains "->", the separator completion models see at the end of every prompt
     arrow: np.ndarray
+    #: the text holds one of ESCAPED_CHARS: its JSON string needs escapes, or its CSV field quotes
+    escaped: np.ndarray
 
 
 #: rows scanned at a time: the joined text and its per-character arrays are a few MB, whatever the column
@@ -95,7 +102,7 @@ def normalise_column(values: Sequence[object]) -> NormalisedColumn:
     texts = [text for part in parts for text in part.texts]
     arrays = {
         name: np.concatenate([getattr(part, name) for part in parts])
-        for name in ("changed", "capital", "lengths", "first", "last", "formula", "arrow")
+        for name in ("changed", "capital", "lengths", "first", "last", "formula", "arrow", "escaped")
     }
     return NormalisedColumn(texts, **arrays)
 
@@ -112,13 +119,14 @@ def _normalise_part(values: Sequence[object]) -> NormalisedColumn:
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=count)
     if not count:
         empty = np.zeros(0, dtype=bool)
-        return NormalisedColumn(texts, empty, empty, lengths, lengths, lengths, empty, empty)
+        return NormalisedColumn(texts, empty, empty, lengths, lengths, lengths, empty, empty, empty)
     ends = np.cumsum(lengths + 1) - 1
     starts = ends - lengths
     units = _code_units(joined)
     if units is None:  # a lone surrogate: no bulk answers, every row goes the per-row way
         unclean = np.ones(count, dtype=bool)
         capital, arrow = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
+        escaped = np.zeros(count, dtype=bool)
         first, last = np.full(count, -1, dtype=np.int64), np.full(count, -1, dtype=np.int64)
     else:
         classes = _char_table()[units]
@@ -127,6 +135,7 @@ def _normalise_part(values: Sequence[object]) -> NormalisedColumn:
         del classes
         unclean = (flags & (_UNCLEAN | _PER_ROW | _NOT_NFC)) != 0
         capital = (flags & _CAPITAL) != 0
+        escaped = (flags & _ESCAPED) != 0
         space = units == 32
         # a double space anywhere, or a space at either end (an empty row's ends-1 is the previous separator)
         unclean[np.searchsorted(ends, np.flatnonzero(space[:-1] & space[1:]))] = True
@@ -147,8 +156,9 @@ def _normalise_part(values: Sequence[object]) -> NormalisedColumn:
         lengths[row] = len(text)
         first[row], last[row] = (ord(text[0]), ord(text[-1])) if text else (-1, -1)
         arrow[row] = _ARROW in text
+        escaped[row] = not ESCAPED_CHARS.isdisjoint(text)
     formula = np.isin(first, _FORMULA_CODES)
-    return NormalisedColumn(texts, changed, capital, lengths, first, last, formula, arrow)
+    return NormalisedColumn(texts, changed, capital, lengths, first, last, formula, arrow, escaped)
 
 
 def _code_units(joined: str) -> np.ndarray | None:

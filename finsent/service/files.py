@@ -6,6 +6,7 @@ and checked once, with the limits of the settings, and no page decodes what the 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from finsent.contract.backend import Backend
     from finsent.contract.dataset import PreparedDataset
     from finsent.ingest.columns import ColumnGuess
+    from finsent.ingest.prefetch import JsonlPrefetch
     from finsent.ingest.reading import LoadedTable
     from finsent.prep.pipeline import PrepareOptions
     from finsent.prep.report import Report
@@ -85,13 +87,29 @@ class DataFiles:
 
     # -- reading ------------------------------------------------------------------------------
     def read_table(
-        self, source: Path | bytes, name: str | None = None, sheet: str | None = None
+        self,
+        source: Path | bytes,
+        name: str | None = None,
+        sheet: str | None = None,
+        prefetch: JsonlPrefetch | None = None,
     ) -> LoadedTable:
-        """A CSV/TSV/XLSX/JSONL file (a path or uploaded bytes) as a table of strings, within the limits."""
+        """A CSV/TSV/XLSX/JSONL file (a path or uploaded bytes) as a table of strings, within the limits.
+        `prefetch`: what `start_reading(source)` gave, if anything."""
         from finsent.ingest.limits import InputLimits
         from finsent.ingest.reading import read_table
 
-        return read_table(source, name, sheet=sheet, limits=InputLimits.from_settings(self.settings))
+        limits = InputLimits.from_settings(self.settings)
+        return read_table(source, name, sheet=sheet, limits=limits, prefetch=prefetch)
+
+    def start_reading(self, path: Path) -> contextlib.AbstractContextManager[JsonlPrefetch | None]:
+        """Start reading a JSON Lines file in a child process, before pandas is imported (a command's
+        first step; see finsent.ingest.prefetch): a context manager giving what to hand to `read_table`
+        (None for other files), which stops a child whose result was not taken."""
+        from finsent.ingest.limits import InputLimits
+        from finsent.ingest.prefetch import start_jsonl_prefetch
+
+        prefetch = start_jsonl_prefetch(Path(path).expanduser(), InputLimits.from_settings(self.settings))
+        return prefetch if prefetch is not None else contextlib.nullcontext()
 
     def guess_columns(self, frame: pd.DataFrame) -> ColumnGuess:
         """Which column holds the text, and which the label (None where it cannot tell), from the header

@@ -235,3 +235,68 @@ def test_prepare_loads_no_backend_for_short_texts_and_asks_them_for_long_ones(tm
         outputs[path.stem] = result.stdout
     assert outputs["short"].rstrip().endswith("NOT LOADED") and "token" not in outputs["short"]
     assert outputs["long"].rstrip().endswith("LOADED") and "16,384 tokens" in outputs["long"]
+
+
+def _news_jsonl(path: Path, rows: int = 90) -> Path:
+    labels = ("positive", "negative", "neutral")
+    lines = [
+        json.dumps({"text": f'뉴스 {i}번, "인용"', "label": labels[i % 3]}, ensure_ascii=False)
+        for i in range(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the JSONL child is forked")
+def test_prepare_jsonl_read_by_the_child_writes_what_a_read_here_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import finsent.ingest.prefetch as prefetch
+    import finsent.ingest.reading as reading
+
+    path = _news_jsonl(tmp_path / "news.jsonl")
+    with monkeypatch.context() as patch:
+        patch.setattr(prefetch, "MAX_MB", 0)  # no child: read here
+        assert main(["prepare", str(path), "--out", str(tmp_path / "here")]) == 0
+    with monkeypatch.context() as patch:  # a read here would fail: the child reads it
+        patch.setattr(reading, "read_jsonl_bytes", lambda *a: pytest.fail("read in the process"))
+        assert main(["prepare", str(path), "--out", str(tmp_path / "child")]) == 0
+    printed = (
+        capsys.readouterr().out.replace(str(tmp_path / "here"), "OUT").replace(str(tmp_path / "child"), "OUT")
+    )
+    first, second = printed.split("finsent data check")[1:]
+    assert first == second
+    files = sorted(p.name for p in (tmp_path / "here").iterdir())
+    assert (
+        files == sorted(p.name for p in (tmp_path / "child").iterdir()) and "train.completion.jsonl" in files
+    )
+    for name in files:
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "child" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"text": "a", "label": "positive"}\n{"text": "broken"\n', "line 2 is not valid JSON"),
+        ('{"text": "' + "x" * 200 + '", "label": "positive"}\n', "FINSENT_MAX_CELL_CHARS"),
+        ('{"text": "a", "label": "positive"}\n' * 30, "FINSENT_MAX_ROWS"),
+    ],
+)
+def test_bad_jsonl_is_one_line_error_from_the_child_or_not(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    message: str,
+) -> None:
+    """The child fails, the file is read again here and the error is the usual one line; no traceback."""
+    monkeypatch.setenv("FINSENT_MAX_CELL_CHARS", "100")
+    monkeypatch.setenv("FINSENT_MAX_ROWS", "20")
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["prepare", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()

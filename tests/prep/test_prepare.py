@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -379,8 +380,11 @@ def test_bulk_training_files_equal_the_per_row_formats(rows: int) -> None:
     row_numbers = list(range(5, 5 + rows))
     names = ("positive", 'odd "label", x', "중립")
     # As given and as prepare writes them (model inputs): the writers find what needs escaping themselves.
-    for written in (texts, normalise_column(texts).texts):
-        files = SplitFiles(row_numbers, written, labels)
+    column = normalise_column(texts)
+    # With the rows the column scan flags as holding such a character, only those are looked at.
+    flagged = np.flatnonzero(column.escaped).tolist()
+    for written, candidates in ((texts, None), (column.texts, None), (column.texts, flagged)):
+        files = SplitFiles(row_numbers, written, labels, candidates=candidates)
         assert b"".join(files.csv()) == csv_lines(row_numbers, written, labels).encode()
         assert b"".join(files.completion()) == completion_lines(written, labels).encode()
         assert b"".join(files.chat(names)) == chat_lines(written, labels, names).encode()
@@ -394,17 +398,22 @@ def test_bulk_training_files_equal_the_per_row_formats(rows: int) -> None:
 
 def test_a_split_written_in_blocks_equals_the_per_row_formats(monkeypatch: pytest.MonkeyPatch) -> None:
     from finsent.prep import trainfiles
+    from finsent.prep.textscan import normalise_column
     from finsent.prep.trainfiles import chat_lines, completion_lines, csv_lines, split_files
 
     monkeypatch.setattr(trainfiles, "BLOCK_ROWS", 7)  # 50 rows: 8 blocks, the last one short
     texts = [_AWKWARD[(i * 5) % len(_AWKWARD)] + f" {i}" for i in range(50)]
     labels = [("positive", "중립")[i % 2] for i in range(50)]
     rows = list(range(1, 51))
-    blocks = list(split_files(rows, texts, labels, ("chat", "completion"), ("positive", "중립")))
-    assert len(blocks) == 8
-    assert b"".join(b["csv"] for b in blocks) == csv_lines(rows, texts, labels).encode()
-    assert b"".join(b["completion"] for b in blocks) == completion_lines(texts, labels).encode()
-    assert b"".join(b["chat"] for b in blocks) == chat_lines(texts, labels, ("positive", "중립")).encode()
+    column = normalise_column(texts)  # with the flags of the model inputs, as prepare writes them
+    for written, flags in ((texts, None), (column.texts, column.escaped)):
+        blocks = list(split_files(rows, written, labels, ("chat", "completion"), ("positive", "중립"), flags))
+        assert len(blocks) == 8
+        assert b"".join(b["csv"] for b in blocks) == csv_lines(rows, written, labels).encode()
+        assert b"".join(b["completion"] for b in blocks) == completion_lines(written, labels).encode()
+        assert (
+            b"".join(b["chat"] for b in blocks) == chat_lines(written, labels, ("positive", "중립")).encode()
+        )
     only_csv = list(split_files([], [], [], (), ("positive",)))
     assert only_csv == [{"csv": b"row,text,label\n"}]
 

@@ -12,7 +12,7 @@ import pytest
 
 from finsent.contract.modelinput import normalise_text
 from finsent.prep.checks import first_appearance_codes
-from finsent.prep.textscan import _NOT_NFC, _SCAN_ROWS, _char_table, normalise_column
+from finsent.prep.textscan import _NOT_NFC, _SCAN_ROWS, ESCAPED_CHARS, _char_table, normalise_column
 
 
 def _expected(values: list[object]) -> dict[str, list[object]]:
@@ -27,6 +27,7 @@ def _expected(values: list[object]) -> dict[str, list[object]]:
         "last": [ord(t[-1]) if t else -1 for t in texts],
         "formula": [t[:1] in ("=", "+", "-", "@") for t in texts],
         "arrow": ["->" in t for t in texts],
+        "escaped": [any(c in ',"\\' or ord(c) < 0x20 for c in t) for t in texts],
     }
 
 
@@ -34,7 +35,7 @@ def _check(values: list[object]) -> None:
     column = normalise_column(values)
     expected = _expected(values)
     assert column.texts == expected["texts"], values
-    for name in ("changed", "capital", "lengths", "first", "last", "formula", "arrow"):
+    for name in ("changed", "capital", "lengths", "first", "last", "formula", "arrow", "escaped"):
         assert getattr(column, name).tolist() == expected[name], (name, values)
 
 
@@ -137,3 +138,10 @@ def test_first_appearance_codes_survive_a_hash_collision(monkeypatch: pytest.Mon
         checks_module, "hash", lambda t: 7 if t in ("x", "y") else real_hash(t), raising=False
     )
     assert checks_module.first_appearance_codes(["x", "y", "x", "z"]).tolist() == [0, 1, 0, 2]
+
+
+def test_casefolding_never_adds_a_character_the_training_files_escape() -> None:
+    """--lowercase writes casefolded texts with the flags of the texts before: checked over all of Unicode."""
+    adds = [hex(code) for code in range(sys.maxunicode + 1) if chr(code) not in ESCAPED_CHARS
+            and not ESCAPED_CHARS.isdisjoint(chr(code).casefold())]  # fmt: skip
+    assert adds == []
