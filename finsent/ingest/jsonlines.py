@@ -31,6 +31,10 @@ from finsent.ingest.sniffing import decode_text, utf8_head
 
 # JSON's blanks (all of them blanks to str.strip() too) before the first record.
 _BLANKS = re.compile(rb"[ \t\n\r]*")
+# A JSON escape of a UTF-16 surrogate: json.loads joins a pair into one character and leaves a lone one
+# as a surrogate, which no encoding can write (UTF-8 text itself cannot hold one).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def cell_text(value: object) -> str:
@@ -130,6 +134,7 @@ def read_jsonl(text: str, label: str, limits: InputLimits) -> JsonlCells:
         return _read_lines(text, 0, label, limits)
     columns = _Columns(label, limits)  # a JSON array of objects is accepted as well
     columns.add(_array_records(stripped, label), 1, None)
+    columns.surrogate_escapes = _SURROGATE_ESCAPE.search(stripped) is not None
     return columns.finished()
 
 
@@ -151,6 +156,8 @@ def _read_lines(
         piece = source[at:end]
         text: str = piece.decode("utf-8") if isinstance(piece, bytes) else piece
         del piece
+        if not columns.surrogate_escapes and _SURROGATE_ESCAPE.search(text):
+            columns.surrogate_escapes = True
         records = _parse_joined(text, marker) if marker else None
         if records is not None:
             columns.add(records, line, None)
@@ -226,6 +233,8 @@ class _Columns:
         self.rows = 0
         #: (first record, its line, the line of each record or None when they follow one another)
         self.pieces: list[tuple[int, int, list[int] | None]] = []
+        #: whether the text held a surrogate escape: only then can a cell hold a lone surrogate
+        self.surrogate_escapes = False
 
     def add(self, records: list[dict[str, Any]], first_line: int, lines: list[int] | None) -> None:
         if self.rows + len(records) > self.limits.max_rows:
@@ -262,7 +271,20 @@ class _Columns:
                     raise _too_deep(self.label, self.line(_first_too_deep(values))) from None
             cells.append(values)
         check_cells(names, cells, self.label, self.limits, self._place)
+        if self.surrogate_escapes:
+            self._check_surrogates(names, cells)
         return JsonlCells(names, cells, self.rows)
+
+    def _check_surrogates(self, names: list[str], cells: list[list[str]]) -> None:
+        """InputError naming the first line whose key or value holds a lone surrogate (a file written from
+        text cut in the middle of an emoji, say): it would fail later, when the outputs are written."""
+        for name in names:
+            if _SURROGATE.search(name):
+                raise _lone_surrogate(self.label, None, name)
+        for name, values in zip(names, cells, strict=True):
+            if _SURROGATE.search("".join(values)):
+                row = next(row for row, value in enumerate(values) if _SURROGATE.search(value))
+                raise _lone_surrogate(self.label, self.line(row), name)
 
     def _place(self, row: int) -> tuple[str, str]:
         line = self.line(row)
@@ -288,6 +310,25 @@ def _too_deep(label: str, line: int) -> InputError:
         hint=Text(
             "Flatten that value, or remove the line; a table's cells need no deep nesting.",
             "그 값을 단순하게 바꾸거나 그 줄을 지우세요.",
+        ),
+    )
+
+
+def _lone_surrogate(label: str, line: int | None, column: str) -> InputError:
+    """A lone surrogate in a value of `column` on `line`, or (line None) in the key `column` itself."""
+    shown = column.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+    where = f"line {line:,}, column {shown}" if line else f"the key {shown}"
+    where_ko = f"{line:,}번째 줄, 열 {shown}" if line else f"키 {shown}"
+    return InputError(
+        Text(
+            f"{label}: {where} holds a \\uD800-\\uDFFF escape that is half of an emoji or another "
+            "character outside the basic plane, without its other half: it is no text.",
+            f"{label}: {where_ko}에 짝이 없는 \\uD800-\\uDFFF 이스케이프가 있습니다"
+            "(이모지 등의 절반만 남은 것으로, 글자가 아닙니다).",
+        ),
+        hint=Text(
+            "Fix or remove that escape (the file was probably cut or converted badly), or remove the line.",
+            "그 이스케이프를 고치거나 지우세요(파일이 잘못 잘리거나 변환된 것 같습니다). 또는 그 줄을 지우세요.",
         ),
     )
 

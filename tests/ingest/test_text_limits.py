@@ -133,6 +133,42 @@ def test_jsonl_nested_too_deep_is_an_input_error(tmp_path: Path, content: str, l
     assert f"{line}번째 줄" in info.value.text("ko") and "중첩" in info.value.text("ko")
 
 
+@pytest.mark.parametrize(
+    ("content", "where"),
+    [
+        ('{"text": "a"}\n{"text": "이모지 \\ud83d 반쪽", "label": "neutral"}\n', "line 2, column text"),
+        ('{"text": "a", "label": "x\\udc00"}\n', "line 1, column label"),
+        ('[{"text": "a"}, {"text": "b\\uDBFF"}]', "line 2, column text"),
+        ('{"text": "a", "bad\\ud800key": 1}\n', "the key bad\\ud800key"),
+    ],
+    ids=["high-half", "low-half", "json-array", "in-a-key"],
+)
+def test_a_lone_surrogate_escape_is_an_input_error_naming_the_line(
+    tmp_path: Path, content: str, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """json.loads leaves a lone \ud800-\udfff escape as a surrogate, which no file can hold: it used to
+    pass the checks and end in a UnicodeEncodeError traceback when the outputs were written."""
+    path = tmp_path / "half.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_table(path)
+    assert where in info.value.text("en") and "without its other half" in info.value.text("en")
+    assert "짝이 없는" in info.value.text("ko")
+    code = main(["prepare", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "without its other half" in err
+    assert not (tmp_path / "out").exists(), "nothing is written"
+
+
+def test_surrogate_pairs_and_escaped_korean_still_read(tmp_path: Path) -> None:
+    """What json.dumps writes by default (ensure_ascii): Korean as \\uXXXX, an emoji as a surrogate pair."""
+    records = [{"text": "매출 증가 😀", "label": "positive"}, {"text": "손실 🙁", "label": "negative"}]
+    path = tmp_path / "ascii.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    assert "\\ud83d" in path.read_text()
+    assert read_table(path).frame["text"].tolist() == ["매출 증가 😀", "손실 🙁"]
+
+
 def test_a_value_just_deep_enough_still_reads(tmp_path: Path) -> None:
     path = _jsonl(tmp_path / "nested.jsonl", [{"text": "a", "meta": [[[[{"k": [1, 2]}]]]]}])
     assert read_table(path).frame["meta"].tolist() == ['[[[[{"k": [1, 2]}]]]]']
