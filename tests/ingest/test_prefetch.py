@@ -23,12 +23,13 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the child is fo
 
 LIMITS = InputLimits()
 
-#: cells that each take another way through the pipe: NULs (sent with lengths), lone surrogates and
-#: characters past U+FFFF (UTF-32), Latin-1 only, values that are not strings, missing keys
+#: cells that each take another way through the pipe: NULs (sent with lengths), characters past U+FFFF
+#: (UTF-32), Latin-1 only, values that are not strings, missing keys (a lone surrogate is an input error
+#: of the reader, tested with the failing children below)
 AWKWARD = [
     {"text": "삼성전자 영업이익 급증", "label": "positive", "note": "é"},
     {"text": "a\u0000b", "label": "negative", "note": None},
-    {"text": "\ud800 lone", "label": "neutral", "note": 3.5},
+    {"text": "\U0001f600 smile", "label": "neutral", "note": 3.5},
     {"text": "\U0001f4c8 주가", "label": "positive", "note": {"a": [1, True, None]}},
     {"label": "neutral", "extra": "only here", "note": "\u2028"},
     {"text": "", "label": "", "note": 'quote " and \\ and \n'},
@@ -64,7 +65,7 @@ def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[LoadedTable
 def test_the_child_reads_every_cell_exactly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bom: bool, ascii_only: bool
 ) -> None:
-    records = AWKWARD * 3 if ascii_only else [r for r in AWKWARD if "\ud800" not in str(r.get("text"))]
+    records = AWKWARD * 3
     path = _write(tmp_path / "awkward.jsonl", records, bom=bom, ascii_only=ascii_only)
     _same(*_both_ways(path, monkeypatch))
     # Sent in parts of 4 cells (the last one short): each part in its own codec, joined or with lengths.
@@ -87,6 +88,7 @@ def test_a_latin1_file_and_a_utf16_file(tmp_path: Path, monkeypatch: pytest.Monk
         (['{"text": "' + "x" * 50 + '"}'], InputLimits(max_cell_chars=10), "FINSENT_MAX_CELL_CHARS"),
         (['{"text": "a"}'] * 5, InputLimits(max_rows=3), "FINSENT_MAX_ROWS"),
         (['{"text": "a"}', "[" * 100_000 + "]" * 100_000], LIMITS, "line 2"),
+        (['{"text": "a"}', '{"text": "half \\ud83d"}'], LIMITS, "line 2, column text holds"),
     ],
 )
 def test_a_failing_child_gives_the_error_of_a_read_here(
