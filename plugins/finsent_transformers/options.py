@@ -66,7 +66,7 @@ class TransformersOptions(BackendOptions):
     )
     int8_inference: bool = Field(
         True,
-        description="Classify on the CPU with dynamic int8 quantisation when it keeps validation accuracy within 0.5 point (checked after training).",
+        description="Classify on the CPU in int8 (ONNX Runtime, else torch) when it keeps validation accuracy within 0.5 point (checked when the job ends).",
     )
     cpu_threads: int | None = Field(
         None,

@@ -7,7 +7,7 @@ label names map onto ours. ModelRef.details keys:
     label_map   {model label name: our label name}, covering every label of the model
     model_labels the model's label names in logit order (config.id2label)
     revision    the hub commit of the cached snapshot (hub ids only)
-    int8        whether CPU classification uses dynamic int8 quantisation (default False: unchecked)
+    int8        whether CPU classification uses torch dynamic int8 quantisation (default False: unchecked)
     source      "ready"
 """
 
