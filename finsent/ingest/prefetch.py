@@ -123,6 +123,11 @@ class JsonlPrefetch:
         self.close()
 
 
+def other_threads_running() -> bool:
+    """Whether a thread besides this one runs (the CLI has none when it starts reading; the dashboard has)."""
+    return threading.active_count() > 1
+
+
 def start_jsonl_prefetch(path: Path, limits: InputLimits) -> JsonlPrefetch | None:
     """Fork a child that reads `path` (when its name says JSON Lines) with `limits`; None when nothing is
     started: another format, no such file, a file over MAX_MB, no fork on this platform, or other threads
@@ -130,7 +135,7 @@ def start_jsonl_prefetch(path: Path, limits: InputLimits) -> JsonlPrefetch | Non
     child)."""
     if input_format(b"", path.name) != "jsonl" or not hasattr(os, "fork"):
         return None
-    if threading.active_count() > 1 or not path.is_file() or path.stat().st_size > MAX_MB * 1024 * 1024:
+    if other_threads_running() or not path.is_file() or path.stat().st_size > MAX_MB * 1024 * 1024:
         return None
     read_fd, write_fd = os.pipe()
     pid = os.fork()

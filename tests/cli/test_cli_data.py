@@ -251,9 +251,12 @@ def _news_jsonl(path: Path, rows: int = 90) -> Path:
 def test_prepare_jsonl_read_by_the_child_writes_what_a_read_here_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from fork_helpers import as_in_a_fresh_command
+
     import finsent.ingest.prefetch as prefetch
     import finsent.ingest.reading as reading
 
+    as_in_a_fresh_command(monkeypatch)
     path = _news_jsonl(tmp_path / "news.jsonl")
     with monkeypatch.context() as patch:
         patch.setattr(prefetch, "MAX_MB", 0)  # no child: read here

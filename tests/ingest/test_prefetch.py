@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from fork_helpers import as_in_a_fresh_command
 
 from finsent.contract.errors import InputError
 from finsent.ingest import prefetch as prefetch_module
@@ -20,6 +21,12 @@ from finsent.ingest.prefetch import start_jsonl_prefetch
 from finsent.ingest.reading import LoadedTable, read_table
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the child is forked")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    as_in_a_fresh_command(monkeypatch)
+
 
 LIMITS = InputLimits()
 
