@@ -47,10 +47,6 @@ class Classifier:
     #: "fp32" (on any device), "torch-int8" or "onnxruntime-int8" (CPU)
     engine: str
 
-    @property
-    def quantized(self) -> bool:
-        return self.engine != "fp32"
-
     def probabilities(self, texts: Sequence[str], batch_size: int | None = None) -> torch.Tensor:
         """(len(texts), n model labels) softmax probabilities, in input order."""
         batch_size = batch_size or CLASSIFY_BATCH[self.engine]

@@ -31,7 +31,7 @@ def _fresh_command(monkeypatch: pytest.MonkeyPatch) -> None:
 LIMITS = InputLimits()
 
 #: cells that each take another way through the pipe: NULs (sent with lengths), characters past U+FFFF
-#: (UTF-32), Latin-1 only, values that are not strings, missing keys (a lone surrogate is an input error
+#: (UTF-16 surrogate pairs), Latin-1 only, values that are not strings, missing keys (a lone surrogate is an input error
 #: of the reader, tested with the failing children below)
 AWKWARD = [
     {"text": "삼성전자 영업이익 급증", "label": "positive", "note": "é"},
