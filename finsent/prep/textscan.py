@@ -20,6 +20,7 @@ from functools import cache
 import numpy as np
 
 from finsent.contract.modelinput import COMPLETION_SEPARATOR, normalise_text
+from finsent.prep.trainfiles import ESCAPED_CHARS
 
 # Per-character classes in the lookup table.
 _UNCLEAN = 1  # not printable (whitespace other than " ", controls, format characters): the row needs the rule
@@ -30,9 +31,8 @@ _PER_ROW = 4  # beyond the table (a character past U+FFFF): the row is answered 
 #: It is the Unicode quick-check rule, so NFC is never asked of the joined column.
 _NOT_NFC = 8
 _DASH = 16  # the first character of the completion separator's arrow: rows with one are checked for "->"
-#: what JSON escapes (controls, quote, backslash) or makes a CSV field quoted (comma, quote, CR, LF)
+#: what JSON escapes or makes a CSV field quoted (`trainfiles.ESCAPED_CHARS`)
 _ESCAPED = 32
-ESCAPED_CHARS = frozenset(map(chr, range(0x20))) | frozenset(',"\\')
 #: index standing for every character past U+FFFF in the UTF-32 path
 _BEYOND = 0x10000
 _ARROW = COMPLETION_SEPARATOR.strip()

@@ -212,6 +212,8 @@ def _interleave(first: list[bytes], second: list[bytes], third: list[bytes]) -> 
 #: (comma, quote, CR, LF): no byte of a multi-byte character is one of them, so the test on bytes is exact
 _JSON_BYTES = frozenset(range(0x20)) | frozenset(b'"\\')
 _CSV_BYTES = frozenset(b',"\r\n')
+#: the characters behind those bytes: the column scan flags the texts holding one (`textscan`)
+ESCAPED_CHARS = frozenset(map(chr, _JSON_BYTES | _CSV_BYTES))
 #: `bytes.translate(None, _OTHER_BYTES)` keeps only the bytes above
 _OTHER_BYTES = bytes(sorted(set(range(256)) - _JSON_BYTES - _CSV_BYTES))
 
