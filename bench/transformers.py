@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import resource
 import statistics
@@ -168,9 +169,8 @@ def bench_inference(folder: Path, texts: list[str], max_length: int, batch_sizes
         meta = folder / FINSENT_FILE
         meta.unlink(missing_ok=True)
         if engine == "onnxruntime-int8":
-            meta.write_text(
-                f'{{"format": "{FORMAT}", "int8": {{"validated": true, "engine": "onnxruntime"}}}}'
-            )
+            int8 = {"validated": True, "engine": onnx_int8.ENGINE}
+            meta.write_text(json.dumps({"format": FORMAT, "int8": int8}))
         classifier = inference.build(folder, cpu, int8=engine != "fp32", max_length=max_length)
         assert classifier.engine == engine, classifier.engine
         for batch in batch_sizes or [inference.CLASSIFY_BATCH[engine]]:

@@ -104,6 +104,17 @@ def test_check_only_writes_nothing(
     assert not (finsent_home / "datasets").exists()
 
 
+def _fails_with_one_line_error(
+    path: Path, out: Path, capsys: pytest.CaptureFixture[str], message: str
+) -> None:
+    """`finsent prepare` exits 2 with one `error:` line holding `message`, no traceback, nothing written."""
+    assert main(["prepare", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -119,12 +130,7 @@ def test_bad_input_is_one_line_error_and_exit_2(
 ) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
-    out = tmp_path / "out"
-    assert main(["prepare", str(path), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    assert not out.exists()
+    _fails_with_one_line_error(path, tmp_path / "out", capsys, message)
 
 
 def test_blocked_preparation_prints_report_and_writes_report_json(
@@ -297,9 +303,4 @@ def test_bad_jsonl_is_one_line_error_from_the_child_or_not(
     monkeypatch.setenv("FINSENT_MAX_ROWS", "20")
     path = tmp_path / "bad.jsonl"
     path.write_text(content, encoding="utf-8")
-    out = tmp_path / "out"
-    assert main(["prepare", str(path), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    assert not out.exists()
+    _fails_with_one_line_error(path, tmp_path / "out", capsys, message)
