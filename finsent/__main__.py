@@ -1,5 +1,3 @@
-import sys
+from finsent.cli import run
 
-from finsent.cli import main
-
-sys.exit(main())
+run()

@@ -105,12 +105,13 @@ def default_out_dir(name: str, sha256: str) -> Path:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from finsent.service import DataFiles
+    from finsent.service import DataFiles, collector_paused
 
     files = DataFiles.standalone()
     source = Path(args.input)
-    # First, before pandas is imported: a JSON Lines input is read meanwhile by a child process.
-    with files.start_reading(source) as prefetch:
+    # First, before pandas is imported: a JSON Lines input is read meanwhile by a child process. The
+    # command is one bounded step: the cycle collector waits until it ends, imports included.
+    with collector_paused(), files.start_reading(source) as prefetch:
         return _prepare(files, args, lambda: files.read_table(source, sheet=args.sheet, prefetch=prefetch))
 
 

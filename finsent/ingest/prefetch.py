@@ -19,6 +19,7 @@ from __future__ import annotations
 import array
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import os
@@ -143,6 +144,7 @@ def start_jsonl_prefetch(path: Path, limits: InputLimits) -> JsonlPrefetch | Non
     if pid == 0:  # the child: never returns, never runs the parent's exit handlers
         status = 1
         try:
+            gc.disable()  # a dict per line, none in a cycle, and the child ends next: finsent.support.gcpause
             os.close(read_fd)
             with os.fdopen(write_fd, "wb") as pipe:
                 _send(pipe, _read(path, limits))

@@ -39,6 +39,7 @@ from finsent.ingest.linescan import check_cells, check_header_columns, scan_line
 from finsent.ingest.prefetch import JsonlPrefetch
 from finsent.ingest.sniffing import decode_text, delimiter_name, sniff_delimiter, utf8_head
 from finsent.settings import Settings
+from finsent.support.gcpause import collector_paused
 
 __all__ = [
     "ColumnGuess",
@@ -76,6 +77,7 @@ def _limits_of(limits: InputLimits | None, max_mb: int | None) -> InputLimits:
     return limits if max_mb is None else dataclasses.replace(limits, max_input_mb=max_mb)
 
 
+@collector_paused()  # a dict or list per row, none in a cycle: finsent.support.gcpause
 def read_table(
     source: Path | bytes,
     name: str | None = None,

@@ -38,6 +38,7 @@ from finsent.prep.report import Report
 from finsent.prep.textscan import normalise_column
 from finsent.prep.trainfiles import split_files
 from finsent.support.atomic import atomic_directory
+from finsent.support.gcpause import collector_paused
 
 __all__ = ["FORMATS", "PreparationError", "PrepareOptions", "Report", "check_table", "prepare_dataset"]
 
@@ -322,11 +323,13 @@ def _split(
     return _Analysis(report, kept)
 
 
+@collector_paused()  # tables of per-row facts, none in a cycle: finsent.support.gcpause
 def check_table(table: LoadedTable, options: PrepareOptions | None = None) -> Report:
     """Run every check and the split without writing anything."""
     return _analyse(table, options or PrepareOptions()).report
 
 
+@collector_paused()
 def prepare_dataset(
     table: LoadedTable, options: PrepareOptions | None, out_dir: Path | str
 ) -> tuple[PreparedDataset, Report]:

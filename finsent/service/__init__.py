@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         JobRecord,
         ModelRecord,
     )
+    from finsent.support.gcpause import collector_paused
 
 _WHERE: dict[str, str] = {
     "BATCH_DONE_STATUSES": "finsent.contract.backend",
@@ -61,6 +62,7 @@ _WHERE: dict[str, str] = {
     "CANCELLED_BATCH": "finsent.bulk.batch",
     "CORPUS_URL": "finsent.ingest.corpus",
     "CostEstimate": "finsent.contract.costs",
+    "collector_paused": "finsent.support.gcpause",
     "DEFAULT_LABELS": "finsent.contract.labels",
     "DataFiles": "finsent.service.files",
     "DatasetRecord": "finsent.store.records",
@@ -141,6 +143,7 @@ __all__ = [
     "StorageUsage",
     "Text",
     "charts",
+    "collector_paused",
     "load_backends",
     "parse_label_map",
     "size_text",

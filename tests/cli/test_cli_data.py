@@ -253,6 +253,32 @@ def _news_jsonl(path: Path, rows: int = 90) -> Path:
     return path
 
 
+def test_the_program_prepares_as_main_does_and_fails_with_one_line(tmp_path: Path) -> None:
+    """The `finsent` program (a JSONL file read by its child, the cycle collector paused, then frozen as
+    the process ends) writes what `main` writes in this process, and exits 2 with one line on bad input."""
+    exe = Path(sys.executable).with_name("finsent")
+    path = _news_jsonl(tmp_path / "news.jsonl")
+    env = dict(os.environ, FINSENT_HOME=str(tmp_path / "home"))
+    done = subprocess.run(
+        [str(exe), "prepare", str(path), "--out", str(tmp_path / "program")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert main(["prepare", str(path), "--out", str(tmp_path / "main")]) == 0
+    files = sorted(p.name for p in (tmp_path / "main").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "program").iterdir())
+    for name in files:
+        assert (tmp_path / "program" / name).read_bytes() == (tmp_path / "main" / name).read_bytes(), name
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "a", "label": "positive"}\n{"text": \n', encoding="utf-8")
+    failed = subprocess.run(
+        [str(exe), "prepare", str(broken), "--out", str(tmp_path / "none")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert failed.returncode == 2 and failed.stderr.startswith("error: ") and failed.stderr.count("\n") == 1
+    assert "line 2" in failed.stderr and not (tmp_path / "none").exists()
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the JSONL child is forked")
 def test_prepare_jsonl_read_by_the_child_writes_what_a_read_here_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
