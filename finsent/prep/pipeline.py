@@ -117,7 +117,7 @@ class PreparationError(DataError):
 @dataclass
 class _Analysis:
     report: Report
-    kept: pd.DataFrame | None = None  # columns row, text, label, escaped, valid (bools)
+    kept: pd.DataFrame | None = None  # columns row, text, label, json_escaped, csv_quoted, valid (bools)
 
 
 def _source_info(table: LoadedTable) -> dict[str, Any]:
@@ -227,8 +227,9 @@ def _work_table(
             "capital": column.capital,
             "formula": column.formula,
             "arrow": column.arrow,
-            # what the training files escape: casefolding (--lowercase) never adds such a character
-            "escaped": column.escaped,
+            # what the training files escape or quote: casefolding (--lowercase) never adds such a character
+            "json_escaped": column.json_escaped,
+            "csv_quoted": column.csv_quoted,
         }
     )
     return work, variants, [*affix_findings]
@@ -303,7 +304,7 @@ def _split(
     found: list[Finding | None],
 ) -> _Analysis:
     """The rows kept, the class-count findings and the stratified train/validation split."""
-    kept = work.loc[active, ["row", "text", "label", "escaped"]].reset_index(drop=True)
+    kept = work.loc[active, ["row", "text", "label", "json_escaped", "csv_quoted"]].reset_index(drop=True)
     names = options.labels.names
     codes = work["label_code"].to_numpy()[active.to_numpy()]
     per_label = dict(zip(names, np.bincount(codes, minlength=len(names) + 1)[1:].tolist(), strict=True))
@@ -383,7 +384,8 @@ def _split_files(
             column["label"][take].tolist(),
             formats,
             options.labels.names,
-            column["escaped"][take],
+            column["json_escaped"][take],
+            column["csv_quoted"][take],
         )
         names: dict[str, str] = {"csv": f"{split}.csv"}
         names.update({f: f"{split}.{f}.jsonl" for f in formats})

@@ -20,7 +20,7 @@ from functools import cache
 import numpy as np
 
 from finsent.contract.modelinput import COMPLETION_SEPARATOR, normalise_text
-from finsent.prep.trainfiles import ESCAPED_CHARS
+from finsent.prep.trainfiles import CSV_QUOTED_CHARS, JSON_ESCAPED_CHARS
 
 # Per-character classes in the lookup table.
 _UNCLEAN = 1  # not printable (whitespace other than " ", controls, format characters): the row needs the rule
@@ -31,8 +31,9 @@ _PER_ROW = 4  # beyond the table (a character past U+FFFF): the row is answered 
 #: It is the Unicode quick-check rule, so NFC is never asked of the joined column.
 _NOT_NFC = 8
 _DASH = 16  # the first character of the completion separator's arrow: rows with one are checked for "->"
-#: what JSON escapes or makes a CSV field quoted (`trainfiles.ESCAPED_CHARS`)
-_ESCAPED = 32
+#: what JSON escapes, and what makes a CSV field quoted (`trainfiles.JSON_ESCAPED_CHARS`, `CSV_QUOTED_CHARS`)
+_JSON_ESCAPED = 32
+_CSV_QUOTED = 64
 #: index standing for every character past U+FFFF in the UTF-32 path
 _BEYOND = 0x10000
 _ARROW = COMPLETION_SEPARATOR.strip()
@@ -57,8 +58,10 @@ def _char_table() -> np.ndarray:
     for code in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)):  # Hangul composes algorithmically
         classes[code] |= _NOT_NFC
     classes[ord(_ARROW[0])] |= _DASH
-    for char in ESCAPED_CHARS:
-        classes[ord(char)] |= _ESCAPED
+    for char in JSON_ESCAPED_CHARS:
+        classes[ord(char)] |= _JSON_ESCAPED
+    for char in CSV_QUOTED_CHARS:
+        classes[ord(char)] |= _CSV_QUOTED
     classes[_BEYOND] = _PER_ROW
     return np.frombuffer(bytes(classes), dtype=np.uint8)
 
@@ -81,8 +84,10 @@ class NormalisedColumn:
     formula: np.ndarray
     #: the text contains "->", the separator completion models see at the end of every prompt
     arrow: np.ndarray
-    #: the text holds one of ESCAPED_CHARS: its JSON string needs escapes, or its CSV field quotes
-    escaped: np.ndarray
+    #: the text holds one of JSON_ESCAPED_CHARS: its JSON string needs escapes
+    json_escaped: np.ndarray
+    #: the text holds one of CSV_QUOTED_CHARS: its CSV field is quoted
+    csv_quoted: np.ndarray
 
 
 #: rows scanned at a time: the joined text and its per-character arrays are a few MB, whatever the column
@@ -102,7 +107,17 @@ def normalise_column(values: Sequence[object]) -> NormalisedColumn:
     texts = [text for part in parts for text in part.texts]
     arrays = {
         name: np.concatenate([getattr(part, name) for part in parts])
-        for name in ("changed", "capital", "lengths", "first", "last", "formula", "arrow", "escaped")
+        for name in (
+            "changed",
+            "capital",
+            "lengths",
+            "first",
+            "last",
+            "formula",
+            "arrow",
+            "json_escaped",
+            "csv_quoted",
+        )
     }
     return NormalisedColumn(texts, **arrays)
 
@@ -119,14 +134,14 @@ def _normalise_part(values: Sequence[object]) -> NormalisedColumn:
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=count)
     if not count:
         empty = np.zeros(0, dtype=bool)
-        return NormalisedColumn(texts, empty, empty, lengths, lengths, lengths, empty, empty, empty)
+        return NormalisedColumn(texts, empty, empty, lengths, lengths, lengths, empty, empty, empty, empty)
     ends = np.cumsum(lengths + 1) - 1
     starts = ends - lengths
     units = _code_units(joined)
     if units is None:  # a lone surrogate: no bulk answers, every row goes the per-row way
         unclean = np.ones(count, dtype=bool)
         capital, arrow = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
-        escaped = np.zeros(count, dtype=bool)
+        json_escaped, csv_quoted = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
         first, last = np.full(count, -1, dtype=np.int64), np.full(count, -1, dtype=np.int64)
     else:
         classes = _char_table()[units]
@@ -135,7 +150,8 @@ def _normalise_part(values: Sequence[object]) -> NormalisedColumn:
         del classes
         unclean = (flags & (_UNCLEAN | _PER_ROW | _NOT_NFC)) != 0
         capital = (flags & _CAPITAL) != 0
-        escaped = (flags & _ESCAPED) != 0
+        json_escaped = (flags & _JSON_ESCAPED) != 0
+        csv_quoted = (flags & _CSV_QUOTED) != 0
         space = units == 32
         # a double space anywhere, or a space at either end (an empty row's ends-1 is the previous separator)
         unclean[np.searchsorted(ends, np.flatnonzero(space[:-1] & space[1:]))] = True
@@ -156,9 +172,12 @@ def _normalise_part(values: Sequence[object]) -> NormalisedColumn:
         lengths[row] = len(text)
         first[row], last[row] = (ord(text[0]), ord(text[-1])) if text else (-1, -1)
         arrow[row] = _ARROW in text
-        escaped[row] = not ESCAPED_CHARS.isdisjoint(text)
+        json_escaped[row] = not JSON_ESCAPED_CHARS.isdisjoint(text)
+        csv_quoted[row] = not CSV_QUOTED_CHARS.isdisjoint(text)
     formula = np.isin(first, _FORMULA_CODES)
-    return NormalisedColumn(texts, changed, capital, lengths, first, last, formula, arrow, escaped)
+    return NormalisedColumn(
+        texts, changed, capital, lengths, first, last, formula, arrow, json_escaped, csv_quoted
+    )
 
 
 def _code_units(joined: str) -> np.ndarray | None:

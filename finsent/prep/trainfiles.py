@@ -4,10 +4,10 @@
 never held whole: the writer (`finsent.prep.pipeline`) writes each block to every file of the split and
 drops it. Within a block (`SplitFiles`) every text is turned into UTF-8 one time, and a file is a list of
 byte pieces (the text, and a ready-made ending per label that also carries the start of the next line)
-laid out by extended-slice assignment, so no Python code runs per row and per file. The writers find
-for themselves the few texts that need escaping (a quote, a backslash or a control character for JSON; a
-comma, quote or line break for CSV): one C-level `bytes.translate` per text keeps only those bytes, and
-only the texts left with some are escaped one by one. The per-row functions below (`completion_lines`,
+laid out by extended-slice assignment, so no Python code runs per row and per file. Only the texts
+that need it are escaped (a quote, a backslash or a control character for JSON) or quoted (a comma, a
+quote or a line break for CSV), one by one: the column scan (`finsent.prep.textscan`) says which, and
+without it one C-level `bytes.translate` per text finds them. The per-row functions below (`completion_lines`,
 `chat_lines`, `csv_lines`) define the format; the bulk path must give byte-identical files
 (tests/prep/test_prepare.py checks that). Korean stays readable (json's `ensure_ascii=False` escaping).
 """
@@ -106,19 +106,25 @@ def split_files(
     labels: Sequence[str],
     formats: Iterable[str],
     label_names: Sequence[str],
-    escaped: np.ndarray | None = None,
+    json_escaped: np.ndarray | None = None,
+    csv_quoted: np.ndarray | None = None,
 ) -> Iterator[dict[str, bytes]]:
     """The files of one split (rows, texts and labels in file order), one block of rows at a time: for
     each block, {format: its bytes} for "csv" (its header in the first block) and each of `formats`
     ("completion", "chat"). Each file is its blocks joined in order; an empty split is one block, the
-    CSV header alone. `escaped`: True for every text that may hold a character JSON escapes or CSV quotes
-    (`NormalisedColumn.escaped`), when known: the others are not looked at."""
+    CSV header alone. `json_escaped`, `csv_quoted`: per text, whether its JSON string needs an escape and
+    whether its CSV field is quoted (`NormalisedColumn`), when known: then no text is looked at for it."""
     wanted = [f for f in FORMATS[1:] if f in set(formats)]
     for start in range(0, max(len(rows), 1), BLOCK_ROWS):
         stop = start + BLOCK_ROWS
-        candidates = None if escaped is None else np.flatnonzero(escaped[start:stop]).tolist()
+        special = None
+        if json_escaped is not None and csv_quoted is not None:
+            special = (
+                np.flatnonzero(json_escaped[start:stop]).tolist(),
+                np.flatnonzero(csv_quoted[start:stop]).tolist(),
+            )
         block = SplitFiles(
-            rows[start:stop], texts[start:stop], labels[start:stop], header=start == 0, candidates=candidates
+            rows[start:stop], texts[start:stop], labels[start:stop], header=start == 0, special=special
         )
         out = {"csv": b"".join(block.csv())}
         if "completion" in wanted:
@@ -131,8 +137,9 @@ def split_files(
 class SplitFiles:
     """The files of a block of rows (rows, texts and labels in file order), built in bulk as byte pieces.
 
-    `header`: the CSV pieces start with the header line (the first block of a file). `candidates`: the
-    rows (ascending) that may hold a character JSON escapes or CSV quotes, when known; None: every row.
+    `header`: the CSV pieces start with the header line (the first block of a file). `special`: the rows
+    (ascending) whose JSON string needs an escape, and those whose CSV field is quoted, when known; None:
+    every text is looked at.
     """
 
     def __init__(
@@ -142,29 +149,23 @@ class SplitFiles:
         labels: Sequence[str],
         *,
         header: bool = True,
-        candidates: Sequence[int] | None = None,
+        special: tuple[Sequence[int], Sequence[int]] | None = None,
     ) -> None:
         self.rows, self.texts, self.labels = list(rows), list(texts), list(labels)
         self.header = header
-        self._encoded = _encode_column(self.texts, candidates)
+        self._encoded = _encode_column(self.texts, special)
 
     def csv(self) -> Pieces:
         """Pieces of `csv_lines(...).encode("utf-8")`."""
-        _, csv_fields, quoted = self._encoded
+        _, csv_fields = self._encoded
         heads = list(map(b"%d,".__mod__, self.rows))  # b"1,", b"2,", ...: the format runs in C
-        ends = {label: f",{csv_field(label)}\n".encode() for label in set(self.labels)}
-        tails = self._per_row(ends)
-        # A quoted field: its quotes go onto the pieces beside it (cheaper than a new piece per field).
-        quoted_ends = {label: b'"' + end for label, end in ends.items()}
-        for row in quoted.tolist():
-            heads[row] += b'"'
-            tails[row] = quoted_ends[self.labels[row]]
+        tails = self._per_row({label: f",{csv_field(label)}\n".encode() for label in set(self.labels)})
         pieces = _interleave(heads, csv_fields, tails)
         return [b"row,text,label\n", *pieces] if self.header else pieces
 
     def completion(self) -> Pieces:
         """Pieces of `completion_lines(...).encode("utf-8")`."""
-        json_texts, _, _ = self._encoded
+        json_texts, _ = self._encoded
         # The separator needs no JSON escaping, so it goes after the escaped text, before the closing quote.
         tails = {
             label: f'{COMPLETION_SEPARATOR}", "completion": {encode_basestring(" " + label)}}}\n'.encode()
@@ -174,7 +175,7 @@ class SplitFiles:
 
     def chat(self, label_names: Sequence[str]) -> Pieces:
         """Pieces of `chat_lines(..., label_names).encode("utf-8")`."""
-        json_texts, _, _ = self._encoded
+        json_texts, _ = self._encoded
         head = '{"messages": [{"role": "system", "content": ' + encode_basestring(system_message(label_names))
         head_bytes = (head + '}, {"role": "user", "content": "').encode()
         tails = {
@@ -213,48 +214,48 @@ def _interleave(first: list[bytes], second: list[bytes], third: list[bytes]) -> 
 _JSON_BYTES = frozenset(range(0x20)) | frozenset(b'"\\')
 _CSV_BYTES = frozenset(b',"\r\n')
 #: the characters behind those bytes: the column scan flags the texts holding one (`textscan`)
-ESCAPED_CHARS = frozenset(map(chr, _JSON_BYTES | _CSV_BYTES))
+JSON_ESCAPED_CHARS = frozenset(map(chr, _JSON_BYTES))
+CSV_QUOTED_CHARS = frozenset(map(chr, _CSV_BYTES))
 #: `bytes.translate(None, _OTHER_BYTES)` keeps only the bytes above
 _OTHER_BYTES = bytes(sorted(set(range(256)) - _JSON_BYTES - _CSV_BYTES))
 
 
 def _encode_column(
-    texts: list[str], candidates: Sequence[int] | None = None
-) -> tuple[list[bytes], list[bytes], np.ndarray]:
-    """(JSON string contents, CSV field contents, rows whose CSV field is quoted) of every text as UTF-8
-    bytes. Only the texts holding a byte JSON escapes or CSV quotes are looked at one by one; `candidates`
-    (ascending rows), when given, are the only texts that may hold one.
+    texts: list[str], special: tuple[Sequence[int], Sequence[int]] | None = None
+) -> tuple[list[bytes], list[bytes]]:
+    """(JSON string contents, CSV fields with their quotes if any) of every text as UTF-8 bytes. Only the
+    texts that need an escape or quotes are written one by one: `special` (the rows, ascending, whose
+    JSON string needs an escape, and those whose CSV field is quoted) when the column scan found them,
+    else one C-level translate per text finds them.
 
     Fast path. Oracle: tests/prep/test_prepare.py::test_bulk_training_files_equal_the_per_row_formats.
-    Gain: finding those texts with one C-level translate per text costs about 0.04 s on 200,000 corpus
-    rows, against 0.13-0.19 s for a per-row `needs_json_escape` / `needs_csv_quote` pair; with the
-    candidates from the column scan (`NormalisedColumn.escaped`) that look is skipped for the rest, 0.17 s
-    of a 200,000-row preparation on a slow machine."""
+    Gain: with the rows from the column scan no text is looked at for them, and a quoted field costs one
+    C-level format: 0.05 s where a check of every row that might need either (a quarter of news
+    sentences holds a comma) took 0.18 s of a 200,000-row preparation."""
     pieces = list(map(str.encode, texts))  # UTF-8; faster than encoding the joined column and splitting it
-    keep_special = methodcaller("translate", None, _OTHER_BYTES)
-    found_in: list[bytes] | dict[int, bytes]
-    if candidates is None:
-        found_in = list(map(keep_special, pieces))
-        flagged = [row for row, found in enumerate(found_in) if found]
-    else:
-        found_in = dict(zip(candidates, map(keep_special, map(pieces.__getitem__, candidates)), strict=True))
-        flagged = [row for row, found in found_in.items() if found]
-    special = {row: found_in[row] for row in flagged}
-    kinds = {
-        found: (not _JSON_BYTES.isdisjoint(found), not _CSV_BYTES.isdisjoint(found))
-        for found in set(special.values())
-    }
-    json_texts, csv_fields, quoted = pieces, pieces, []
-    for row in flagged:
-        escape, quote = kinds[special[row]]
-        if escape:
-            if json_texts is pieces:
-                json_texts = list(pieces)
+    escaped, quoted = special if special is not None else _special_rows(pieces)
+    json_texts = pieces
+    if escaped:
+        json_texts = list(pieces)
+        for row in escaped:
             json_texts[row] = encode_basestring(texts[row])[1:-1].encode("utf-8")
-        if quote:
-            quoted.append(row)
-            if b'"' in special[row]:  # quotes inside a field are doubled
-                if csv_fields is pieces:
-                    csv_fields = list(pieces)
-                csv_fields[row] = texts[row].replace('"', '""').encode("utf-8")
-    return json_texts, csv_fields, np.array(quoted, dtype=np.int64)
+    csv_fields = pieces
+    if quoted:
+        csv_fields = list(pieces)
+        for row, field in zip(quoted, map(b'"%b"'.__mod__, map(pieces.__getitem__, quoted)), strict=True):
+            csv_fields[row] = field
+        for row in escaped:  # a quote is one of the characters JSON escapes; CSV doubles it
+            if '"' in texts[row]:
+                csv_fields[row] = b'"%b"' % texts[row].replace('"', '""').encode("utf-8")
+    return json_texts, csv_fields
+
+
+def _special_rows(pieces: list[bytes]) -> tuple[list[int], list[int]]:
+    """The rows whose JSON string needs an escape, and those whose CSV field is quoted."""
+    found = list(map(methodcaller("translate", None, _OTHER_BYTES), pieces))
+    kinds = {
+        special: (not _JSON_BYTES.isdisjoint(special), not _CSV_BYTES.isdisjoint(special))
+        for special in set(found)
+    }
+    flagged = [(row, kinds[special]) for row, special in enumerate(found) if special]
+    return [row for row, (escape, _) in flagged if escape], [row for row, (_, quote) in flagged if quote]

@@ -381,10 +381,12 @@ def test_bulk_training_files_equal_the_per_row_formats(rows: int) -> None:
     names = ("positive", 'odd "label", x', "중립")
     # As given and as prepare writes them (model inputs): the writers find what needs escaping themselves.
     column = normalise_column(texts)
-    # With the rows the column scan flags as holding such a character, only those are looked at.
-    flagged = np.flatnonzero(column.escaped).tolist()
-    for written, candidates in ((texts, None), (column.texts, None), (column.texts, flagged)):
-        files = SplitFiles(row_numbers, written, labels, candidates=candidates)
+    # With the rows the column scan flags as holding such characters, no text is looked at for them.
+    flagged = (np.flatnonzero(column.json_escaped).tolist(), np.flatnonzero(column.csv_quoted).tolist())
+    if rows == 50:
+        assert flagged[0] and flagged[1] and flagged[0] != flagged[1]  # both kinds, not on the same rows
+    for written, special in ((texts, None), (column.texts, None), (column.texts, flagged)):
+        files = SplitFiles(row_numbers, written, labels, special=special)
         assert b"".join(files.csv()) == csv_lines(row_numbers, written, labels).encode()
         assert b"".join(files.completion()) == completion_lines(written, labels).encode()
         assert b"".join(files.chat(names)) == chat_lines(written, labels, names).encode()
@@ -406,8 +408,10 @@ def test_a_split_written_in_blocks_equals_the_per_row_formats(monkeypatch: pytes
     labels = [("positive", "중립")[i % 2] for i in range(50)]
     rows = list(range(1, 51))
     column = normalise_column(texts)  # with the flags of the model inputs, as prepare writes them
-    for written, flags in ((texts, None), (column.texts, column.escaped)):
-        blocks = list(split_files(rows, written, labels, ("chat", "completion"), ("positive", "중립"), flags))
+    for written, flags in ((texts, (None, None)), (column.texts, (column.json_escaped, column.csv_quoted))):
+        blocks = list(
+            split_files(rows, written, labels, ("chat", "completion"), ("positive", "중립"), *flags)
+        )
         assert len(blocks) == 8
         assert b"".join(b["csv"] for b in blocks) == csv_lines(rows, written, labels).encode()
         assert b"".join(b["completion"] for b in blocks) == completion_lines(written, labels).encode()

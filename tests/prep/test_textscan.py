@@ -12,7 +12,14 @@ import pytest
 
 from finsent.contract.modelinput import normalise_text
 from finsent.prep.checks import first_appearance_codes
-from finsent.prep.textscan import _NOT_NFC, _SCAN_ROWS, ESCAPED_CHARS, _char_table, normalise_column
+from finsent.prep.textscan import (
+    _NOT_NFC,
+    _SCAN_ROWS,
+    CSV_QUOTED_CHARS,
+    JSON_ESCAPED_CHARS,
+    _char_table,
+    normalise_column,
+)
 
 
 def _expected(values: list[object]) -> dict[str, list[object]]:
@@ -27,7 +34,8 @@ def _expected(values: list[object]) -> dict[str, list[object]]:
         "last": [ord(t[-1]) if t else -1 for t in texts],
         "formula": [t[:1] in ("=", "+", "-", "@") for t in texts],
         "arrow": ["->" in t for t in texts],
-        "escaped": [any(c in ',"\\' or ord(c) < 0x20 for c in t) for t in texts],
+        "json_escaped": [any(c in '"\\' or ord(c) < 0x20 for c in t) for t in texts],
+        "csv_quoted": [any(c in ',"\r\n' for c in t) for t in texts],
     }
 
 
@@ -35,7 +43,17 @@ def _check(values: list[object]) -> None:
     column = normalise_column(values)
     expected = _expected(values)
     assert column.texts == expected["texts"], values
-    for name in ("changed", "capital", "lengths", "first", "last", "formula", "arrow", "escaped"):
+    for name in (
+        "changed",
+        "capital",
+        "lengths",
+        "first",
+        "last",
+        "formula",
+        "arrow",
+        "json_escaped",
+        "csv_quoted",
+    ):
         assert getattr(column, name).tolist() == expected[name], (name, values)
 
 
@@ -142,6 +160,7 @@ def test_first_appearance_codes_survive_a_hash_collision(monkeypatch: pytest.Mon
 
 def test_casefolding_never_adds_a_character_the_training_files_escape() -> None:
     """--lowercase writes casefolded texts with the flags of the texts before: checked over all of Unicode."""
-    adds = [hex(code) for code in range(sys.maxunicode + 1) if chr(code) not in ESCAPED_CHARS
-            and not ESCAPED_CHARS.isdisjoint(chr(code).casefold())]  # fmt: skip
-    assert adds == []
+    for chars in (JSON_ESCAPED_CHARS, CSV_QUOTED_CHARS):
+        adds = [hex(code) for code in range(sys.maxunicode + 1) if chr(code) not in chars
+                and not chars.isdisjoint(chr(code).casefold())]  # fmt: skip
+        assert adds == []
