@@ -6,6 +6,12 @@ fsync release it, so on a second core they cost the caller almost nothing (about
 preparation). The queue between them holds a few blocks at most, so a file is still never held whole. A
 failure in the thread (a full disk) is raised again in the caller at its next call, and the caller's
 folder is temporary (`finsent.support.atomic.atomic_directory`): no half-written file is ever left.
+
+The system writes a file's pages to the disk only when asked (or half a minute later), so the fsync of
+each file would wait for all of it at its end: the 54 MB of a 200,000-row training split took 0.12-0.18 s
+after the last block was laid out. A third thread (`_BackgroundSync`) asks for what was written so far
+whenever it is idle, so the disk works while the caller lays out the next blocks, and the fsync at the
+end waits only for the last of it.
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ class HashedFileWriter:
     def _run(self) -> None:
         with contextlib.ExitStack() as stack:  # closes what a failure left open
             handles: dict[str, tuple[BinaryIO, hashlib._Hash]] = {}
+            syncing = _BackgroundSync()
+            stack.callback(syncing.stop)
             while (item := self._queue.get()) is not None:
                 action, name, data = item
                 if self._error is not None:  # failed: take what comes until told to stop
@@ -81,8 +89,10 @@ class HashedFileWriter:
                     if action == "write":
                         digest.update(data)
                         handle.write(data)
+                        syncing.nudge(handle.fileno())
                     else:
                         del handles[name]
+                        syncing.settle()  # its descriptor is not in use there when it is closed
                         handle.flush()
                         os.fsync(handle.fileno())
                         handle.close()
@@ -95,3 +105,41 @@ class HashedFileWriter:
 
     def __exit__(self, *exc: object) -> None:
         self._stop()
+
+
+class _BackgroundSync:
+    """`fdatasync` of the file being written, in a thread of its own, whenever that thread is idle: each
+    call puts on disk what was written until then (the writer's fsync at the file's end still makes it
+    all durable; an error here is left for that fsync to report)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[int | None] = queue.Queue(1)
+        self._thread = threading.Thread(target=self._run, name="finsent-sync", daemon=True)
+        self._thread.start()
+
+    def nudge(self, fd: int) -> None:
+        """Sync `fd` soon, unless a sync is already waiting (never blocks)."""
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(fd)
+
+    def settle(self) -> None:
+        """Wait until no sync is waiting or running."""
+        self._queue.join()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (fd := self._queue.get()) is not None:
+            try:
+                _datasync(fd)
+            except OSError:
+                pass
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+
+#: fdatasync where the platform has it (it skips metadata the file's final fsync writes anyway)
+_datasync = getattr(os, "fdatasync", os.fsync)

@@ -84,3 +84,68 @@ def test_an_error_in_the_caller_stops_the_thread(tmp_path: Path) -> None:
         writer.write("a.csv", b"x")
         raise RuntimeError("a bug while laying out a block")
     assert not any(t.name == "finsent-writer" for t in threading.enumerate())
+
+
+def _write_blocks(folder: Path, blocks: int = 12) -> dict[str, bytes]:
+    data = {"a.csv": [bytes([65 + i % 26]) * 50_000 for i in range(blocks)], "b.jsonl": [b"{}\n" * 9000]}
+    with HashedFileWriter(folder) as writer:
+        for name, parts in data.items():
+            for part in parts:
+                writer.write(name, part)
+            writer.close(name)
+        digests = writer.finish()
+    joined = {name: b"".join(parts) for name, parts in data.items()}
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == joined
+    assert digests == {name: hashlib.sha256(data).hexdigest() for name, data in joined.items()}
+    assert not any(t.name in ("finsent-writer", "finsent-sync") for t in threading.enumerate())
+    return joined
+
+
+def test_the_disk_is_asked_for_the_bytes_while_more_come_and_never_for_a_closed_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_flight: list[int] = []
+    synced: list[int] = []
+    real_datasync, real_fsync = filewriter._datasync, os.fsync
+
+    def slow_datasync(fd: int) -> None:  # slow enough for the writer to come to a file's end meanwhile
+        in_flight.append(fd)
+        threading.Event().wait(0.02)
+        real_datasync(fd)
+        synced.append(fd)
+        in_flight.remove(fd)
+
+    def final_fsync(fd: int) -> None:
+        assert fd not in in_flight  # a file is closed only when no background sync uses it
+        real_fsync(fd)
+
+    monkeypatch.setattr(filewriter, "_datasync", slow_datasync)
+    monkeypatch.setattr(filewriter.os, "fsync", final_fsync)
+    _write_blocks(tmp_path)
+    assert synced  # the background syncs ran, beside the writes
+
+
+def test_a_failing_background_sync_is_left_to_the_final_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(filewriter, "_datasync", broken)
+    _write_blocks(tmp_path)  # complete and hashed: only the fsync at a file's end makes it durable
+
+    real_fsync = os.fsync
+    failures = iter([OSError(5, "Input/output error")])
+
+    def final_fails(fd: int) -> None:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        real_fsync(fd)
+
+    monkeypatch.setattr(filewriter.os, "fsync", final_fails)
+    second = tmp_path / "second"
+    second.mkdir()
+    with pytest.raises(OSError, match="Input/output"):  # ... which still reports a failing disk
+        _write_blocks(second)
+    assert not any(t.name in ("finsent-writer", "finsent-sync") for t in threading.enumerate())
