@@ -213,7 +213,8 @@ def list_sheets(
 
 def _jsonl_frame(cells: JsonlCells) -> pd.DataFrame:
     """The cells of a JSONL file as a frame of object columns (the cells' str objects, not copies)."""
-    data = {i: np.array(values, dtype=object) for i, values in enumerate(cells.columns)}
+    # np.fromiter: half the time of np.array, which looks into every cell for a nested sequence
+    data = {i: np.fromiter(values, dtype=object, count=cells.rows) for i, values in enumerate(cells.columns)}
     frame = pd.DataFrame(data, dtype=object, copy=False, index=pd.RangeIndex(cells.rows))
     frame.columns = pd.Index(clean_header(cells.names))
     return frame

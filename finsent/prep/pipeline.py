@@ -16,6 +16,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -197,8 +198,11 @@ def _work_table(
     column = normalise_column(raw_texts)
     changed = column.changed  # by whitespace/NFC normalisation, kept if a legacy separator is cut below
     nonempty = column.lengths > 0
+    everywhere = bool(nonempty.all())
     affix_findings, separator = textchecks.common_affixes(
-        pd.Series(column.texts, dtype=object)[nonempty], column.first[nonempty], column.last[nonempty]
+        column.texts if everywhere else list(compress(column.texts, nonempty)),
+        column.first if everywhere else column.first[nonempty],
+        column.last if everywhere else column.last[nonempty],
     )
     if separator:  # a legacy prompt file: take its separator off, then build the model input again
         cut = len(separator)
@@ -217,10 +221,10 @@ def _work_table(
     work = pd.DataFrame(
         {
             "row": np.arange(1, len(raw_texts) + 1),
-            "raw_text": pd.Series(raw_texts, dtype=object),
-            "raw_label": pd.Series(raw_labels, dtype=object),
-            "text": pd.Series(text_list, dtype=object),
-            "label": pd.Series(list(map(mapping.__getitem__, raw_labels)), dtype=object),
+            "raw_text": _objects(table.frame[columns[0]], raw_texts),
+            "raw_label": _objects(table.frame[columns[1]], raw_labels),
+            "text": _objects(None, text_list),
+            "label": _objects(None, list(map(mapping.__getitem__, raw_labels))),
             "label_code": np.fromiter(map(raw_code.__getitem__, raw_labels), dtype=np.int64),
             "length": text_lengths,
             "changed": changed & (column.lengths > 0),
@@ -233,6 +237,19 @@ def _work_table(
         }
     )
     return work, variants, [*affix_findings]
+
+
+def _objects(column: pd.Series | None, values: list[Any]) -> pd.Series:
+    """`values` (`column.tolist()` when a column is given) as an object column: the column's own array
+    when it holds these very objects, else one made with np.fromiter, twice as fast as np.array or
+    pd.Series, which look into every value for a nested sequence (30 ms a column of 200,000 texts).
+    Object dtype said outright: pandas would otherwise store str values as Arrow strings, and every
+    check would convert them back."""
+    if column is not None and column.dtype == object:
+        array = column.to_numpy()
+    else:
+        array = np.fromiter(values, dtype=object, count=len(values))
+    return pd.Series(array, dtype=object, copy=False)
 
 
 def _drop_unusable(work: pd.DataFrame, options: PrepareOptions, found: list[Finding | None]) -> pd.Series:

@@ -8,7 +8,7 @@ checks here turn them into findings.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from itertools import repeat
 
 import numpy as np
@@ -268,13 +268,13 @@ def _common_suffix(values: list[str]) -> str:
 
 
 def common_affixes(
-    texts: pd.Series, first: np.ndarray | None = None, last: np.ndarray | None = None
+    texts: Sequence[str], first: np.ndarray | None = None, last: np.ndarray | None = None
 ) -> tuple[list[Finding], str]:
     """Common prefix / suffix of all texts. Returns findings and a legacy separator to strip ("" if none).
 
     `first` / `last`: the texts' first and last characters as code points, when known: texts that do not
     all start (end) alike have no common prefix (suffix), which settles most files without string work."""
-    values = texts.tolist()
+    values = list(texts)
     if len(values) < 2:
         return [], ""
     findings: list[Finding] = []

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import chain
 
 import numpy as np
 
@@ -104,7 +105,7 @@ def normalise_column(values: Sequence[object]) -> NormalisedColumn:
     parts = [
         _normalise_part(values[start : start + _SCAN_ROWS]) for start in range(0, len(values), _SCAN_ROWS)
     ]
-    texts = [text for part in parts for text in part.texts]
+    texts = list(chain.from_iterable(part.texts for part in parts))
     arrays = {
         name: np.concatenate([getattr(part, name) for part in parts])
         for name in (
