@@ -110,8 +110,9 @@ def run_prepare(args: argparse.Namespace) -> int:
     files = DataFiles.standalone()
     source = Path(args.input)
     # First, before pandas is imported: a JSON Lines input is read meanwhile by a child process. The
-    # command is one bounded step: the cycle collector waits until it ends, imports included.
-    with collector_paused(), files.start_reading(source) as prefetch:
+    # command is one bounded step, the last of the process: the cycle collector waits until it ends,
+    # imports included, and leaves alone what it leaves (finsent.support.gcpause).
+    with collector_paused(freeze=True), files.start_reading(source) as prefetch:
         return _prepare(files, args, lambda: files.read_table(source, sheet=args.sheet, prefetch=prefetch))
 
 

@@ -88,3 +88,14 @@ def test_reading_and_preparing_run_without_the_collector(
     pipeline.prepare_dataset(table, None, tmp_path / "out")
     assert seen == [("_jsonl_frame", False), ("_analyse", False), ("_analyse", False)]
     assert gc.isenabled()
+
+
+def test_a_freezing_pause_leaves_what_it_made_out_of_later_collections() -> None:
+    before = gc.get_freeze_count()
+    try:
+        with collector_paused(freeze=True):
+            made = [[index] for index in range(1000)]  # containers the collector tracks
+        assert gc.get_freeze_count() >= before + 1000 and gc.isenabled()
+        assert len(made) == 1000
+    finally:
+        gc.unfreeze()
