@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -117,7 +118,7 @@ def test_a_failing_child_gives_the_error_of_a_read_here(
 def test_a_child_that_dies_mid_way_is_not_believed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _write(tmp_path / "news.jsonl", [{"text": f"뉴스 {i}", "label": "positive"} for i in range(100)])
 
-    def half_then_exit(pipe, read):  # type: ignore[no-untyped-def]  # runs in the child
+    def half_then_exit(pipe, read, shared):  # type: ignore[no-untyped-def]  # runs in the child
         prefetch_module._put(
             pipe, json.dumps({"encoding": "utf-8", "sha256": "0", "names": ["text"], "rows": 100}).encode()
         )
@@ -128,7 +129,7 @@ def test_a_child_that_dies_mid_way_is_not_believed(tmp_path: Path, monkeypatch: 
     with start_jsonl_prefetch(path, LIMITS) as prefetch:  # type: ignore[union-attr]
         assert prefetch.result(path, LIMITS) is None
 
-    def killed(pipe, read):  # type: ignore[no-untyped-def]
+    def killed(pipe, read, shared):  # type: ignore[no-untyped-def]
         os.kill(os.getpid(), 9)
 
     monkeypatch.setattr(prefetch_module, "_send", killed)
@@ -188,9 +189,10 @@ def test_the_child_needs_neither_pandas_nor_numpy() -> None:
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("bom", [False, True])
 @pytest.mark.parametrize("share", [0.0, 0.3, 0.5, 0.9, 1.0])
 def test_a_file_read_in_two_parts_gives_the_cells_of_the_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: float
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: float, bom: bool
 ) -> None:
     """The child reads the first lines, the parent the others: keys only in one part, in another order,
     values of every kind, blank lines on either side of the split."""
@@ -199,20 +201,49 @@ def test_a_file_read_in_two_parts_gives_the_cells_of_the_whole(
     records += [{"text": "\U0001f4c8", "nested": {"x": [1, None]}}, {"only": None}]
     path = tmp_path / "parts.jsonl"
     lines = [json.dumps(r) for r in records]
-    path.write_text("\n".join(lines[:5]) + "\n\n" + "\n".join(lines[5:]) + "\n", encoding="utf-8")
+    text = "\n".join(lines[:5]) + "\n\n" + "\n".join(lines[5:]) + "\n"
+    path.write_text(text, encoding="utf-8-sig" if bom else "utf-8")
     monkeypatch.setattr(prefetch_module, "_SPLIT_BYTES", 0)
     monkeypatch.setattr(prefetch_module, "CHILD_SHARE", share)
     _same(*_both_ways(path, monkeypatch))
 
 
+@pytest.mark.parametrize("change", ["same size", "longer", "shorter"])
 def test_a_file_that_changed_between_the_two_reads_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """The parent reads the last lines while the child reads the others: changed in between (the last
+    line rewritten, or a line added or taken away), the two shares are not of one file and the file is
+    read again, whole, in the process."""
+    records = [{"text": f"뉴스 {i}", "label": "positive"} for i in range(100)]
+    path = _write(tmp_path / "news.jsonl", records)
+    monkeypatch.setattr(prefetch_module, "_SPLIT_BYTES", 0)
+    changed = {
+        "same size": [*records[:-1], {"text": "뉴스 X9", "label": "positive"}],
+        "longer": [*records, {"text": "뉴스 100", "label": "negative"}],
+        "shorter": records[:-1],
+    }[change]
+    read_end = prefetch_module._read_end
+    started: list[prefetch_module.JsonlPrefetch] = []
+
+    def after_a_change(*args: object) -> object:
+        select.select([started[0]._pipe], [], [], 30)  # the child has read the file: it is answering
+        _write(path, changed)  # type: ignore[arg-type]
+        return read_end(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(prefetch_module, "_read_end", after_a_change)
+    with start_jsonl_prefetch(path, LIMITS) as prefetch:  # type: ignore[union-attr]
+        started.append(prefetch)
+        assert prefetch.result(path, LIMITS) is None
+        table = read_table(path, limits=LIMITS, prefetch=prefetch)  # read here: the file as it is now
+    assert table.frame["text"].tolist() == [r["text"] for r in changed]
+
+
+def test_parts_that_do_not_fit_in_the_shared_map_come_through_the_pipe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _write(tmp_path / "news.jsonl", [{"text": f"뉴스 {i}", "label": "positive"} for i in range(100)])
-    monkeypatch.setattr(prefetch_module, "_SPLIT_BYTES", 0)
-    read_end = prefetch_module._read_end
-    monkeypatch.setattr(
-        prefetch_module, "_read_end", lambda *a: dataclasses.replace(read_end(*a), sha256="0" * 64)
-    )
-    with start_jsonl_prefetch(path, LIMITS) as prefetch:  # type: ignore[union-attr]
-        assert prefetch.result(path, LIMITS) is None
+    path = _write(tmp_path / "awkward.jsonl", AWKWARD * 3, ascii_only=False)
+    monkeypatch.setattr(prefetch_module, "_PART_ROWS", 4)
+    for room in (1, 60):  # none fits; the first parts fit, the others do not
+        monkeypatch.setattr(prefetch_module, "_map_bytes", lambda size, room=room: room)
+        _same(*_both_ways(path, monkeypatch))
