@@ -1,7 +1,7 @@
 """Benchmark of `finsent prepare`: the corpus and a 200,000-row synthetic file built from it.
 
     FINSENT_CORPUS=../shared/data/finance_data.csv .venv/bin/python bench/prep.py [--rows N]
-        [--repeat N] [--legacy-venv /tmp/legacy-openai]
+        [--repeat N] [--legacy-venv /tmp/legacy-openai] [--commands-only]
 
 The synthetic file repeats the corpus's Korean sentences (a cycle number appended from the second copy on,
 so most rows stay distinct) as a `prompt,completion` CSV: the columns the legacy tool requires, so both
@@ -22,7 +22,10 @@ Target (issue 2): the 200k-row file in at most 1/7 of the time of the legacy
 1 s. With --legacy-venv PATH (a venv with openai==0.28.1 and a pandas it works with) the legacy tool is
 timed on the same file twice: inside one process with its imports done (bench/legacy_prep.py), which
 compares with finsent's in-process figure like for like, and as the whole command. Both ratios are
-printed. The machine may be shared: compare best with best, and look at the medians for the spread.
+printed. The two whole commands are run in turn (finsent, legacy, finsent, ...), so a shared machine's
+slow minutes weigh on both; compare best with best, and medians with medians for the spread.
+`--commands-only` times just the two commands on the 200k CSV and JSONL (issue 12: the JSONL command at
+least 5x the legacy one).
 """
 
 from __future__ import annotations
@@ -144,21 +147,36 @@ def measure(label: str, path: Path, work: Path, repeat: int) -> dict[str, float]
     return best
 
 
-def _timed_runs(command: list[str], repeat: int, cwd: Path, env: dict[str, str] | None = None) -> list[float]:
-    """Seconds of each of `repeat` runs, after one untimed run. Both tools are timed as a user meets them
-    from the second run on: with their bytecode compiled. (PYTHONDONTWRITEBYTECODE, set in some containers,
-    would make every run compile finsent's editable source tree again, about 0.1 s; pip compiled the
-    legacy tool's at install.)"""
+def _env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Both tools are timed as a user meets them from the second run on: with their bytecode compiled.
+    (PYTHONDONTWRITEBYTECODE, set in some containers, would make every run compile finsent's editable
+    source tree again, about 0.1 s; pip compiled the legacy tool's at install.)"""
     env = dict(env if env is not None else os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run(command, capture_output=True, env=env, cwd=cwd, timeout=900)
-    times = []
+    return env
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"{command[0]}: exit {result.returncode}: {result.stderr.strip()[-300:]}")
+    return seconds
+
+
+def side_by_side(
+    commands: dict[str, tuple[list[str], dict[str, str]]], repeat: int, cwd: Path
+) -> dict[str, list[float]]:
+    """Seconds of `repeat` runs of each command, taken in turn (one of each, then again), after one
+    untimed run of each: a machine that slows down or speeds up for a while (a shared host) weighs on
+    both alike, where runs of one tool after the other's would credit the drift to one of them."""
+    for command, env in commands.values():
+        _run(command, cwd, _env(env))
+    times: dict[str, list[float]] = {label: [] for label in commands}
     for _ in range(repeat):
-        start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
-        times.append(time.perf_counter() - start)
-        if result.returncode != 0:
-            raise RuntimeError(f"{command[0]}: exit {result.returncode}: {result.stderr.strip()[-300:]}")
+        for label, (command, env) in commands.items():
+            times[label].append(_run(command, cwd, _env(env)))
     return times
 
 
@@ -170,50 +188,74 @@ def _line(label: str, rows: int, times: list[float], what: str) -> None:
     )
 
 
-def finsent_command(
-    path: Path, work: Path, rows: int, repeat: int, label: str = "finsent command"
-) -> float | None:
-    """Best time of the whole `finsent prepare FILE --format completion` command."""
+def finsent_command(path: Path, work: Path) -> list[str] | None:
+    """The whole `finsent prepare FILE --format completion` command (the legacy tool's job)."""
     exe = Path(sys.executable).with_name("finsent")
     if not exe.exists():
         print(f"    {exe} not found; the command is not timed")
         return None
-    out = work / "out-command"
-    times = _timed_runs(
-        [str(exe), "prepare", str(path), "--out", str(out), "--format", "completion"], repeat, work
-    )
-    _line(label, rows, times, "python start, imports, read, check, split, write")
-    return min(times)
+    return [str(exe), "prepare", str(path), "--out", str(work / "out-command"), "--format", "completion"]
 
 
-def legacy(
-    venv: Path, path: Path, work: Path, rows: int, repeat: int, label: str = "legacy"
-) -> tuple[float, float] | None:
-    """(best in-process seconds, best command seconds) of openai 0.28.1 `fine_tunes.prepare_data -q` on the
-    same file."""
-    python, exe = venv / "bin" / "python", venv / "bin" / "openai"
+def legacy_command(venv: Path | None, path: Path) -> tuple[list[str], dict[str, str]] | None:
+    """openai 0.28.1 `fine_tunes.prepare_data -q` on the same file, and its environment."""
+    if venv is None:
+        return None
+    exe = venv / "bin" / "openai"
     if not exe.exists():
         print(f"    legacy: {exe} not found; skipped")
         return None
     env = dict(os.environ, OPENAI_API_KEY="sk-not-used")
+    return [str(exe), "tools", "fine_tunes.prepare_data", "-f", str(path), "-q"], env
+
+
+def legacy_in_process(venv: Path, path: Path, work: Path, rows: int, repeat: int, label: str) -> float | None:
+    """Best in-process seconds of the legacy tool (bench/legacy_prep.py, its imports done)."""
+    env = dict(os.environ, OPENAI_API_KEY="sk-not-used")
     try:
         script = Path(__file__).with_name("legacy_prep.py")
         result = subprocess.run(
-            [str(python), str(script), str(path), str(repeat)],
+            [str(venv / "bin" / "python"), str(script), str(path), str(repeat)],
             capture_output=True, text=True, env=env, cwd=work, timeout=900,
         )  # fmt: skip
         if result.returncode != 0:
             raise RuntimeError(f"legacy_prep.py: exit {result.returncode}: {result.stderr.strip()[-300:]}")
         inside = [float(t) for t in result.stdout.split()]
-        command = _timed_runs(
-            [str(exe), "tools", "fine_tunes.prepare_data", "-f", str(path), "-q"], repeat, work, env
-        )
     except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
         print(f"    legacy: {exc}")
         return None
     _line(f"{label} in-process", rows, inside, "openai 0.28.1 prepare_data -q, imports done")
-    _line(f"{label} command", rows, command, "openai tools fine_tunes.prepare_data -q")
-    return min(inside), min(command)
+    return min(inside)
+
+
+def compare_commands(kind: str, path: Path, work: Path, rows: int, repeat: int, venv: Path | None) -> None:
+    """The two whole commands on the same file, side by side; the ratio of the bests and of the medians."""
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {}
+    mine = finsent_command(path, work)
+    if mine:
+        commands["finsent"] = (mine, dict(os.environ))
+    old = legacy_command(venv, path)
+    if old:
+        commands["legacy"] = old
+    if not commands:
+        return
+    try:
+        times = side_by_side(commands, repeat, work)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"    commands: {exc}")
+        return
+    what = {"finsent": "python start, imports, read, check, split, write",
+            "legacy": "openai tools fine_tunes.prepare_data -q"}  # fmt: skip
+    for label, seconds in times.items():
+        _line(f"{label} command {kind}", rows, seconds, what[label] + ", runs taken in turn")
+    if len(times) == 2:
+        best = min(times["legacy"]) / min(times["finsent"])
+        median = statistics.median(times["legacy"]) / statistics.median(times["finsent"])
+        target = "; target at least 5x" if kind == "jsonl" else ""
+        print(
+            f"   speedup {kind:>5}    command: {best:5.1f}x the legacy command (bests), {median:5.1f}x "
+            f"(medians), both whole commands (Python start and imports included{target})"
+        )
 
 
 def main() -> int:
@@ -226,6 +268,9 @@ def main() -> int:
         "--repeat", type=int, default=3, help="timed runs per job (3); best and median printed"
     )
     parser.add_argument("--legacy-venv", type=Path, help="venv with openai==0.28.1 to time the legacy tool")
+    parser.add_argument(
+        "--commands-only", action="store_true", help="time only the whole commands on the 200k CSV and JSONL"
+    )
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # one job in this process (internal)
     parser.add_argument("--job", default="completion", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -240,30 +285,29 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}, pandas {pd.__version__}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="finsent-bench-") as tmp:
         work = Path(tmp)
-        measure("corpus", corpus, work, args.repeat)
-        measure("synthetic wide", build_synthetic(corpus, args.rows, work, wide=True), work, args.repeat)
+        if not args.commands_only:
+            measure("corpus", corpus, work, args.repeat)
+            measure("synthetic wide", build_synthetic(corpus, args.rows, work, wide=True), work, args.repeat)
         synthetic = build_synthetic(corpus, args.rows, work)
         jsonl = to_jsonl(synthetic)
         venv = (
             args.legacy_venv.resolve() if args.legacy_venv else None
         )  # the runs happen in a temporary folder
         for kind, path in (("csv", synthetic), ("jsonl", jsonl)):
-            best = measure(f"synthetic {kind}", path, work, args.repeat)
-            command = finsent_command(path, work, args.rows, args.repeat, f"finsent command {kind}")
-            old = legacy(venv, path, work, args.rows, args.repeat, f"legacy {kind}") if venv else None
-            if old:
-                inside, old_command = old
-                for job, seconds in best.items():
+            if not args.commands_only:
+                best = measure(f"synthetic {kind}", path, work, args.repeat)
+                inside = (
+                    legacy_in_process(venv, path, work, args.rows, args.repeat, f"legacy {kind}")
+                    if venv
+                    else None
+                )
+                for job, seconds in best.items() if inside else ():
+                    assert inside is not None
                     print(
                         f"   speedup {kind:>5} {job:>10}: {inside / seconds:5.1f}x the legacy tool, both "
                         f"in-process (target at least 7x: <= {inside / 7:.3f} s)"
                     )
-                if command:
-                    target = "; target at least 5x" if kind == "jsonl" else ""
-                    print(
-                        f"   speedup {kind:>5}    command: {old_command / command:5.1f}x the legacy command, "
-                        f"both whole commands (Python start and imports included{target})"
-                    )
+            compare_commands(kind, path, work, args.rows, args.repeat, venv)
     return 0
 
 
