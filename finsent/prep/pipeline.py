@@ -212,20 +212,24 @@ def _work_table(
     if options.lowercase:  # build_model_input(t, lowercase=True): the normalised text, case-folded
         text_list = [t.casefold() for t in text_list]
         text_lengths = np.fromiter(map(len, text_list), dtype=np.int64, count=len(text_list))
-    # Labels are few distinct values: normalise each once.
-    mapping = {raw: options.labels.normalise(raw) for raw in set(raw_labels)}
-    variants = {raw for raw, name in mapping.items() if name is not None and name != raw}
+    # Labels are few distinct values: each is normalised once, and every row gets the index of its value
+    # in one pass; its label and its code are then taken by that index, in C.
+    distinct = list(dict.fromkeys(raw_labels))
+    index_of = {raw: index for index, raw in enumerate(distinct)}
+    which = np.fromiter(map(index_of.__getitem__, raw_labels), dtype=np.intp, count=len(raw_labels))
+    names = [options.labels.normalise(raw) for raw in distinct]
+    variants = {raw for raw, name in zip(distinct, names, strict=True) if name is not None and name != raw}
     # Label codes 1..k in label-set order, 0 for no label in the set: checks count and compare integers.
     code_of = {name: code for code, name in enumerate(options.labels.names, start=1)}
-    raw_code = {raw: code_of.get(name, 0) if name is not None else 0 for raw, name in mapping.items()}
+    codes = [code_of.get(name, 0) if name is not None else 0 for name in names]
     work = pd.DataFrame(
         {
             "row": np.arange(1, len(raw_texts) + 1),
             "raw_text": _objects(table.frame[columns[0]], raw_texts),
             "raw_label": _objects(table.frame[columns[1]], raw_labels),
             "text": _objects(None, text_list),
-            "label": _objects(None, list(map(mapping.__getitem__, raw_labels))),
-            "label_code": np.fromiter(map(raw_code.__getitem__, raw_labels), dtype=np.int64),
+            "label": pd.Series(np.array(names, dtype=object)[which], dtype=object, copy=False),
+            "label_code": np.array(codes, dtype=np.int64)[which],
             "length": text_lengths,
             "changed": changed & (column.lengths > 0),
             "capital": column.capital,
