@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from finsent.service import InputError, Text
 
@@ -113,10 +113,14 @@ def run_prepare(args: argparse.Namespace) -> int:
     # command is one bounded step, the last of the process: the cycle collector waits until it ends,
     # imports included, and leaves alone what it leaves (finsent.support.gcpause).
     with collector_paused(freeze=True), files.start_reading(source) as prefetch:
-        return _prepare(files, args, lambda: files.read_table(source, sheet=args.sheet, prefetch=prefetch))
+        return _prepare(
+            files, args, lambda: files.read_table(source, sheet=args.sheet, prefetch=prefetch), prefetch
+        )
 
 
-def _prepare(files: DataFiles, args: argparse.Namespace, read: Callable[[], LoadedTable]) -> int:
+def _prepare(
+    files: DataFiles, args: argparse.Namespace, read: Callable[[], LoadedTable], prefetch: Any = None
+) -> int:
     from finsent.service import LabelSet, PreparationError, PrepareOptions
 
     labels = LabelSet()
@@ -150,7 +154,7 @@ def _prepare(files: DataFiles, args: argparse.Namespace, read: Callable[[], Load
         return 2 if report.has_errors else 0
     out_dir = Path(args.out).expanduser() if args.out else default_out_dir(table.source_name, table.sha256)
     try:
-        dataset, report = files.prepare_folder(table, options, out_dir)
+        dataset, report = files.prepare_folder(table, options, out_dir, prefetch)
     except PreparationError as exc:
         _emit(files, exc.report, args)
         raise

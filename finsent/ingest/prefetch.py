@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
+import importlib
 import json
 import mmap
 import os
@@ -90,17 +91,33 @@ class PrefetchedJsonl:
 class JsonlPrefetch:
     """A child process reading one JSON Lines file; `result` takes its cells once, `close` stops it."""
 
-    def __init__(self, pid: int, pipe: BinaryIO, shared: mmap.mmap, path: Path, limits: InputLimits) -> None:
+    def __init__(
+        self, pid: int, pipe: BinaryIO, orders: BinaryIO, shared: mmap.mmap, path: Path, limits: InputLimits
+    ) -> None:
         self._pid: int | None = pid
-        self._pipe, self._shared = pipe, shared
+        self._pipe, self._orders, self._shared = pipe, orders, shared
         self.path, self.limits = path, limits
+        #: the child's cells were taken: it waits for one more job (`run_job`)
+        self.serving = False
+        self._taken = False
+        #: rows the child holds the cells of: the first ones of the table
+        self.child_rows = 0
 
     def result(self, path: Path, limits: InputLimits) -> PrefetchedJsonl | None:
         """The cells, when the child read `path` with `limits` completely; None otherwise (the caller then
-        reads the file itself). The child is finished either way."""
-        if self._pid is None or Path(path) != self.path or limits != self.limits:
+        reads the file itself). The child then either ended, or waits for a job on its cells (`run_job`)
+        until `close`. Its cells are taken once: a second call says None."""
+        taken = self._take_result(path, limits)
+        if taken is None:
             self.close()
+        else:
+            self.serving = True
+        return taken
+
+    def _take_result(self, path: Path, limits: InputLimits) -> PrefetchedJsonl | None:
+        if self._pid is None or self._taken or Path(path) != self.path or limits != self.limits:
             return None
+        self._taken = True
         try:  # the file's last lines, read here while the child reads the others
             own = _read_end(path, limits)
         except Exception:  # whatever is wrong, the read of the whole file here raises it
@@ -109,9 +126,9 @@ class JsonlPrefetch:
             received = _receive(self._pipe, self._shared)
         except (OSError, EOFError, ValueError, UnicodeDecodeError, KeyError, TypeError):
             received = None  # a child that died mid-way (its exit status says so too)
-        succeeded = self._wait() == 0
-        if not succeeded or received is None:
+        if received is None:
             return None
+        self.child_rows = received.cells.rows
         if received.split == received.size:  # the child read every line (a small file, or not UTF-8 lines)
             return received if len(received.cells.names) <= limits.max_columns else None
         if own is None or (own.size, own.split, own.tail_sha256) != (
@@ -125,22 +142,35 @@ class JsonlPrefetch:
             return None
         return dataclasses.replace(received, cells=cells)
 
+    def run_job(self, job: str, order: bytes) -> tuple[BinaryIO, mmap.mmap] | None:
+        """Ask the child, which holds the cells of its share of the lines (the first `rows_read` rows), to
+        run `job` ("module:function", called as function(cells, order, shared, answers) in the child) on
+        them: the pipe its answers come through and the map they point into; None when the child
+        cannot take a job. It takes one; what it answers is the job's to define."""
+        if not self.serving or self._pid is None:
+            return None
+        self.serving = False
+        try:
+            _put(self._orders, job.encode("utf-8"))
+            _put(self._orders, order)
+            self._orders.flush()
+        except OSError:  # the child is gone
+            return None
+        return self._pipe, self._shared
+
     def close(self) -> None:
-        """Stop the child if it still runs (its result not taken) and reap it."""
+        """Stop the child if it still runs and reap it; close the pipes and the shared map."""
+        self.serving = False
         if self._pid is not None:
             with contextlib.suppress(OSError):
                 os.kill(self._pid, signal.SIGKILL)
-            self._wait()
-
-    def _wait(self) -> int:
-        """The child's exit status (-1 when it was killed); closes the pipe and the shared map."""
-        self._pipe.close()
-        self._shared.close()
-        pid, self._pid = self._pid, None
-        if pid is None:
-            return -1
-        _, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status)
+            os.waitpid(self._pid, 0)
+            self._pid = None
+        for pipe in (self._pipe, self._orders):
+            with contextlib.suppress(OSError):
+                pipe.close()
+        with contextlib.suppress(BufferError):  # a job's answer still in use: freed with it
+            self._shared.close()
 
     def __enter__(self) -> JsonlPrefetch:
         return self
@@ -167,21 +197,39 @@ def start_jsonl_prefetch(path: Path, limits: InputLimits) -> JsonlPrefetch | Non
     # does not fit goes through the pipe). Only the pages the child writes take memory.
     shared = mmap.mmap(-1, _map_bytes(path.stat().st_size))
     read_fd, write_fd = os.pipe()
+    orders_read, orders_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns, never runs the parent's exit handlers
         status = 1
         try:
             gc.disable()  # a dict per line, none in a cycle, and the child ends next: finsent.support.gcpause
             os.close(read_fd)
-            with os.fdopen(write_fd, "wb") as pipe:
-                _send(pipe, _read(path, limits), shared)
+            os.close(orders_write)
+            with os.fdopen(write_fd, "wb") as pipe, os.fdopen(orders_read, "rb") as orders:
+                read = _read(path, limits)
+                _send(pipe, read, shared)
+                pipe.flush()
+                _serve(read.cells, orders, pipe, shared)
             status = 0
         except BaseException:  # the parent reads the file itself, and raises what is wrong with it
             pass
         finally:
             os._exit(status)
     os.close(write_fd)
-    return JsonlPrefetch(pid, os.fdopen(read_fd, "rb"), shared, path, limits)
+    os.close(orders_read)
+    return JsonlPrefetch(pid, os.fdopen(read_fd, "rb"), os.fdopen(orders_write, "wb"), shared, path, limits)
+
+
+def _serve(cells: JsonlCells, orders: BinaryIO, answers: BinaryIO, shared: mmap.mmap) -> None:
+    """In the child, once its cells are sent: wait for one job, run it, end (EOF: no job)."""
+    try:
+        job = _take(orders).decode("utf-8")
+        order = _take(orders)
+    except EOFError:
+        return
+    module, _, name = job.partition(":")
+    getattr(importlib.import_module(module), name)(cells, order, shared, answers)
+    answers.flush()
 
 
 def _map_bytes(size: int) -> int:
@@ -271,6 +319,11 @@ def _send(pipe: BinaryIO, read: PrefetchedJsonl, shared: mmap.mmap) -> None:
                 _put(pipe, lengths)
                 _put(pipe, text)
             del text
+    _put(pipe, _END)
+
+
+#: the frame after the last part of the cells
+_END = b"end of cells"
 
 
 def _encoded(text: str) -> tuple[str, bytes]:
@@ -311,7 +364,7 @@ def _receive(pipe: BinaryIO, shared: mmap.mmap) -> PrefetchedJsonl:
                 raise ValueError("a part of the wrong length")
             values += part
         columns.append(values)
-    if pipe.read(1):
+    if _take(pipe) != _END:
         raise ValueError("more than the child sent")
     cells = JsonlCells(list(head["names"]), columns, rows)
     return PrefetchedJsonl(

@@ -11,6 +11,7 @@ input and options give byte-identical files.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -32,7 +33,7 @@ from finsent.contract.modelinput import InputFormat
 from finsent.contract.texts import Text
 from finsent.ingest.columns import resolve_columns
 from finsent.ingest.reading import LoadedTable
-from finsent.prep import checks, textchecks
+from finsent.prep import checks, helpedlayout, textchecks
 from finsent.prep.checks import Finding
 from finsent.prep.filewriter import HashedFileWriter
 from finsent.prep.report import Report
@@ -325,7 +326,8 @@ def _split(
     found: list[Finding | None],
 ) -> _Analysis:
     """The rows kept, the class-count findings and the stratified train/validation split."""
-    kept = work.loc[active, ["row", "text", "label", "json_escaped", "csv_quoted"]].reset_index(drop=True)
+    kept = work.loc[active, ["row", "text", "raw_text", "label", "json_escaped", "csv_quoted"]]
+    kept = kept.reset_index(drop=True)
     names = options.labels.names
     codes = work["label_code"].to_numpy()[active.to_numpy()]
     per_label = dict(zip(names, np.bincount(codes, minlength=len(names) + 1)[1:].tolist(), strict=True))
@@ -353,18 +355,29 @@ def check_table(table: LoadedTable, options: PrepareOptions | None = None) -> Re
 
 @collector_paused()
 def prepare_dataset(
-    table: LoadedTable, options: PrepareOptions | None, out_dir: Path | str
+    table: LoadedTable,
+    options: PrepareOptions | None,
+    out_dir: Path | str,
+    helper: helpedlayout.CellsHelper | None = None,
 ) -> tuple[PreparedDataset, Report]:
     """Check, clean, split and write `table` into `out_dir` (see finsent.contract.dataset for the layout).
 
     Raises PreparationError (a DataError with `.report`) when an error finding blocks preparation;
-    nothing is written then. An existing earlier output in `out_dir` is replaced as a whole.
+    nothing is written then. An existing earlier output in `out_dir` is replaced as a whole. `helper`:
+    the process that read the table's first rows, which may lay out part of the training split
+    (`finsent.prep.helpedlayout`).
     """
     options = options or PrepareOptions()
     analysis = _analyse(table, options)
     report = analysis.report
     if report.has_errors or analysis.kept is None:
         raise PreparationError(report)
+    formats: list[str] = [f for f in ("completion", "chat") if f in options.formats]
+    valid, train = (_split_columns(analysis.kept, flag) for flag in (True, False))
+    text_index = list(table.frame.columns).index(str(report.columns["text"]))
+    helped = helpedlayout.child_blocks(
+        helper, train, len(analysis.kept), text_index, formats, options.labels.names
+    )  # first: the child lays out its share while the rest is laid out here
     with (
         atomic_directory(out_dir, replace_if_contains=MANIFEST) as work_dir,
         HashedFileWriter(work_dir) as writer,
@@ -375,14 +388,15 @@ def prepare_dataset(
         ):
             writer.write(name, data)
             writer.close(name)
-        for blocks, names in _split_files(analysis.kept, options):
-            # A block is handed to the writer's thread and dropped: a file is never held whole (on a 192 MB
-            # CSV the bytes of a split's files took 1x the input at once).
-            for block in blocks:
-                for kind, data in block.items():
-                    writer.write(names[kind], data)
-            for name in names.values():
-                writer.close(name)
+        _write_split(writer, "valid", formats, _blocks(valid, formats, options, 0))
+        if helped is None:
+            _write_split(writer, "train", formats, _blocks(train, formats, options, 0))
+        else:
+            child_rows, from_child = helped
+            # Laid out here meanwhile and held (about a third of the split) until the child's blocks,
+            # which come first in the files, are written.
+            rest = list(_blocks(train, formats, options, child_rows))
+            _write_split(writer, "train", formats, itertools.chain(from_child, rest))
         digests = writer.finish()
         manifest = _manifest(table, report, options, dict(sorted(digests.items())))
         _store(
@@ -391,26 +405,40 @@ def prepare_dataset(
     return PreparedDataset.open(out_dir), report
 
 
-def _split_files(
-    kept: pd.DataFrame, options: PrepareOptions
-) -> Iterator[tuple[Iterator[dict[str, bytes]], dict[str, str]]]:
-    """For the validation split, then the training split: its files block by block, and their names."""
-    column = {name: kept[name].to_numpy() for name in kept.columns}
-    formats = [f for f in ("completion", "chat") if f in options.formats]
-    for split, flag in (("valid", True), ("train", False)):
-        take = column["valid"] == flag
-        blocks = split_files(
-            column["row"][take].tolist(),
-            column["text"][take].tolist(),
-            column["label"][take].tolist(),
-            formats,
-            options.labels.names,
-            column["json_escaped"][take],
-            column["csv_quoted"][take],
-        )
-        names: dict[str, str] = {"csv": f"{split}.csv"}
-        names.update({f: f"{split}.{f}.jsonl" for f in formats})
-        yield blocks, names
+def _split_columns(kept: pd.DataFrame, flag: bool) -> helpedlayout.SplitColumns:
+    """The rows of the validation split (`flag` True) or of the training split, in file order."""
+    take = kept["valid"].to_numpy() == flag
+    return helpedlayout.SplitColumns(
+        rows=kept["row"].to_numpy()[take].tolist(),
+        texts=kept["text"].to_numpy()[take].tolist(),
+        raw=kept["raw_text"].to_numpy()[take].tolist(),
+        labels=kept["label"].to_numpy()[take].tolist(),
+        json_escaped=kept["json_escaped"].to_numpy()[take],
+        csv_quoted=kept["csv_quoted"].to_numpy()[take],
+    )
+
+
+def _blocks(
+    split: helpedlayout.SplitColumns, formats: list[str], options: PrepareOptions, start: int
+) -> Iterator[dict[str, bytes]]:
+    """The blocks of a split's files from its row `start` on (a block boundary)."""
+    return split_files(
+        split.rows[start:], split.texts[start:], split.labels[start:], formats, options.labels.names,
+        split.json_escaped[start:], split.csv_quoted[start:], header=start == 0,
+    )  # fmt: skip
+
+
+def _write_split(
+    writer: HashedFileWriter, split: str, formats: list[str], blocks: Iterable[dict[str, Any]]
+) -> None:
+    """A block is handed to the writer's thread and dropped: a file is never held whole (on a 192 MB CSV
+    the bytes of a split's files took 1x the input at once)."""
+    names = {"csv": f"{split}.csv"} | {f: f"{split}.{f}.jsonl" for f in formats}
+    for block in blocks:
+        for kind, data in block.items():
+            writer.write(names[kind], data)
+    for name in names.values():
+        writer.close(name)
 
 
 def _store(path: Path, blocks: Iterable[bytes]) -> str:

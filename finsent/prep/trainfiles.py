@@ -108,12 +108,14 @@ def split_files(
     label_names: Sequence[str],
     json_escaped: np.ndarray | None = None,
     csv_quoted: np.ndarray | None = None,
+    header: bool = True,
 ) -> Iterator[dict[str, bytes]]:
     """The files of one split (rows, texts and labels in file order), one block of rows at a time: for
     each block, {format: its bytes} for "csv" (its header in the first block) and each of `formats`
     ("completion", "chat"). Each file is its blocks joined in order; an empty split is one block, the
     CSV header alone. `json_escaped`, `csv_quoted`: per text, whether its JSON string needs an escape and
-    whether its CSV field is quoted (`NormalisedColumn`), when known: then no text is looked at for it."""
+    whether its CSV field is quoted (`NormalisedColumn`), when known: then no text is looked at for it.
+    `header`: False for the blocks of a split after its first ones (laid out elsewhere)."""
     wanted = [f for f in FORMATS[1:] if f in set(formats)]
     for start in range(0, max(len(rows), 1), BLOCK_ROWS):
         stop = start + BLOCK_ROWS
@@ -124,7 +126,11 @@ def split_files(
                 np.flatnonzero(csv_quoted[start:stop]).tolist(),
             )
         block = SplitFiles(
-            rows[start:stop], texts[start:stop], labels[start:stop], header=start == 0, special=special
+            rows[start:stop],
+            texts[start:stop],
+            labels[start:stop],
+            header=header and start == 0,
+            special=special,
         )
         out = {"csv": b"".join(block.csv())}
         if "completion" in wanted:

@@ -126,12 +126,18 @@ class DataFiles:
         return check_table(table, self.with_backend_limit(options))
 
     def prepare_folder(
-        self, table: LoadedTable, options: PrepareOptions | None, out_dir: Path | str
+        self,
+        table: LoadedTable,
+        options: PrepareOptions | None,
+        out_dir: Path | str,
+        prefetch: JsonlPrefetch | None = None,
     ) -> tuple[PreparedDataset, Report]:
-        """Check, clean, split and write `table` into `out_dir`; PreparationError when findings block it."""
+        """Check, clean, split and write `table` into `out_dir`; PreparationError when findings block it.
+        `prefetch`: the child that read `table` (from `start_reading`), which then lays out part of the
+        training files."""
         from finsent.prep.pipeline import prepare_dataset
 
-        return prepare_dataset(table, self.with_backend_limit(options), out_dir)
+        return prepare_dataset(table, self.with_backend_limit(options), out_dir, helper=prefetch)
 
     # -- exports ------------------------------------------------------------------------------
     def export_bytes(self, frame: pd.DataFrame, kind: str) -> bytes:
