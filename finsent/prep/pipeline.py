@@ -374,10 +374,14 @@ def prepare_dataset(
         raise PreparationError(report)
     formats: list[str] = [f for f in ("completion", "chat") if f in options.formats]
     valid, train = (_split_columns(analysis.kept, flag) for flag in (True, False))
-    text_index = list(table.frame.columns).index(str(report.columns["text"]))
+    header = list(table.frame.columns)
+    text_column = str(report.columns["text"])
+    if header.count(text_column) != 1:  # the child finds the column by its place: it must be the one
+        helper = None
     helped = helpedlayout.child_blocks(
-        helper, train, len(analysis.kept), text_index, formats, options.labels.names
-    )  # first: the child lays out its share while the rest is laid out here
+        helper, train, len(analysis.kept), header.index(text_column) if helper else 0, formats,
+        options.labels.names,
+    )  # fmt: skip  # first: the child lays out its share while the rest is laid out here
     with (
         atomic_directory(out_dir, replace_if_contains=MANIFEST) as work_dir,
         HashedFileWriter(work_dir) as writer,
