@@ -51,6 +51,7 @@ from finsent.ingest.jsonlines import (
     utf8_lines_start,
 )
 from finsent.ingest.limits import InputLimits
+from finsent.support.frames import put_frame, take_frame
 
 #: files up to this size (MB) are read by a child: while it hands its cells over, they are in memory twice
 #: (about +5% of the peak of a 36 MB file, +35% of a 224 MB one), so a larger file is read in the process,
@@ -151,8 +152,8 @@ class JsonlPrefetch:
             return None
         self.serving = False
         try:
-            _put(self._orders, job.encode("utf-8"))
-            _put(self._orders, order)
+            put_frame(self._orders, job.encode("utf-8"))
+            put_frame(self._orders, order)
             self._orders.flush()
         except OSError:  # the child is gone
             return None
@@ -223,8 +224,8 @@ def start_jsonl_prefetch(path: Path, limits: InputLimits) -> JsonlPrefetch | Non
 def _serve(cells: JsonlCells, orders: BinaryIO, answers: BinaryIO, shared: mmap.mmap) -> None:
     """In the child, once its cells are sent: wait for one job, run it, end (EOF: no job)."""
     try:
-        job = _take(orders).decode("utf-8")
-        order = _take(orders)
+        job = take_frame(orders).decode("utf-8")
+        order = take_frame(orders)
     except EOFError:
         return
     module, _, name = job.partition(":")
@@ -295,7 +296,9 @@ def _send(pipe: BinaryIO, read: PrefetchedJsonl, shared: mmap.mmap) -> None:
     head = {"encoding": read.encoding, "sha256": read.sha256, "split": read.split}
     head |= {"size": read.size, "tail_sha256": read.tail_sha256}
     head |= {"names": cells.names, "rows": cells.rows}
-    _put(pipe, json.dumps(head).encode("ascii"))  # ASCII JSON: any key, lone surrogates too, goes through
+    put_frame(
+        pipe, json.dumps(head).encode("ascii")
+    )  # ASCII JSON: any key, lone surrogates too, goes through
     used = 0  # bytes of the shared map taken
     for column in cells.columns:
         for start in range(0, cells.rows, _PART_ROWS):
@@ -310,16 +313,16 @@ def _send(pipe: BinaryIO, read: PrefetchedJsonl, shared: mmap.mmap) -> None:
             del joined
             if used + len(text) <= len(shared):
                 shared[used : used + len(text)] = text
-                _put(pipe, (codec + _IN_MAP).encode("ascii"))
-                _put(pipe, lengths)
-                _put(pipe, b"%d,%d" % (used, len(text)))
+                put_frame(pipe, (codec + _IN_MAP).encode("ascii"))
+                put_frame(pipe, lengths)
+                put_frame(pipe, b"%d,%d" % (used, len(text)))
                 used += len(text)
             else:
-                _put(pipe, codec.encode("ascii"))
-                _put(pipe, lengths)
-                _put(pipe, text)
+                put_frame(pipe, codec.encode("ascii"))
+                put_frame(pipe, lengths)
+                put_frame(pipe, text)
             del text
-    _put(pipe, _END)
+    put_frame(pipe, _END)
 
 
 #: the frame after the last part of the cells
@@ -333,14 +336,14 @@ def _encoded(text: str) -> tuple[str, bytes]:
 
 
 def _receive(pipe: BinaryIO, shared: mmap.mmap) -> PrefetchedJsonl:
-    head = json.loads(_take(pipe))
+    head = json.loads(take_frame(pipe))
     rows: int = head["rows"]
     columns: list[list[str]] = []
     for _ in head["names"]:
         values: list[str] = []
         for start in range(0, rows, _PART_ROWS):
-            codec = _take(pipe).decode("ascii")
-            lengths, data = _take(pipe), _take(pipe)
+            codec = take_frame(pipe).decode("ascii")
+            lengths, data = take_frame(pipe), take_frame(pipe)
             in_map = codec.endswith(_IN_MAP)
             codec = codec.removesuffix(_IN_MAP)
             if codec not in _CODECS:
@@ -364,22 +367,9 @@ def _receive(pipe: BinaryIO, shared: mmap.mmap) -> PrefetchedJsonl:
                 raise ValueError("a part of the wrong length")
             values += part
         columns.append(values)
-    if _take(pipe) != _END:
+    if take_frame(pipe) != _END:
         raise ValueError("more than the child sent")
     cells = JsonlCells(list(head["names"]), columns, rows)
     return PrefetchedJsonl(
         cells, head["encoding"], head["sha256"], head["split"], head["size"], head["tail_sha256"]
     )
-
-
-def _put(pipe: BinaryIO, data: bytes) -> None:
-    pipe.write(len(data).to_bytes(8, "little"))
-    pipe.write(data)
-
-
-def _take(pipe: BinaryIO) -> bytes:
-    size = pipe.read(8)
-    data = pipe.read(int.from_bytes(size, "little")) if len(size) == 8 else b""
-    if len(size) != 8 or len(data) != int.from_bytes(size, "little"):
-        raise EOFError("the child stopped mid-way")
-    return data

@@ -26,6 +26,7 @@ import numpy as np
 
 from finsent.prep import trainfiles
 from finsent.prep.trainfiles import split_files
+from finsent.support.frames import frame, put_frame, split_frames, take_frame
 
 #: the child's job, as `JsonlPrefetch.run_job` names it
 JOB = f"{__name__}:lay_out_in_child"
@@ -82,15 +83,15 @@ def child_blocks(
     head = {"column": text_index, "formats": list(formats), "names": list(label_names), "rows": own}
     order = b"".join(
         [
-            _frame(json.dumps(head).encode("ascii")),
-            _frame((np.asarray(train.rows[:own], dtype=np.int64) - 1).tobytes()),
-            _frame(np.fromiter(map(code_of.__getitem__, train.labels[:own]), np.uint8, own).tobytes()),
-            _frame(
+            frame(json.dumps(head).encode("ascii")),
+            frame((np.asarray(train.rows[:own], dtype=np.int64) - 1).tobytes()),
+            frame(np.fromiter(map(code_of.__getitem__, train.labels[:own]), np.uint8, own).tobytes()),
+            frame(
                 (
                     train.json_escaped[:own].astype(np.uint8) | (train.csv_quoted[:own].astype(np.uint8) << 1)
                 ).tobytes()
             ),
-            _frame(json.dumps(replaced).encode("ascii")),
+            frame(json.dumps(replaced).encode("ascii")),
         ]
     )
     job = helper.run_job(JOB, order)
@@ -110,7 +111,7 @@ def child_blocks(
         view = memoryview(shared)  # the writer takes slices of it: no copy on the way to the file
         try:
             while done < own:
-                answer = _take(answers)
+                answer = take_frame(answers)
                 if answer in (_DONE, _FULL):
                     break
                 places: dict[str, list[int]] = json.loads(answer)
@@ -134,7 +135,7 @@ def _child_share(rows: list[int], total_rows: int, child_rows: int) -> int:
 
 def lay_out_in_child(cells: Any, order: bytes, shared: mmap.mmap, answers: BinaryIO) -> None:
     """In the child: lay out the blocks the order asks for from its cells, each into `shared`."""
-    frames = _frames(order)
+    frames = split_frames(order)
     head = json.loads(frames[0])
     places = np.frombuffer(frames[1], dtype=np.int64).tolist()
     codes = np.frombuffer(frames[2], dtype=np.uint8)
@@ -153,38 +154,13 @@ def lay_out_in_child(cells: Any, order: bytes, shared: mmap.mmap, answers: Binar
     for block in blocks:
         size = sum(map(len, block.values()))
         if used + size > len(shared):
-            _put(answers, _FULL)
+            put_frame(answers, _FULL)
             return
         where = {}
         for kind, data in block.items():
             shared[used : used + len(data)] = data
             where[kind] = [used, len(data)]
             used += len(data)
-        _put(answers, json.dumps(where).encode("ascii"))
+        put_frame(answers, json.dumps(where).encode("ascii"))
         answers.flush()
-    _put(answers, _DONE)
-
-
-def _frame(data: bytes) -> bytes:
-    return len(data).to_bytes(8, "little") + data
-
-
-def _frames(data: bytes) -> list[bytes]:
-    out, at = [], 0
-    while at < len(data):
-        size = int.from_bytes(data[at : at + 8], "little")
-        out.append(data[at + 8 : at + 8 + size])
-        at += 8 + size
-    return out
-
-
-def _put(pipe: BinaryIO, data: bytes) -> None:
-    pipe.write(_frame(data))
-
-
-def _take(pipe: BinaryIO) -> bytes:
-    size = pipe.read(8)
-    data = pipe.read(int.from_bytes(size, "little")) if len(size) == 8 else b""
-    if len(size) != 8 or len(data) != int.from_bytes(size, "little"):
-        raise EOFError("the child stopped mid-way")
-    return data
+    put_frame(answers, _DONE)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from itertools import chain
 
@@ -107,18 +107,9 @@ def normalise_column(values: Sequence[object]) -> NormalisedColumn:
     ]
     texts = list(chain.from_iterable(part.texts for part in parts))
     arrays = {
-        name: np.concatenate([getattr(part, name) for part in parts])
-        for name in (
-            "changed",
-            "capital",
-            "lengths",
-            "first",
-            "last",
-            "formula",
-            "arrow",
-            "json_escaped",
-            "csv_quoted",
-        )
+        field.name: np.concatenate([getattr(part, field.name) for part in parts])
+        for field in fields(NormalisedColumn)
+        if field.name != "texts"
     }
     return NormalisedColumn(texts, **arrays)
 

@@ -119,7 +119,7 @@ def test_a_child_that_dies_mid_way_is_not_believed(tmp_path: Path, monkeypatch: 
     path = _write(tmp_path / "news.jsonl", [{"text": f"뉴스 {i}", "label": "positive"} for i in range(100)])
 
     def half_then_exit(pipe, read, shared):  # type: ignore[no-untyped-def]  # runs in the child
-        prefetch_module._put(
+        prefetch_module.put_frame(
             pipe, json.dumps({"encoding": "utf-8", "sha256": "0", "names": ["text"], "rows": 100}).encode()
         )
         pipe.flush()

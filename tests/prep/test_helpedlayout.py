@@ -92,7 +92,7 @@ def test_a_child_that_stops_or_runs_out_of_room_leaves_the_rest_to_this_process(
 
     def dies_after_two_blocks(cells: Any, order: bytes, shared: Any, answers: Any) -> None:
         sent = []
-        real_put = helpedlayout._put
+        real_put = helpedlayout.put_frame
 
         def put(pipe: Any, data: bytes) -> None:
             if len(sent) == 2:
@@ -101,7 +101,7 @@ def test_a_child_that_stops_or_runs_out_of_room_leaves_the_rest_to_this_process(
             sent.append(data)
             real_put(pipe, data)
 
-        helpedlayout._put = put  # type: ignore[assignment]  # in the child only
+        helpedlayout.put_frame = put  # type: ignore[assignment]  # in the child only
         real(cells, order, shared, answers)
 
     monkeypatch.setattr(helpedlayout, "lay_out_in_child", dies_after_two_blocks)
