@@ -66,7 +66,10 @@ def test_ctrl_c_leaves_the_batch_running_and_the_same_command_picks_it_up(
 
     def interrupt(record: BulkRunRecord) -> None:
         openai_server.batches[str(record.batch_id)].seconds = 3600  # keep it running while we look
+        openai_server.batch_seconds = 0.15  # later batches run as usual
         raise KeyboardInterrupt
+
+    openai_server.batch_seconds = 3600  # running from the start: 0.15 s may pass before the first poll
 
     with pytest.raises(KeyboardInterrupt):
         svc.run_bulk(
@@ -102,7 +105,10 @@ def test_resume_follows_the_stored_batch_and_a_dead_batch_is_submitted_again(
     def interrupt(record: BulkRunRecord) -> None:
         seen.append(str(record.batch_id))
         openai_server.batches[str(record.batch_id)].seconds = 3600
+        openai_server.batch_seconds = 0.15  # later batches run as usual
         raise KeyboardInterrupt
+
+    openai_server.batch_seconds = 3600  # running from the start: 0.15 s may pass before the first poll
 
     with pytest.raises(KeyboardInterrupt):
         svc.run_bulk(

@@ -54,7 +54,10 @@ def stop_following(svc: FinsentService, server: FakeOpenAI, frame: pd.DataFrame)
 
     def interrupt(record: BulkRunRecord) -> None:
         server.batches[str(record.batch_id)].seconds = 3600
+        server.batch_seconds = 0.15  # later batches run as usual
         raise KeyboardInterrupt
+
+    server.batch_seconds = 3600  # running from the start: 0.15 s may pass before the first poll
 
     with pytest.raises(KeyboardInterrupt):
         svc.run_bulk(

@@ -307,6 +307,7 @@ class Handlers:
             endpoint=body["endpoint"],
             input_file_id=info["id"],
             total=len(lines),
+            seconds=self.fake.batch_seconds,
         )
         with self.fake.lock:
             self.fake.batches[batch.id] = batch

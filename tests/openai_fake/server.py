@@ -95,6 +95,8 @@ class FakeOpenAI:
         self.contents: dict[str, bytes] = {}
         self.jobs: dict[str, FakeJob] = {}
         self.batches: dict[str, FakeBatch] = {}
+        #: seconds a new batch takes from validating to completed
+        self.batch_seconds = 0.15
         self.models: dict[str, str] = {
             m: "openai"
             for m in (
